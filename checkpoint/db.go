@@ -1,0 +1,188 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open checkpoint. Writes go through one connection (SQLite has one
+// writer anyway); reads use their own pool so that a report or status never
+// waits behind the copy writer.
+type DB struct {
+	w    *sql.DB
+	r    *sql.DB
+	lock *os.File // held by the one process that may write
+	path string
+	now  func() time.Time
+}
+
+// Open opens (creating if needed) the checkpoint at path for a run: it
+// takes the job's lock (one writing process per checkpoint), checks that
+// the database is in WAL mode and applies pending migrations, one
+// transaction per file.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("checkpoint: no database path")
+	}
+	lock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	db, err := open(ctx, path, false)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	db.lock = lock
+	return db, nil
+}
+
+// OpenReader opens an existing checkpoint for reading (status, report)
+// while a run may be writing it.
+func OpenReader(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, true)
+}
+
+func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	// NORMAL is durable against a process crash (kill -9) in WAL mode; only
+	// an OS crash can lose the last commits, which the next run reconciles.
+	q.Set("_synchronous", "NORMAL")
+	// Other processes (status, report) may read while a run writes.
+	q.Set("_busy_timeout", "10000")
+	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Set("_query_only", "1")
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+
+	w, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }}
+
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("checkpoint %s: cannot open as SQLite: %w", path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("checkpoint %s: journal mode is %q, need WAL (is the file on a network filesystem?)", path, mode)
+	}
+	if !readOnly {
+		if err := db.migrate(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+	}
+	r, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	db.r = r
+	return db, nil
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close closes both pools and releases the job's lock.
+func (db *DB) Close() error {
+	err := errors.Join(db.r.Close(), db.w.Close())
+	if db.lock != nil {
+		err = errors.Join(err, db.lock.Close())
+	}
+	return err
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.applyMigration(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, name string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.stamp()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (db *DB) stamp() string { return db.now().Format(time.RFC3339Nano) }
+
+// SaveSettings stores the job's settings (opaque JSON to this package).
+func (db *DB) SaveSettings(ctx context.Context, settings []byte) error {
+	now := db.stamp()
+	_, err := db.w.ExecContext(ctx, `
+		INSERT INTO job (id, settings, created_at, updated_at) VALUES (1, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+		string(settings), now, now)
+	if err != nil {
+		return fmt.Errorf("save job settings: %w", err)
+	}
+	return nil
+}
+
+// Settings returns the stored settings; ok is false for a new database.
+func (db *DB) Settings(ctx context.Context) (settings []byte, ok bool, err error) {
+	var s string
+	err = db.r.QueryRowContext(ctx, `SELECT settings FROM job WHERE id = 1`).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read job settings: %w", err)
+	}
+	return []byte(s), true, nil
+}

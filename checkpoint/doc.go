@@ -1,0 +1,11 @@
+// Package checkpoint is the job's single source of truth: one SQLite file
+// (WAL) holding the job's settings, one row per source version with its
+// plan and outcome, and the scans that found them.
+//
+// It owns all SQL and is the only importer of database/sql and go-sqlite3.
+// Outcomes are written through one batching writer; a row is marked
+// "copying" (durably) before its copy starts, so after a crash the next run
+// knows exactly which versions were in flight and checks the destination
+// for them instead of copying them again. It never stores key material:
+// only SSE-C key ids.
+package checkpoint

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package checkpoint
+
+import "os"
+
+// lockFile opens the lock file without locking it: this platform has no
+// flock, so keeping to one run per job is the user's care there.
+func lockFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}

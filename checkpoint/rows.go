@@ -1,0 +1,169 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Statuses of a version row.
+const (
+	StatusPending   = "pending"
+	StatusCopying   = "copying" // claimed by a run; after a crash, in doubt
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+)
+
+// Row is one version with its plan and outcome.
+type Row struct {
+	ID           int64
+	Key          string
+	VersionID    string
+	IsLatest     bool
+	DeleteMarker bool
+	Size         int64
+	ETag         string
+	LastModified string
+	StorageClass string
+
+	Inspected        bool
+	SourceEncryption string
+	KMSKeyID         string
+	SSECKeyID        string
+
+	Action            string
+	DestKey           string
+	ReplicaEncryption string
+	ReplicaKMSKeyID   string
+	ReplicaSSECKeyID  string
+
+	Status        string
+	ClaimedAt     string // when a copy run last claimed the row (RFC 3339)
+	Attempts      int
+	DestVersionID string
+	ReplicaETag   string
+	ETagStatus    string
+	ErrorCode     string
+	HTTPStatus    int
+	Message       string
+}
+
+const rowColumns = `id, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
+	inspected, source_encryption, kms_key_id, ssec_key_id,
+	action, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id,
+	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, error_code, http_status, message`
+
+// versionOrder sorts rows by key, oldest version first.
+const versionOrder = `key, scan_no, rank DESC`
+
+// scanRow reads rowColumns, then any extra columns into extra.
+func scanRow(s interface{ Scan(...any) error }, extra ...any) (Row, error) {
+	var r Row
+	dest := []any{&r.ID, &r.Key, &r.VersionID, &r.IsLatest, &r.DeleteMarker, &r.Size, &r.ETag, &r.LastModified, &r.StorageClass,
+		&r.Inspected, &r.SourceEncryption, &r.KMSKeyID, &r.SSECKeyID,
+		&r.Action, &r.DestKey, &r.ReplicaEncryption, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID,
+		&r.Status, &r.ClaimedAt, &r.Attempts, &r.DestVersionID, &r.ReplicaETag, &r.ETagStatus, &r.ErrorCode, &r.HTTPStatus, &r.Message}
+	err := s.Scan(append(dest, extra...)...)
+	return r, err
+}
+
+func collect(rows *sql.Rows, err error) ([]Row, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Row
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EachRow calls fn for every row, by key and oldest version first; with
+// failedOnly, only failed rows. It pages through the table so that no read
+// transaction stays open for long.
+func (db *DB) EachRow(ctx context.Context, failedOnly bool, fn func(Row) error) error {
+	const page = 1000
+	where := ""
+	if failedOnly {
+		where = "AND status = 'failed'"
+	}
+	lastKey, lastScan, lastRank := "", int64(-1), int64(0)
+	for {
+		// Keyset paging on (key, scan_no, -rank).
+		rows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`, scan_no, rank FROM versions
+			WHERE (key > ? OR (key = ? AND (scan_no > ? OR (scan_no = ? AND rank < ?)))) `+where+`
+			ORDER BY `+versionOrder+` LIMIT ?`, lastKey, lastKey, lastScan, lastScan, lastRank, page)
+		if err != nil {
+			return fmt.Errorf("read rows: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			r, err := scanRow(rows, &lastScan, &lastRank)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("read rows: %w", err)
+			}
+			lastKey = r.Key
+			n++
+			if err := fn(r); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("read rows: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read rows: %w", err)
+		}
+		if n < page {
+			return nil
+		}
+	}
+}
+
+// Count is the number and bytes of rows with one status, planned action
+// and source encryption.
+type Count struct {
+	Status     string
+	Action     string // empty until planned
+	Encryption string // source encryption; "DELETE-MARKER" or "UNINSPECTED" where there is none
+	Rows       int64
+	Bytes      int64
+}
+
+// Counts groups all rows by status, action and source encryption.
+func (db *DB) Counts(ctx context.Context) ([]Count, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT status, action,
+		       CASE WHEN delete_marker THEN 'DELETE-MARKER'
+		            WHEN source_encryption = '' THEN 'UNINSPECTED'
+		            ELSE source_encryption END AS enc,
+		       COUNT(*), COALESCE(SUM(size), 0)
+		FROM versions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+	if err != nil {
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Status, &c.Action, &c.Encryption, &c.Rows, &c.Bytes); err != nil {
+			return nil, fmt.Errorf("count rows: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// placeholders returns "?, ?, ?" for n arguments.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

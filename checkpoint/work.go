@@ -1,0 +1,263 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// copyActions are the planned actions that send requests to the
+// destination (planner.Copy, planner.Multipart, planner.ReplayDelete).
+const copyActions = `('copy', 'multipart', 'delete-marker')`
+
+// KeyWork is one source key with work to do.
+type KeyWork struct {
+	Key string
+	// Todo are the rows to copy, oldest first: pending, failed, or claimed
+	// by an earlier run that did not record an outcome (in doubt).
+	Todo []Row
+	// Done are the key's versions already replicated, oldest first; their
+	// destination version ids tell in-doubt replicas apart from old ones.
+	Done []Row
+}
+
+// InDoubt reports whether an earlier run claimed some of the key's rows
+// and stopped before recording what happened to them.
+func (k KeyWork) InDoubt() bool {
+	for _, r := range k.Todo {
+		if r.Status == StatusCopying {
+			return true
+		}
+	}
+	return false
+}
+
+// workRows selects the rows NextWork hands out.
+const workRows = `status IN ('pending', 'copying', 'failed') AND action IN ` + copyActions
+
+// CountWork is the number and bytes of rows with a copy to do.
+func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM versions WHERE `+workRows).Scan(&rows, &bytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count work: %w", err)
+	}
+	return rows, bytes, nil
+}
+
+// NextWork returns up to limit keys after afterKey (in key order) that have
+// rows to copy, each with all its rows.
+func (db *DB) NextWork(ctx context.Context, afterKey string, limit int) ([]KeyWork, error) {
+	krows, err := db.r.QueryContext(ctx, `SELECT DISTINCT key FROM versions
+		WHERE `+workRows+` AND key > ? ORDER BY key LIMIT ?`, afterKey, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read work: %w", err)
+	}
+	var keys []any
+	for krows.Next() {
+		var k string
+		if err := krows.Scan(&k); err != nil {
+			krows.Close()
+			return nil, fmt.Errorf("read work: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	krows.Close()
+	if err := krows.Err(); err != nil {
+		return nil, fmt.Errorf("read work: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	rows, err := collect(db.r.QueryContext(ctx, `SELECT `+rowColumns+` FROM versions
+		WHERE key IN (`+placeholders(len(keys))+`) ORDER BY `+versionOrder, keys...))
+	if err != nil {
+		return nil, fmt.Errorf("read work: %w", err)
+	}
+	var out []KeyWork
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Key != r.Key {
+			out = append(out, KeyWork{Key: r.Key})
+		}
+		kw := &out[len(out)-1]
+		switch {
+		case r.Status == StatusSucceeded:
+			kw.Done = append(kw.Done, r)
+		case isCopyAction(r.Action) && (r.Status == StatusPending || r.Status == StatusCopying || r.Status == StatusFailed):
+			kw.Todo = append(kw.Todo, r)
+		}
+	}
+	return out, nil
+}
+
+func isCopyAction(a string) bool { return strings.Contains(copyActions, "'"+a+"'") }
+
+// Claim marks rows as being copied, durably, before any request for them
+// is sent: after a crash the next run knows they are in doubt.
+func (db *DB) Claim(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	now := db.stamp()
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, now, now)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := db.w.ExecContext(ctx, `UPDATE versions SET status = 'copying', attempts = attempts + 1,
+		claimed_at = ?, updated_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("claim %d rows: %w", len(ids), err)
+	}
+	return nil
+}
+
+// Outcome is the result of one row's copy.
+type Outcome struct {
+	ID                int64
+	Status            string // succeeded, failed, or pending (released unstarted)
+	DestVersionID     string
+	ReplicaETag       string
+	ETagStatus        string
+	ReplicaEncryption string
+	ReplicaKMSKeyID   string
+	ErrorCode         string
+	HTTPStatus        int
+	Message           string
+}
+
+// Recorder batches outcomes into few transactions. A lost batch (crash)
+// leaves its rows "copying", which the next run reconciles against the
+// destination, so batching never causes a second copy.
+type Recorder struct {
+	db   *DB
+	in   chan recorderOp
+	done chan struct{}
+
+	mu  sync.Mutex
+	err error
+}
+
+type recorderOp struct {
+	o     Outcome
+	flush chan error // non-nil: commit now and answer
+}
+
+const (
+	// recordBatch and recordDelay bound what a crash can leave in doubt.
+	recordBatch = 256
+	recordDelay = 200 * time.Millisecond
+)
+
+// NewRecorder starts the writer. Close it to flush.
+func (db *DB) NewRecorder() *Recorder {
+	r := &Recorder{db: db, in: make(chan recorderOp, recordBatch), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+// Record queues an outcome. It returns the writer's error once a commit
+// has failed: the run must stop, the checkpoint is still consistent.
+func (r *Recorder) Record(o Outcome) error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	r.in <- recorderOp{o: o}
+	return nil
+}
+
+// Flush commits everything recorded so far.
+func (r *Recorder) Flush() error {
+	ch := make(chan error, 1)
+	r.in <- recorderOp{flush: ch}
+	return <-ch
+}
+
+// Err is the first commit error, if any.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Close flushes and stops the writer.
+func (r *Recorder) Close() error {
+	close(r.in)
+	<-r.done
+	return r.Err()
+}
+
+func (r *Recorder) loop() {
+	defer close(r.done)
+	var batch []Outcome
+	tick := time.NewTicker(recordDelay)
+	defer tick.Stop()
+	commit := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if err := r.db.saveOutcomes(batch); err != nil {
+			r.mu.Lock()
+			if r.err == nil {
+				r.err = err
+			}
+			r.mu.Unlock()
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case op, ok := <-r.in:
+			if !ok {
+				commit()
+				return
+			}
+			if op.flush != nil {
+				commit()
+				op.flush <- r.Err()
+				continue
+			}
+			batch = append(batch, op.o)
+			if len(batch) >= recordBatch {
+				commit()
+			}
+		case <-tick.C:
+			commit()
+		}
+	}
+}
+
+// saveOutcomes runs on its own context: an interrupted run still records
+// what finished.
+func (db *DB) saveOutcomes(batch []Outcome) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
+		status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?,
+		replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
+		replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
+		error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
+		WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	defer stmt.Close()
+	now := db.stamp()
+	for _, o := range batch {
+		if _, err := stmt.ExecContext(ctx, o.Status, o.DestVersionID, o.ReplicaETag, o.ETagStatus,
+			o.ReplicaEncryption, o.ReplicaEncryption, o.ReplicaKMSKeyID, o.ReplicaKMSKeyID,
+			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.ID); err != nil {
+			return fmt.Errorf("record outcome of row %d: %w", o.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	return nil
+}
