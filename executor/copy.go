@@ -1,0 +1,159 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// keyError is a task whose SSE-C key id is no longer in the key file.
+type keyError struct {
+	code string
+	msg  string
+}
+
+func (e *keyError) Error() string { return e.msg }
+
+func asKeyError(err error, target **keyError) bool { return errors.As(err, target) }
+
+// resolveKeys finds the task's SSE-C keys by id.
+func (e *Executor) resolveKeys(t Task) (keys, error) {
+	var k keys
+	if t.SourceEncryption == planner.SSEC {
+		if k.src = e.cfg.Keys.ByID(t.SSECKeyID); k.src == nil {
+			return k, &keyError{planner.CodeSSECKeyNotFound, fmt.Sprintf("key id %q (which opened this version when planned) is not in the key file", t.SSECKeyID)}
+		}
+	}
+	if t.ReplicaEncryption == planner.SSEC {
+		if k.dst = e.cfg.Keys.ByID(t.ReplicaSSECKeyID); k.dst == nil {
+			return k, &keyError{"DstSSECKeyNotFound", fmt.Sprintf("replica key id %q is not in the key file", t.ReplicaSSECKeyID)}
+		}
+	}
+	return k, nil
+}
+
+// copyVersion copies one version by the planned method.
+func (e *Executor) copyVersion(ctx context.Context, t Task, k keys) (Outcome, error) {
+	var (
+		res copyResult
+		err error
+	)
+	switch {
+	case e.cfg.Stream:
+		res, err = e.streamCopy(ctx, t, k)
+	case t.Action == planner.Multipart:
+		res, err = e.multipartCopy(ctx, t, k)
+	default:
+		res, err = e.copyObject(ctx, t, k)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return e.finish(ctx, t, k, res)
+}
+
+// copyResult is what a copy request tells about the new replica.
+type copyResult struct {
+	versionID string
+	etag      string
+	method    string
+}
+
+// copySource is the x-amz-copy-source value of a version: bucket and key
+// escaped segment by segment (slashes kept), then ?versionId=.
+func copySource(bucket, key, versionID string) string {
+	segs := strings.Split(key, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return bucket + "/" + strings.Join(segs, "/") + "?versionId=" + url.QueryEscape(versionID)
+}
+
+// storageClass is the class to send: STANDARD is the default and is left
+// out, so servers that know no other classes still accept the request.
+func storageClass(c string) types.StorageClass {
+	if c == "" || c == string(types.StorageClassStandard) {
+		return ""
+	}
+	return types.StorageClass(c)
+}
+
+func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, error) {
+	in := &s3.CopyObjectInput{
+		Bucket:       aws.String(e.cfg.DestBucket),
+		Key:          aws.String(t.DestKey),
+		CopySource:   aws.String(copySource(e.cfg.SourceBucket, t.Key, t.VersionID)),
+		StorageClass: storageClass(t.StorageClass),
+		// Metadata, content headers and tags are copied by the default
+		// COPY directives.
+	}
+	k.applyCopyObject(in, replicaSSE{t.ReplicaEncryption, t.ReplicaKMSKeyID})
+	out, err := e.dst.CopyObject(ctx, in)
+	if err != nil {
+		return copyResult{}, fmt.Errorf("CopyObject: %w", err)
+	}
+	res := copyResult{versionID: aws.ToString(out.VersionId), method: "CopyObject"}
+	if out.CopyObjectResult != nil {
+		res.etag = aws.ToString(out.CopyObjectResult.ETag)
+	}
+	return res, nil
+}
+
+// finish reads the replica back (with its key) to record what it really
+// is: its encryption (the destination default applies to plaintext
+// sources), ETag and size.
+func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (Outcome, error) {
+	o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: res.versionID, ReplicaETag: res.etag,
+		ReplicaEncryption: t.ReplicaEncryption, ReplicaKMSKeyID: t.ReplicaKMSKeyID}
+	in := &s3.HeadObjectInput{Bucket: aws.String(e.cfg.DestBucket), Key: aws.String(t.DestKey)}
+	if res.versionID != "" {
+		in.VersionId = aws.String(res.versionID)
+	}
+	k.applyHeadReplica(in)
+	head, err := e.dst.HeadObject(ctx, in)
+	if err != nil {
+		// The copy landed; only the read-back failed. Record success with
+		// what the copy response said.
+		code, _, class := Classify(err)
+		if class == Fatal {
+			return Outcome{}, err
+		}
+		o.Message = fmt.Sprintf("copied by %s; reading the replica back failed (%s)", res.method, code)
+		o.ETagStatus, _ = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, t.ReplicaEncryption)
+		return o, nil
+	}
+	o.ReplicaEncryption = planner.EncryptionOf(string(head.ServerSideEncryption), aws.ToString(head.SSECustomerAlgorithm))
+	o.ReplicaKMSKeyID = aws.ToString(head.SSEKMSKeyId)
+	if etag := aws.ToString(head.ETag); etag != "" {
+		o.ReplicaETag = etag
+	}
+	if size := aws.ToInt64(head.ContentLength); size != t.Size {
+		return Outcome{ID: t.ID, Status: Failed, DestVersionID: res.versionID, ReplicaETag: o.ReplicaETag,
+			ErrorCode: "ReplicaSizeMismatch", Message: fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)}, nil
+	}
+	var reason string
+	o.ETagStatus, reason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, o.ReplicaEncryption)
+	o.Message = "copied by " + res.method
+	if reason != "" {
+		o.Message += "; ETag " + o.ETagStatus + ": " + reason
+	}
+	return o, nil
+}
+
+// replayDelete recreates a delete marker: a DELETE without a version id on
+// the replica key.
+func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
+	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(e.cfg.DestBucket), Key: aws.String(t.DestKey)})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("DeleteObject: %w", err)
+	}
+	return Outcome{ID: t.ID, Status: Succeeded, DestVersionID: aws.ToString(out.VersionId), Message: "delete marker replayed"}, nil
+}

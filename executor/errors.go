@@ -1,0 +1,69 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// Class says what an error means for the run.
+type Class int
+
+const (
+	// Permanent: this version failed; rerunning will not help until
+	// something changes (a key, a permission, the object itself).
+	Permanent Class = iota
+	// Retryable: the SDK's retries ran out on a transient error; the
+	// version is recorded failed and the next run tries it again.
+	Retryable
+	// Fatal: nothing else will work either (credentials, a missing bucket,
+	// cancellation); stop the run, keeping the checkpoint consistent.
+	Fatal
+)
+
+// fatalCodes fail every request of the run, not just one version.
+var fatalCodes = map[string]bool{
+	"InvalidAccessKeyId":    true,
+	"SignatureDoesNotMatch": true,
+	"ExpiredToken":          true,
+	"InvalidToken":          true,
+	"NoSuchBucket":          true,
+	"AccountProblem":        true,
+}
+
+// Classify returns the S3 error code (or a stand-in), the HTTP status and
+// the class of err.
+func Classify(err error) (code string, status int, class Class) {
+	if err == nil {
+		return "", 0, Permanent
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "Canceled", 0, Fatal
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		code = api.ErrorCode()
+	}
+	if code == "" && status != 0 {
+		code = strings.ReplaceAll(http.StatusText(status), " ", "")
+	}
+	switch {
+	case fatalCodes[code]:
+		return code, status, Fatal
+	case status >= 500, status == 429, code == "SlowDown", code == "RequestTimeout", code == "InternalError":
+		return code, status, Retryable
+	case status == 0 && code == "":
+		// No response at all: connection reset, timeout, DNS.
+		return "NetworkError", 0, Retryable
+	default:
+		return code, status, Permanent
+	}
+}

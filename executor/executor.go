@@ -1,0 +1,277 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// Task is one version to replicate, as planned.
+type Task struct {
+	ID           int64
+	Key          string
+	VersionID    string
+	DestKey      string
+	DeleteMarker bool
+	Size         int64
+	ETag         string
+	StorageClass string
+	// InDoubt: an earlier run claimed this task and stopped before
+	// recording its outcome; the copy may or may not have happened.
+	InDoubt bool
+	// ClaimedAt is when that run claimed it: a replica it made is no older.
+	ClaimedAt time.Time
+
+	Action            planner.Action
+	SourceEncryption  planner.Encryption
+	SSECKeyID         string
+	ReplicaEncryption planner.Encryption
+	ReplicaKMSKeyID   string
+	ReplicaSSECKeyID  string
+}
+
+// KeyJob is the work on one source key: its tasks oldest first, and the
+// destination version ids of versions already replicated.
+type KeyJob struct {
+	Key        string
+	DestKey    string
+	Tasks      []Task
+	KnownDests []string
+}
+
+// Outcome statuses the executor records.
+const (
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	// Released: claimed but never started (the run was stopped); the
+	// next run copies it without first checking the destination.
+	Released = "pending"
+)
+
+// Outcome is what happened to one task.
+type Outcome struct {
+	ID                int64
+	Status            string
+	DestVersionID     string
+	ReplicaETag       string
+	ETagStatus        string
+	ReplicaEncryption planner.Encryption
+	ReplicaKMSKeyID   string
+	ErrorCode         string
+	HTTPStatus        int
+	Message           string
+}
+
+// Store feeds work and takes outcomes. Claim must be durable before it
+// returns: the executor sends no request for a task before its claim.
+// Record may batch.
+type Store interface {
+	NextWork(ctx context.Context, afterKey string, limit int) ([]KeyJob, error)
+	Claim(ctx context.Context, ids []int64) error
+	Record(Outcome) error
+}
+
+// Progress hears about finished tasks. Implementations must be safe for
+// concurrent use.
+type Progress interface {
+	Done(objects int, bytes int64, failed bool)
+}
+
+// Config is the executor's settings.
+type Config struct {
+	SourceBucket string
+	DestBucket   string
+	Workers      int   // keys copied in parallel
+	PartSize     int64 // multipart copy part size
+	PartWorkers  int   // parts of one object copied in parallel
+	// Stream copies every object with GET + upload instead of a
+	// server-side copy (source and destination on different endpoints or
+	// credentials).
+	Stream bool
+	Keys   *planner.KeyRing
+}
+
+// Executor copies.
+type Executor struct {
+	cfg      Config
+	src      SourceAPI
+	dst      DestAPI
+	progress Progress
+	log      *slog.Logger
+}
+
+// New makes an executor. src serves reads of the source (HEAD, GET,
+// tagging); dst receives every write, including server-side copies.
+func New(cfg Config, src SourceAPI, dst DestAPI, progress Progress, log *slog.Logger) (*Executor, error) {
+	if cfg.Workers < 1 || cfg.PartWorkers < 1 {
+		return nil, fmt.Errorf("executor: workers must be at least 1")
+	}
+	if cfg.PartSize < 5<<20 {
+		return nil, fmt.Errorf("executor: part size must be at least 5MiB")
+	}
+	return &Executor{cfg: cfg, src: src, dst: dst, progress: progress, log: log}, nil
+}
+
+// claimBatch is how many keys are claimed per checkpoint commit: one commit
+// per batch keeps claims cheap, and at most this many keys (plus those in
+// flight) need a destination check after a crash.
+const claimBatch = 64
+
+// Run copies all the work the store has, until none is left, ctx ends, or
+// an error fatal for the run occurs (returned). Per-version failures are
+// recorded, not returned. Tasks claimed but not started when the run stops
+// are released, so that the next run need not check them.
+func (e *Executor) Run(ctx context.Context, store Store) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.cfg.Workers)
+	after := ""
+	for gctx.Err() == nil {
+		jobs, err := store.NextWork(gctx, after, claimBatch)
+		if err != nil {
+			g.Wait()
+			return err
+		}
+		if len(jobs) == 0 {
+			break
+		}
+		after = jobs[len(jobs)-1].Key
+		var ids []int64
+		for _, j := range jobs {
+			for _, t := range j.Tasks {
+				ids = append(ids, t.ID)
+			}
+		}
+		if err := store.Claim(gctx, ids); err != nil {
+			g.Wait()
+			return err
+		}
+		for i, j := range jobs {
+			if gctx.Err() != nil {
+				if err := e.release(store, jobs[i:]); err != nil {
+					g.Wait()
+					return err
+				}
+				break
+			}
+			g.Go(func() error { return e.copyKey(gctx, store, j) })
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// release records claimed tasks that were never started as pending again.
+func (e *Executor) release(store Store, jobs []KeyJob) error {
+	for _, j := range jobs {
+		for _, t := range j.Tasks {
+			if t.InDoubt {
+				continue // still in doubt: the next run checks it
+			}
+			if err := store.Record(Outcome{ID: t.ID, Status: Released}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// copyKey replicates one key's versions in order. A failed version stops
+// the key for this run: copying newer versions first would put the
+// replica's history out of order; the next run retries from there.
+func (e *Executor) copyKey(ctx context.Context, store Store, j KeyJob) error {
+	tasks := j.Tasks
+	if hasInDoubt(tasks) {
+		var err error
+		tasks, err = e.reconcile(ctx, store, j)
+		if err != nil {
+			return err
+		}
+	}
+	for i, t := range tasks {
+		if ctx.Err() != nil {
+			return e.release(store, []KeyJob{{Tasks: tasks[i:]}})
+		}
+		o, fatal := e.copyOne(ctx, t)
+		if fatal != nil {
+			return fatal
+		}
+		if err := e.record(store, o, t.Size); err != nil {
+			return err
+		}
+		if o.Status == Failed {
+			for _, rest := range tasks[i+1:] {
+				o := Outcome{ID: rest.ID, Status: Failed, ErrorCode: CodePrecedingVersionFailed,
+					Message: fmt.Sprintf("not copied: older version %s of this key failed; rerun to retry in order", t.VersionID)}
+				if err := e.record(store, o, rest.Size); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// CodePrecedingVersionFailed marks versions held back because an older
+// version of the same key failed in this run.
+const CodePrecedingVersionFailed = "PrecedingVersionFailed"
+
+// record stores an outcome and reports it to the progress display.
+func (e *Executor) record(store Store, o Outcome, size int64) error {
+	if err := store.Record(o); err != nil {
+		return err
+	}
+	if e.progress != nil {
+		e.progress.Done(1, size, o.Status == Failed)
+	}
+	return nil
+}
+
+func hasInDoubt(ts []Task) bool {
+	for _, t := range ts {
+		if t.InDoubt {
+			return true
+		}
+	}
+	return false
+}
+
+// copyOne performs one task. It returns a non-nil error only when the run
+// must stop.
+func (e *Executor) copyOne(ctx context.Context, t Task) (Outcome, error) {
+	var (
+		o   Outcome
+		err error
+	)
+	switch {
+	case t.Action == planner.ReplayDelete:
+		o, err = e.replayDelete(ctx, t)
+	case !t.Action.Copies():
+		return Outcome{}, fmt.Errorf("task %s@%s: action %q is not a copy", t.Key, t.VersionID, t.Action)
+	default:
+		var k keys
+		if k, err = e.resolveKeys(t); err == nil {
+			o, err = e.copyVersion(ctx, t, k)
+		}
+	}
+	if err == nil {
+		return o, nil
+	}
+	code, status, class := Classify(err)
+	if class == Fatal {
+		return Outcome{}, fmt.Errorf("copy %s@%s: %w", t.Key, t.VersionID, err)
+	}
+	var ke *keyError
+	if asKeyError(err, &ke) {
+		code = ke.code
+	}
+	e.log.Debug("version failed", "key", t.Key, "version", t.VersionID, "code", code, "err", err)
+	return Outcome{ID: t.ID, Status: Failed, ErrorCode: code, HTTPStatus: status, Message: err.Error()}, nil
+}

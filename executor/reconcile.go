@@ -1,0 +1,148 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/s3backfill/s3backfill/inventory"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// clockSkew is how far the server's clock may be behind ours and a replica
+// still count as made after its claim: SigV4 refuses requests whose clocks
+// differ by more than 15 minutes.
+const clockSkew = 15 * time.Minute
+
+// destVersion is one version of the replica key, as listed.
+type destVersion struct {
+	id           string
+	deleteMarker bool
+	size         int64
+	etag         string
+	lastModified time.Time
+}
+
+// reconcile settles the tasks of a key that an earlier run claimed and
+// stopped before recording: their copies may have happened. The versions of
+// the replica key that this job does not know, made after the claim, are
+// matched oldest first against the in-doubt tasks, oldest first; each match
+// (same kind and size, same ETag where both are MD5s) is recorded as
+// succeeded without copying again. It returns the tasks still to copy.
+func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task, error) {
+	dests, err := e.listDestVersions(ctx, j.DestKey)
+	if err != nil {
+		code, _, class := Classify(err)
+		if class == Fatal {
+			return nil, err
+		}
+		// Without the listing nothing can be adopted; copying again
+		// risks a duplicate replica version, which is better than a
+		// missing one. Say so.
+		e.log.Warn("cannot list the replica key to check copies in doubt; copying them again",
+			"key", j.DestKey, "code", code)
+		return notInDoubt(j.Tasks), nil
+	}
+	// Newest first: keep the versions above the newest one the job knows.
+	known := make(map[string]bool, len(j.KnownDests))
+	for _, id := range j.KnownDests {
+		known[id] = true
+	}
+	var fresh []destVersion
+	for _, d := range dests {
+		if known[d.id] {
+			break
+		}
+		fresh = append(fresh, d)
+	}
+	slices.Reverse(fresh)
+
+	tasks := j.Tasks
+	for len(tasks) > 0 && len(fresh) > 0 && tasks[0].InDoubt {
+		t, d := tasks[0], fresh[0]
+		if !replicaOf(t, d) {
+			break
+		}
+		o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: d.id}
+		if !t.DeleteMarker {
+			k, err := e.resolveKeys(t)
+			if err != nil {
+				break // the copy is redone and fails with the key error
+			}
+			if o, err = e.finish(ctx, t, k, copyResult{versionID: d.id, etag: d.etag, method: "an interrupted run"}); err != nil {
+				return nil, err
+			}
+		} else {
+			o.Message = "delete marker replayed by an interrupted run"
+		}
+		if err := e.record(store, o, t.Size); err != nil {
+			return nil, err
+		}
+		e.log.Debug("adopted replica made by an interrupted run", "key", t.Key, "version", t.VersionID, "replica", d.id)
+		tasks, fresh = tasks[1:], fresh[1:]
+	}
+	return notInDoubt(tasks), nil
+}
+
+// replicaOf reports whether destination version d is the replica of task t
+// made by an interrupted run.
+func replicaOf(t Task, d destVersion) bool {
+	if d.deleteMarker != t.DeleteMarker {
+		return false
+	}
+	if !t.ClaimedAt.IsZero() && d.lastModified.Before(t.ClaimedAt.Add(-clockSkew)) {
+		return false
+	}
+	if t.DeleteMarker {
+		return true
+	}
+	if d.size != t.Size {
+		return false
+	}
+	// Where both ETags are MD5s of the same bytes they must be equal.
+	if t.Action == planner.Copy && etagIsPlainMD5(t.ETag) && etagIsPlainMD5(d.etag) &&
+		(t.SourceEncryption == planner.NotSSE || t.SourceEncryption == planner.SSES3) &&
+		(t.ReplicaEncryption == "" || t.ReplicaEncryption == planner.SSES3) {
+		return strings.Trim(t.ETag, `"`) == strings.Trim(d.etag, `"`)
+	}
+	return true
+}
+
+func etagIsPlainMD5(etag string) bool {
+	etag = strings.Trim(etag, `"`)
+	return len(etag) == 32 && !strings.Contains(etag, "-")
+}
+
+func notInDoubt(ts []Task) []Task {
+	out := slices.Clone(ts)
+	for i := range out {
+		out[i].InDoubt = false
+	}
+	return out
+}
+
+// errOtherKey ends a listing at the first key after the one wanted.
+var errOtherKey = errors.New("listing reached another key")
+
+// listDestVersions lists the versions and delete markers of exactly key in
+// the destination, newest first.
+func (e *Executor) listDestVersions(ctx context.Context, key string) ([]destVersion, error) {
+	var out []destVersion
+	// The exact key sorts before every longer key with it as prefix, so
+	// its versions come first.
+	err := inventory.List(ctx, e.dst, e.cfg.DestBucket, key, func(v inventory.Version) error {
+		if v.Key != key {
+			return errOtherKey
+		}
+		out = append(out, destVersion{id: v.VersionID, deleteMarker: v.DeleteMarker, size: v.Size,
+			etag: v.ETag, lastModified: v.LastModified})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errOtherKey) {
+		return nil, fmt.Errorf("list replica versions of %s: %w", key, err)
+	}
+	return out, nil
+}
