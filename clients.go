@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// clients are the S3 clients of a job: src reads the source; dst writes
+// the destination and, for server-side copies, reads the source too.
+type clients struct {
+	src, dst *s3.Client
+	// stream: the destination cannot read the source in the same request
+	// (other endpoint or other credentials), so copies go through us.
+	stream bool
+}
+
+// retryMaxAttempts: the SDK retries throttling, 5xx and connection errors
+// this many times in all with jittered backoff; beyond that the version is
+// recorded failed-retryable and the next run tries it again. This is the
+// only retry loop in the program.
+const (
+	retryMaxAttempts = 6
+	// retryMaxBackoff caps one wait: long enough for a SlowDown burst to
+	// pass, short enough that a stuck object does not stall a worker long.
+	retryMaxBackoff = 20 * time.Second
+)
+
+func newClients(ctx context.Context, s Settings) (clients, error) {
+	conns := s.Workers*s.PartWorkers + 8 // one idle connection per request in flight, plus listing and HEADs
+	srcCfg, err := awsConfig(ctx, s.Profile, s, s.sourceEndpoint(), conns)
+	if err != nil {
+		return clients{}, fmt.Errorf("source credentials: %w", err)
+	}
+	destProfile := firstNonEmpty(s.DestProfile, s.Profile)
+	dstCfg, err := awsConfig(ctx, destProfile, s, s.destEndpoint(), conns)
+	if err != nil {
+		return clients{}, fmt.Errorf("destination credentials: %w", err)
+	}
+	return clients{
+		src:    newS3(srcCfg, s.sourceEndpoint()),
+		dst:    newS3(dstCfg, s.destEndpoint()),
+		stream: s.sourceEndpoint() != s.destEndpoint() || destProfile != s.Profile,
+	}, nil
+}
+
+func awsConfig(ctx context.Context, profile string, s Settings, endpoint string, conns int) (aws.Config, error) {
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = conns
+		t.MaxIdleConnsPerHost = conns // the default of 2 would reopen TLS connections all the time
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = retryMaxAttempts
+				o.MaxBackoff = retryMaxBackoff
+			})
+		}),
+	}
+	if s.Region != "" {
+		opts = append(opts, config.WithRegion(s.Region))
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	if s.CABundle != "" {
+		pem, err := os.ReadFile(s.CABundle)
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("--ca-bundle: %w", err)
+		}
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(pem)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if cfg.Region == "" {
+		if endpoint == "" {
+			return aws.Config{}, errors.New("no AWS region: give --region or set AWS_REGION")
+		}
+		// S3-compatible servers mostly ignore the region but SigV4 needs one.
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
+func newS3(cfg aws.Config, endpoint string) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true // S3-compatible servers rarely have bucket DNS names
+		}
+		// Multipart objects have no whole-object checksum to validate a
+		// GET against; the SDK would log that for every such object.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+}

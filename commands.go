@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3backfill/s3backfill/checkpoint"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// cmdRun is scan → plan → copy → report.
+func cmdRun(c *cli.Context, stdout, stderr io.Writer) error {
+	j, err := openJob(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer j.db.Close()
+	ctx := c.Context
+	start := time.Now()
+
+	st, err := j.scan(ctx)
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	j.log.Info("scan done", "listed", st.Seen, "new", st.Added)
+	if err := j.plan(ctx); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if c.Bool("dry-run") {
+		fmt.Fprintln(stdout, "Dry run: nothing was copied. What the next run would do:")
+		return printCounts(ctx, j.db, stdout, true)
+	}
+	if err := j.copyAll(ctx); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	j.log.Info("run finished", "took", describeDuration(time.Since(start)))
+	return j.finish(ctx, stdout)
+}
+
+// cmdPhase runs one phase of a job.
+func cmdPhase(c *cli.Context, stdout, stderr io.Writer, phase string) error {
+	j, err := openJob(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer j.db.Close()
+	ctx := c.Context
+	switch phase {
+	case "scan":
+		st, err := j.scan(ctx)
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		fmt.Fprintf(stdout, "listed %d versions and delete markers, %d of them new to the checkpoint\n", st.Seen, st.Added)
+		return nil
+	case "plan":
+		if err := j.plan(ctx); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		return printCounts(ctx, j.db, stdout, true)
+	default:
+		if err := j.copyAll(ctx); err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
+		return j.finish(ctx, stdout)
+	}
+}
+
+// finish writes the report (if the job has one) and prints the counts;
+// failed versions make the exit code 3.
+func (j *job) finish(ctx context.Context, stdout io.Writer) error {
+	if j.settings.Report != "" {
+		if err := writeReportFile(ctx, j.db, j.settings, j.settings.Report, false); err != nil {
+			return err
+		}
+		j.log.Info("report written", "path", j.settings.Report)
+	}
+	if err := printCounts(ctx, j.db, stdout, false); err != nil {
+		return err
+	}
+	counts, err := j.db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	var failed int64
+	for _, n := range counts {
+		if n.Status == checkpoint.StatusFailed {
+			failed += n.Rows
+		}
+	}
+	if failed > 0 {
+		return failedVersionsError{failed}
+	}
+	return nil
+}
+
+func cmdStatus(c *cli.Context, stdout io.Writer) error {
+	db, s, err := openReader(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stdout, "job: %s -> %s\n", s.Source, s.Dest)
+	return printCounts(c.Context, db, stdout, false)
+}
+
+func cmdReport(c *cli.Context, stdout io.Writer) error {
+	db, s, err := openReader(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if out := c.String("output"); out != "" && out != "-" {
+		return writeReportFile(c.Context, db, s, out, c.Bool("failed-only"))
+	}
+	return writeReport(c.Context, db, s, stdout, c.Bool("failed-only"))
+}
+
+// printCounts prints versions and bytes by status and source encryption;
+// byAction adds the planned action (what a dry run shows).
+func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction bool) error {
+	counts, err := db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	type rowKey struct{ status, action, enc string }
+	agg := map[rowKey]*checkpoint.Count{}
+	var keys []rowKey
+	var total checkpoint.Count
+	for _, n := range counts {
+		k := rowKey{n.Status, "", n.Encryption}
+		if byAction {
+			k.action = n.Action
+		}
+		if agg[k] == nil {
+			agg[k] = &checkpoint.Count{}
+			keys = append(keys, k)
+		}
+		agg[k].Rows += n.Rows
+		agg[k].Bytes += n.Bytes
+		total.Rows += n.Rows
+		total.Bytes += n.Bytes
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		if keys[a].status != keys[b].status {
+			return keys[a].status < keys[b].status
+		}
+		if keys[a].action != keys[b].action {
+			return keys[a].action < keys[b].action
+		}
+		return keys[a].enc < keys[b].enc
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if byAction {
+		fmt.Fprintln(tw, "STATUS\tACTION\tENCRYPTION\tVERSIONS\tBYTES")
+	} else {
+		fmt.Fprintln(tw, "STATUS\tENCRYPTION\tVERSIONS\tBYTES")
+	}
+	for _, k := range keys {
+		n := agg[k]
+		if byAction {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", k.status, orDash(k.action), k.enc, n.Rows, formatSize(n.Bytes))
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", k.status, k.enc, n.Rows, formatSize(n.Bytes))
+		}
+	}
+	if byAction {
+		fmt.Fprintf(tw, "total\t\t\t%d\t%s\n", total.Rows, formatSize(total.Bytes))
+	} else {
+		fmt.Fprintf(tw, "total\t\t%d\t%s\n", total.Rows, formatSize(total.Bytes))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// openJob opens the checkpoint, merges the stored settings with the flags
+// given now (saving the result), loads the key file and makes the clients.
+func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
+	log, err := newLogger(c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.Context
+	db, err := checkpoint.Open(ctx, c.String("db"))
+	if err != nil {
+		return nil, err
+	}
+	j := &job{db: db, log: log, progress: newProgress(stderr, log)}
+	fail := func(err error) (*job, error) {
+		db.Close()
+		return nil, err
+	}
+	stored, found, err := db.Settings(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	s := defaultSettings()
+	if found {
+		if err := json.Unmarshal(stored, &s); err != nil {
+			return fail(fmt.Errorf("checkpoint %s: stored settings unreadable: %w", db.Path(), err))
+		}
+	}
+	if err := applyFlags(c, &s, found); err != nil {
+		return fail(err)
+	}
+	if err := s.validate(); err != nil {
+		return fail(usageError{err})
+	}
+	if s.KeysFile != "" {
+		if j.ring, err = planner.LoadKeyFile(s.KeysFile); err != nil {
+			return fail(usageError{err})
+		}
+		if fi, err := os.Stat(s.KeysFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("the key file can be read by other users; chmod 600 it", "path", s.KeysFile)
+		}
+	}
+	j.settings = s
+	if !found || string(stored) != string(s.marshal()) {
+		if err := db.SaveSettings(ctx, s.marshal()); err != nil {
+			return fail(err)
+		}
+	}
+	if j.clients, err = newClients(ctx, s); err != nil {
+		return fail(usageError{err})
+	}
+	if j.clients.stream {
+		log.Info("source and destination differ in endpoint or credentials: copies are streamed through this machine")
+	}
+	return j, nil
+}
+
+// applyFlags writes the flags given on this command line over s. The
+// source and destination of an existing job cannot change.
+func applyFlags(c *cli.Context, s *Settings, existing bool) error {
+	str := func(name string, dst *string, transform func(string) string) {
+		if c.IsSet(name) {
+			*dst = transform(c.String(name))
+		}
+	}
+	same := func(v string) string { return v }
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"source", &s.Source}, {"dest", &s.Dest}} {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		v := c.String(f.name)
+		if existing && *f.dst != "" && *f.dst != v {
+			return usagef("--db %s is the job %s -> %s; it cannot change its --%s (use another --db for a new job)",
+				c.String("db"), s.Source, s.Dest, f.name)
+		}
+		*f.dst = v
+	}
+	str("keys", &s.KeysFile, absPath)
+	str("report", &s.Report, absPath)
+	str("ca-bundle", &s.CABundle, absPath)
+	str("endpoint-url", &s.EndpointURL, same)
+	str("source-endpoint-url", &s.SourceEndpointURL, same)
+	str("dest-endpoint-url", &s.DestEndpointURL, same)
+	str("region", &s.Region, same)
+	str("profile", &s.Profile, same)
+	str("dest-profile", &s.DestProfile, same)
+	str("replica-kms-key-id", &s.ReplicaKMSKeyID, same)
+	if c.IsSet("workers") {
+		s.Workers = c.Int("workers")
+	}
+	if c.IsSet("part-workers") {
+		s.PartWorkers = c.Int("part-workers")
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"multipart-threshold", &s.MultipartThreshold}, {"part-size", &s.PartSize}} {
+		if c.IsSet(f.name) {
+			v, err := parseSize(f.name, c.String(f.name))
+			if err != nil {
+				return usageError{err}
+			}
+			*f.dst = v
+		}
+	}
+	if c.IsSet("replicate-kms") {
+		s.ReplicateKMS = c.Bool("replicate-kms")
+	}
+	if c.IsSet("delete-markers") {
+		s.DeleteMarkers = c.Bool("delete-markers")
+	}
+	return nil
+}
+
+// openReader opens an existing checkpoint for status and report.
+func openReader(c *cli.Context) (*checkpoint.DB, Settings, error) {
+	path := c.String("db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, Settings{}, usagef("--db %s: %v", path, errors.Unwrap(err))
+	}
+	db, err := checkpoint.OpenReader(c.Context, path)
+	if err != nil {
+		return nil, Settings{}, err
+	}
+	var s Settings
+	raw, found, err := db.Settings(c.Context)
+	if err == nil && !found {
+		err = fmt.Errorf("checkpoint %s holds no job yet", path)
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
+	if err != nil {
+		db.Close()
+		return nil, Settings{}, err
+	}
+	return db, s, nil
+}
