@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // VersionLister is the one S3 call List makes.
@@ -32,6 +33,7 @@ type Version struct {
 // List calls fn for every version and delete marker under prefix, in key
 // order, newest first within a key (the order S3 lists them in).
 func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(Version) error) error {
+	var capture bodyCapture
 	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{
 		Bucket: aws.String(bucket),
 		Prefix: aws.String(prefix),
@@ -39,11 +41,12 @@ func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(V
 	var lastKey string
 	rank := 0
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, capture.option)
 		if err != nil {
 			return fmt.Errorf("list versions of s3://%s/%s: %w", bucket, prefix, err)
 		}
-		for _, v := range merge(page) {
+		refs, _ := capture.order()
+		for _, v := range merge(page, refs) {
 			if v.Key == lastKey {
 				rank++
 			} else {
@@ -58,12 +61,16 @@ func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(V
 	return nil
 }
 
-// merge interleaves a page's versions and delete markers. S3 returns them
-// in two lists, each sorted by key then newest first; within a key the
-// newer of the two heads comes first (IsLatest breaks a tie).
-func merge(page *s3.ListObjectVersionsOutput) []Version {
-	out := make([]Version, 0, len(page.Versions)+len(page.DeleteMarkers))
+// merge interleaves a page's versions and delete markers in the order the
+// server listed them (refs, read from the response body). Without a usable
+// order it merges the two lists, each sorted by key then newest first, by
+// time: within a key the newer head comes first, IsLatest breaks a tie.
+func merge(page *s3.ListObjectVersionsOutput, refs []entryRef) []Version {
 	vs, ds := page.Versions, page.DeleteMarkers
+	if out, ok := mergeByRefs(vs, ds, refs); ok {
+		return out
+	}
+	out := make([]Version, 0, len(vs)+len(ds))
 	i, j := 0, 0
 	for i < len(vs) || j < len(ds) {
 		takeVersion := j >= len(ds)
@@ -79,31 +86,67 @@ func merge(page *s3.ListObjectVersionsOutput) []Version {
 			}
 		}
 		if takeVersion {
-			v := vs[i]
+			out = append(out, fromVersion(vs[i]))
 			i++
-			out = append(out, Version{
-				Key:          aws.ToString(v.Key),
-				VersionID:    versionID(v.VersionId),
-				IsLatest:     aws.ToBool(v.IsLatest),
-				Size:         aws.ToInt64(v.Size),
-				ETag:         aws.ToString(v.ETag),
-				LastModified: aws.ToTime(v.LastModified),
-				StorageClass: string(v.StorageClass),
-			})
 		} else {
-			d := ds[j]
+			out = append(out, fromDeleteMarker(ds[j]))
 			j++
-			out = append(out, Version{
-				Key:          aws.ToString(d.Key),
-				VersionID:    versionID(d.VersionId),
-				IsLatest:     aws.ToBool(d.IsLatest),
-				DeleteMarker: true,
-				LastModified: aws.ToTime(d.LastModified),
-			})
 		}
 	}
 	return out
 }
+
+// mergeByRefs orders the page as refs say. It fails (ok false) unless refs
+// name exactly the page's entries: then nothing is guessed.
+func mergeByRefs(vs []types.ObjectVersion, ds []types.DeleteMarkerEntry, refs []entryRef) (out []Version, ok bool) {
+	if len(refs) != len(vs)+len(ds) {
+		return nil, false
+	}
+	out = make([]Version, 0, len(refs))
+	i, j := 0, 0
+	for _, r := range refs {
+		// Each list is in listing order too, so the next entry of the
+		// kind the ref names must be the one it names.
+		if r.deleteMarker {
+			if j >= len(ds) || aws.ToString(ds[j].Key) != r.key || rawVersionID(ds[j].VersionId) != r.versionID {
+				return nil, false
+			}
+			out = append(out, fromDeleteMarker(ds[j]))
+			j++
+		} else {
+			if i >= len(vs) || aws.ToString(vs[i].Key) != r.key || rawVersionID(vs[i].VersionId) != r.versionID {
+				return nil, false
+			}
+			out = append(out, fromVersion(vs[i]))
+			i++
+		}
+	}
+	return out, true
+}
+
+func fromVersion(v types.ObjectVersion) Version {
+	return Version{
+		Key:          aws.ToString(v.Key),
+		VersionID:    versionID(v.VersionId),
+		IsLatest:     aws.ToBool(v.IsLatest),
+		Size:         aws.ToInt64(v.Size),
+		ETag:         aws.ToString(v.ETag),
+		LastModified: aws.ToTime(v.LastModified),
+		StorageClass: string(v.StorageClass),
+	}
+}
+
+func fromDeleteMarker(d types.DeleteMarkerEntry) Version {
+	return Version{
+		Key:          aws.ToString(d.Key),
+		VersionID:    versionID(d.VersionId),
+		IsLatest:     aws.ToBool(d.IsLatest),
+		DeleteMarker: true,
+		LastModified: aws.ToTime(d.LastModified),
+	}
+}
+
+func rawVersionID(id *string) string { return aws.ToString(id) }
 
 // versionID names the version written while versioning was off "null",
 // as S3 does in requests.
