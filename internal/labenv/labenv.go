@@ -1,0 +1,212 @@
+// Package labenv gives tests the local S3 lab that scripts/lab starts
+// (MinIO over TLS with a KES key server): its endpoints, credentials, CA
+// and KMS key names, and S3 clients for them.
+//
+// A test that needs the lab calls Get; when the lab is not running the test
+// fails with what to do, it is never skipped: a missing server must not
+// pass silently.
+package labenv
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Lab is a running lab.
+type Lab struct {
+	Endpoint  string   // first MinIO
+	Endpoint2 string   // second MinIO, same KES
+	KMSKeys   []string // KMS key ids; the first is the servers' default key
+	CAFile    string
+	// Env is the environment a client process needs (credentials,
+	// region, CA bundle), as KEY=VALUE.
+	Env []string
+
+	vars map[string]string
+}
+
+// Get reads the lab's env file: $S3BACKFILL_LAB_ENV, else .lab/env at the
+// repository root. It fails the test when the lab is not running.
+func Get(t testing.TB) *Lab {
+	t.Helper()
+	lab, err := Load()
+	if err != nil {
+		t.Fatalf("the S3 lab is needed: %v\n(start it with scripts/lab start, or run the whole suite with scripts/test)", err)
+	}
+	return lab
+}
+
+// Load reads the env file without a test.
+func Load() (*Lab, error) {
+	path := os.Getenv("S3BACKFILL_LAB_ENV")
+	if path == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(root, ".lab", "env")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lab env file: %w", err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && k != "" && !strings.HasPrefix(k, "#") {
+			vars[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	lab := &Lab{
+		Endpoint:  vars["S3BACKFILL_LAB_ENDPOINT"],
+		Endpoint2: vars["S3BACKFILL_LAB_ENDPOINT2"],
+		KMSKeys:   strings.Split(vars["S3BACKFILL_LAB_KMS_KEYS"], ","),
+		CAFile:    vars["AWS_CA_BUNDLE"],
+		vars:      vars,
+	}
+	if lab.Endpoint == "" || vars["AWS_ACCESS_KEY_ID"] == "" {
+		return nil, fmt.Errorf("%s lacks the endpoint or credentials", path)
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_CA_BUNDLE"} {
+		lab.Env = append(lab.Env, k+"="+vars[k])
+	}
+	// Nothing from the developer's own AWS setup leaks into tests.
+	lab.Env = append(lab.Env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true")
+	// Fail fast and clearly if the server is gone.
+	c := lab.client(lab.Endpoint)
+	if _, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{}); err != nil {
+		return nil, fmt.Errorf("lab at %s does not answer: %w", lab.Endpoint, err)
+	}
+	return lab, nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Client is an S3 client for the first server.
+func (l *Lab) Client() *s3.Client { return l.client(l.Endpoint) }
+
+// Client2 is an S3 client for the second server.
+func (l *Lab) Client2() *s3.Client { return l.client(l.Endpoint2) }
+
+func (l *Lab) client(endpoint string) *s3.Client {
+	pem, err := os.ReadFile(l.CAFile)
+	if err != nil {
+		panic(fmt.Sprintf("lab CA: %v", err))
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithRegion(l.vars["AWS_REGION"]),
+		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: l.vars["AWS_ACCESS_KEY_ID"], SecretAccessKey: l.vars["AWS_SECRET_ACCESS_KEY"]}, nil
+		})),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = 64
+		})),
+		config.WithCustomCABundle(strings.NewReader(string(pem))),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
+	)
+	if err != nil {
+		panic(fmt.Sprintf("lab client: %v", err))
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+}
+
+// Bucket creates a bucket with a unique name starting with prefix, with
+// versioning on unless unversioned, and removes it (every version) when the
+// test ends.
+func (l *Lab) Bucket(t testing.TB, c *s3.Client, prefix string, versioned bool) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%s", prefix, randomHex(4))
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	if versioned {
+		l.EnableVersioning(t, c, name)
+	}
+	t.Cleanup(func() { Empty(c, name) })
+	return name
+}
+
+// EnableVersioning turns versioning on.
+func (l *Lab) EnableVersioning(t testing.TB, c *s3.Client, bucket string) {
+	t.Helper()
+	_, err := c.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	})
+	if err != nil {
+		t.Fatalf("versioning on %s: %v", bucket, err)
+	}
+}
+
+// Empty deletes every version of every object and the bucket, best effort.
+func Empty(c *s3.Client, bucket string) {
+	ctx := context.Background()
+	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return
+		}
+		var ids []types.ObjectIdentifier
+		for _, v := range page.Versions {
+			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range page.DeleteMarkers {
+			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+		for len(ids) > 0 {
+			n := min(len(ids), 1000)
+			_, _ = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket),
+				Delete: &types.Delete{Objects: ids[:n], Quiet: aws.Bool(true)}})
+			ids = ids[n:]
+		}
+	}
+	_, _ = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
