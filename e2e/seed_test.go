@@ -252,6 +252,3 @@ func content(r *mrand.Rand, n int) []byte {
 	}
 	return b
 }
-
-
-
