@@ -98,7 +98,7 @@ func (j *job) finish(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return failedVersionsError{failed}
+		return failedVersionsError{failed, j.db.Path()}
 	}
 	return nil
 }

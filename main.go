@@ -48,10 +48,13 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // failedVersionsError ends a run that finished with failed versions: exit 3.
-type failedVersionsError struct{ n int64 }
+type failedVersionsError struct {
+	n  int64
+	db string
+}
 
 func (e failedVersionsError) Error() string {
-	return fmt.Sprintf("%d version(s) failed; see the report (s3backfill report --db FILE --failed-only)", e.n)
+	return fmt.Sprintf("%d version(s) failed; see s3backfill report --db %s --failed-only", e.n, e.db)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

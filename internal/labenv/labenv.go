@@ -155,28 +155,46 @@ func (l *Lab) client(endpoint string) *s3.Client {
 // test ends.
 func (l *Lab) Bucket(t testing.TB, c *s3.Client, prefix string, versioned bool) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%s", prefix, randomHex(4))
-	ctx := context.Background()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("create bucket %s: %v", name, err)
-	}
-	if versioned {
-		l.EnableVersioning(t, c, name)
+	name, err := NewBucket(context.Background(), c, prefix, versioned)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { Empty(c, name) })
 	return name
 }
 
+// NewBucket creates a bucket with a unique name starting with prefix.
+func NewBucket(ctx context.Context, c *s3.Client, prefix string, versioned bool) (string, error) {
+	name := fmt.Sprintf("%s-%s", prefix, randomHex(4))
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		return "", fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	if versioned {
+		if err := EnableVersioning(ctx, c, name); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
 // EnableVersioning turns versioning on.
 func (l *Lab) EnableVersioning(t testing.TB, c *s3.Client, bucket string) {
 	t.Helper()
-	_, err := c.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
+	if err := EnableVersioning(context.Background(), c, bucket); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// EnableVersioning turns versioning on.
+func EnableVersioning(ctx context.Context, c *s3.Client, bucket string) error {
+	_, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
 		Bucket:                  aws.String(bucket),
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
 	})
 	if err != nil {
-		t.Fatalf("versioning on %s: %v", bucket, err)
+		return fmt.Errorf("versioning on %s: %w", bucket, err)
 	}
+	return nil
 }
 
 // Empty deletes every version of every object and the bucket, best effort.
