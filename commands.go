@@ -196,7 +196,11 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 		return nil, err
 	}
 	ctx := c.Context
-	db, err := checkpoint.Open(ctx, c.String("db"))
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := checkpoint.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +310,10 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 
 // openReader opens an existing checkpoint for status and report.
 func openReader(c *cli.Context) (*checkpoint.DB, Settings, error) {
-	path := c.String("db")
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, Settings{}, err
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, Settings{}, usagef("--db %s: %v", path, errors.Unwrap(err))
 	}

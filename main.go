@@ -162,7 +162,18 @@ rerun: it resumes, and later runs copy only versions created since.
 }
 
 func dbFlag() cli.Flag {
-	return &cli.StringFlag{Name: "db", Usage: "the job's checkpoint `FILE` (SQLite); created by the first run", Required: true}
+	// Not Required: urfave/cli reports a missing required flag as a plain
+	// error; dbPath makes it a usage error (exit 2).
+	return &cli.StringFlag{Name: "db", Usage: "the job's checkpoint `FILE` (SQLite); created by the first run (required)"}
+}
+
+// dbPath is the --db flag, which every command needs.
+func dbPath(c *cli.Context) (string, error) {
+	p := c.String("db")
+	if p == "" {
+		return "", usagef("--db FILE is needed: the job's checkpoint")
+	}
+	return p, nil
 }
 
 func jobFlags() []cli.Flag {
