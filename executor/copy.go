@@ -68,11 +68,12 @@ type copyResult struct {
 }
 
 // copySource is the x-amz-copy-source value of a version: bucket and key
-// escaped segment by segment (slashes kept), then ?versionId=.
+// escaped segment by segment (slashes kept), then ?versionId=. A "+" is
+// escaped too: S3 reads a literal "+" in this header as a space.
 func copySource(bucket, key, versionID string) string {
 	segs := strings.Split(key, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = strings.ReplaceAll(url.PathEscape(s), "+", "%2B")
 	}
 	return bucket + "/" + strings.Join(segs, "/") + "?versionId=" + url.QueryEscape(versionID)
 }
@@ -155,5 +156,11 @@ func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, fmt.Errorf("DeleteObject: %w", err)
 	}
-	return Outcome{ID: t.ID, Status: Succeeded, DestVersionID: aws.ToString(out.VersionId), Message: "delete marker replayed"}, nil
+	msg := "delete marker replayed"
+	if !aws.ToBool(out.DeleteMarker) {
+		// An unversioned destination deletes the replica instead: its
+		// current state still matches the source's, its history cannot.
+		msg = "destination is not versioned: the replica was deleted (no delete marker)"
+	}
+	return Outcome{ID: t.ID, Status: Succeeded, DestVersionID: aws.ToString(out.VersionId), Message: msg}, nil
 }

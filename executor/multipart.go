@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 )
+
+// errNoPartETag: a part copy answered without the part's ETag, which
+// CompleteMultipartUpload needs. No conforming server does that; a proxy
+// in between might.
+var errNoPartETag = errors.New("the response carries no part ETag")
 
 // maxParts is S3's limit on parts per upload.
 const maxParts = 10000
@@ -75,6 +81,9 @@ func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResul
 			out, err := e.dst.UploadPartCopy(gctx, in)
 			if err != nil {
 				return fmt.Errorf("UploadPartCopy part %d: %w", i+1, err)
+			}
+			if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
+				return fmt.Errorf("UploadPartCopy part %d: %w", i+1, errNoPartETag)
 			}
 			parts[i] = types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.CopyPartResult.ETag}
 			return nil

@@ -1,0 +1,105 @@
+package executor
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// TestKeyMaterialStaysOnRequests runs SSE-C copies that fail in every way
+// the executor reports (API errors, a failed abort, a failed listing, a
+// failed read-back, a key missing from the key file, a fatal error) and
+// checks that no form of key material reaches an outcome, a log line at
+// Debug level, the run's error, or a request line. The keys themselves
+// must still reach the SSE-C headers, or the check proves nothing.
+func TestKeyMaterialStaysOnRequests(t *testing.T) {
+	ssec := func(id int64, vid string, size int64, action planner.Action) Task {
+		return Task{ID: id, VersionID: vid, Size: size, Action: action,
+			SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}
+	}
+	h := newHarness(t)
+	h.fake.putObject(srcBucket, "f2", object{size: 6 * mib, header: map[string]string{
+		ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": keyA.md5b64}})
+	h.fake.setHook(func(r request) *reply {
+		switch {
+		case r.Op == "CopyObject" && r.Key == "f1":
+			return s3Error(http.StatusForbidden, "AccessDenied")
+		case r.Op == "UploadPartCopy":
+			return s3Error(http.StatusBadRequest, "InvalidArgument")
+		case r.Op == "AbortMultipartUpload":
+			return s3Error(http.StatusInternalServerError, "InternalError")
+		case r.Op == "ListObjectVersions":
+			return s3Error(http.StatusForbidden, "AccessDenied")
+		case r.Op == "CopyObject" && r.Key == "f5":
+			return s3Error(http.StatusBadRequest, "InvalidRequest")
+		case r.Op == "HeadObject" && r.Bucket == dstBucket:
+			return &reply{status: http.StatusForbidden}
+		}
+		return nil
+	})
+	unknown := ssec(4, "v4", 10, planner.Copy)
+	unknown.SSECKeyID = "gone"
+	inDoubt := ssec(5, "v5", 10, planner.Copy)
+	inDoubt.InDoubt, inDoubt.ClaimedAt = true, time.Now()
+	h.run(t,
+		KeyJob{Key: "f1", Tasks: []Task{ssec(1, "v1", 10, planner.Copy)}},
+		KeyJob{Key: "f2", Tasks: []Task{ssec(2, "v2", 6*mib, planner.Multipart)}},
+		KeyJob{Key: "f3", Tasks: []Task{ssec(3, "v3", 10, planner.Copy)}},
+		KeyJob{Key: "f4", Tasks: []Task{unknown}},
+		KeyJob{Key: "f5", Tasks: []Task{inDoubt}},
+	)
+
+	// The run did fail in the ways intended.
+	for id, code := range map[int64]string{1: "AccessDenied", 2: "InvalidArgument", 4: planner.CodeSSECKeyNotFound, 5: "InvalidRequest"} {
+		if o := h.store.outcome(t, id); o.Status != Failed || o.ErrorCode != code {
+			t.Errorf("task %d outcome = %+v, want failed %s", id, o, code)
+		}
+	}
+	if o := h.store.outcome(t, 3); o.Status != Succeeded || !strings.Contains(o.Message, "reading the replica back failed") {
+		t.Errorf("task 3 outcome = %+v, want succeeded with a failed read-back", o)
+	}
+	logs := h.logs.String()
+	for _, want := range []string{"could not abort", "cannot list the replica key", "version failed"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	var sentKeys int
+	for _, r := range h.fake.requests() {
+		if r.Header.Get(ssecPrefix+"key") == keyB.b64 || r.Header.Get(copySSECPrefx+"key") == keyA.b64 {
+			sentKeys++
+		}
+	}
+	if sentKeys == 0 {
+		t.Fatal("no request carried a key: the test checks nothing")
+	}
+
+	// A fatal error ends the run with an error; it must be clean too.
+	fatal := newHarness(t)
+	fatal.fake.setHook(func(r request) *reply { return s3Error(http.StatusForbidden, "SignatureDoesNotMatch") })
+	runErr := fatal.runErr(t, KeyJob{Key: "g", Tasks: []Task{ssec(9, "v9", 10, planner.Copy)}})
+	if runErr == nil {
+		t.Fatal("SignatureDoesNotMatch did not end the run")
+	}
+
+	var texts []string
+	for _, o := range append(h.store.outcomes, fatal.store.outcomes...) {
+		texts = append(texts, o.Message, o.ErrorCode, o.DestVersionID, o.ReplicaETag, o.ReplicaKMSKeyID)
+	}
+	texts = append(texts, logs, fatal.logs.String(), runErr.Error())
+	for _, r := range append(h.fake.requests(), fatal.fake.requests()...) {
+		texts = append(texts, r.RawPath, r.RawQuery)
+	}
+	for _, k := range []testKey{keyA, keyB} {
+		for _, secret := range k.secrets() {
+			for _, text := range texts {
+				if strings.Contains(text, secret) {
+					t.Errorf("key material of %s found in %q", k.id, text)
+				}
+			}
+		}
+	}
+}
