@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
@@ -30,10 +31,12 @@ func (k *Key) Base64() string { return base64.StdEncoding.EncodeToString(k.mater
 // base64(MD5(raw key)). It identifies a key without revealing it.
 func (k *Key) MD5() string { return k.md5 }
 
-func (k *Key) String() string             { return fmt.Sprintf("ssec-key(%s)", k.ID) }
-func (k *Key) GoString() string           { return k.String() }
-func (k *Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
-func (k *Key) LogValue() slog.Value       { return slog.StringValue(k.String()) }
+// The redacting methods have value receivers so that a copied Key redacts
+// too.
+func (k Key) String() string             { return fmt.Sprintf("ssec-key(%s)", k.ID) }
+func (k Key) GoString() string           { return k.String() }
+func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+func (k Key) LogValue() slog.Value       { return slog.StringValue(k.String()) }
 
 // KeyRing is a validated key file.
 type KeyRing struct {
@@ -41,19 +44,21 @@ type KeyRing struct {
 	byID map[string]*Key
 }
 
-// keyFile is the JSON shape of the key file.
+// keyFile is the JSON shape of the key file; entries are decoded one by
+// one so that an error can name its entry.
 type keyFile struct {
-	Keys []struct {
-		ID         string   `json:"id"`
-		Key        string   `json:"key"`
-		Prefixes   []string `json:"prefixes"`
-		ReplicaKey string   `json:"replica_key"`
-	} `json:"keys"`
+	Keys []json.RawMessage `json:"keys"`
+}
+
+type keyEntry struct {
+	ID         string   `json:"id"`
+	Key        string   `json:"key"`
+	Prefixes   []string `json:"prefixes"`
+	ReplicaKey string   `json:"replica_key"`
 }
 
 // LoadKeyFile reads and validates a key file. A file readable by others
-// is accepted (the user may have reasons) but is worth a warning by the
-// caller; see WorldReadable.
+// is accepted (the user may have reasons); the caller may warn.
 func LoadKeyFile(path string) (*KeyRing, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -77,17 +82,25 @@ func ParseKeyFile(r io.Reader) (*KeyRing, error) {
 	if err := dec.Decode(&kf); err != nil {
 		return nil, fmt.Errorf("not valid JSON of the form {\"keys\": [{\"id\": ..., \"key\": ...}]}: %s", jsonErrorWithoutInput(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON object")
 	}
 	if len(kf.Keys) == 0 {
 		return nil, errors.New(`no keys: expected {"keys": [{"id": "...", "key": "<base64 of 32 bytes>"}]}`)
 	}
 	ring := &KeyRing{byID: make(map[string]*Key, len(kf.Keys))}
-	for i, e := range kf.Keys {
+	for i, rawEntry := range kf.Keys {
+		var e keyEntry
+		_ = json.Unmarshal(rawEntry, &e) // leniently first, to name the entry in errors
 		name := fmt.Sprintf("entry %d", i+1)
 		if e.ID != "" {
 			name = fmt.Sprintf("entry %d (id %q)", i+1, e.ID)
+		}
+		e = keyEntry{}
+		edec := json.NewDecoder(bytes.NewReader(rawEntry))
+		edec.DisallowUnknownFields()
+		if err := edec.Decode(&e); err != nil {
+			return nil, fmt.Errorf("%s: %s (fields: id, key, prefixes, replica_key)", name, jsonErrorWithoutInput(err))
 		}
 		if strings.TrimSpace(e.ID) == "" {
 			return nil, fmt.Errorf("%s: missing \"id\"", name)
@@ -112,7 +125,8 @@ func ParseKeyFile(r io.Reader) (*KeyRing, error) {
 	}
 	for i, k := range ring.keys {
 		if k.ReplicaKey != "" && ring.byID[k.ReplicaKey] == nil {
-			return nil, fmt.Errorf("entry %d (id %q): replica_key %q is not an id in this file", i+1, k.ID, k.ReplicaKey)
+			// The value is not quoted: it could be a key pasted by mistake.
+			return nil, fmt.Errorf("entry %d (id %q): replica_key names no entry of this file; it must be the id of another key, not a key", i+1, k.ID)
 		}
 	}
 	return ring, nil
