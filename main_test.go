@@ -98,7 +98,7 @@ func TestUsageErrors(t *testing.T) {
 		{"small part", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},
 		{"kms without key", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--replicate-kms"}, base...), "--replica-kms-key-id"},
 		{"overlap", append([]string{"run", "--source", "s3://s", "--dest", "s3://s/copy"}, base...), "overlap"},
-		{"key file", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", badKeys}, base...), `entry 2 (id "b"): replica_key "nope"`},
+		{"key file", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", badKeys}, base...), `entry 2 (id "b"): replica_key names no entry`},
 		{"missing key file", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", filepath.Join(dir, "none.json")}, base...), "key file"},
 		{"unknown flag", []string{"run", "--db", db, "--frobnicate"}, "frobnicate"},
 		{"no db", []string{"status"}, "db"},

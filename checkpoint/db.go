@@ -54,8 +54,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // OpenReader opens an existing checkpoint for reading (status, report)
 // while a run may be writing it.
 func OpenReader(ctx context.Context, path string) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
 	return open(ctx, path, true)
 }
+
+// uriPath escapes the characters that would end or change the path part of
+// an SQLite URI filename, so that the file opened is exactly path.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	q := url.Values{}
@@ -69,7 +76,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	if readOnly {
 		q.Set("_query_only", "1")
 	}
-	dsn := "file:" + path + "?" + q.Encode()
+	dsn := "file:" + uriPath.Replace(path) + "?" + q.Encode()
 
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {

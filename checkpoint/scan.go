@@ -106,7 +106,8 @@ func (s *Scan) flush(ctx context.Context) error {
 // "null" version: writing a key while versioning is off or suspended
 // replaces it under the same id, so a "null" version whose ETag, size or
 // time changed is a new object: it is reset to pending at its new place in
-// the key's history.
+// the key's history, its old plan and outcome forgotten (a new plan is
+// made before it is copied).
 const upsertVersion = `
 	INSERT INTO versions (key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at)
@@ -118,6 +119,13 @@ const upsertVersion = `
 		rank = CASE WHEN ` + nullReplaced + ` THEN excluded.rank ELSE rank END,
 		status = CASE WHEN ` + nullReplaced + ` THEN 'pending' ELSE status END,
 		inspected = CASE WHEN ` + nullReplaced + ` THEN 0 ELSE inspected END,
+		action = CASE WHEN ` + nullReplaced + ` THEN '' ELSE action END,
+		attempts = CASE WHEN ` + nullReplaced + ` THEN 0 ELSE attempts END,
+		dest_version_id = CASE WHEN ` + nullReplaced + ` THEN '' ELSE dest_version_id END,
+		replica_etag = CASE WHEN ` + nullReplaced + ` THEN '' ELSE replica_etag END,
+		etag_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE etag_status END,
+		error_code = CASE WHEN ` + nullReplaced + ` THEN '' ELSE error_code END,
+		message = CASE WHEN ` + nullReplaced + ` THEN '' ELSE message END,
 		delete_marker = excluded.delete_marker, size = excluded.size, etag = excluded.etag,
 		last_modified = excluded.last_modified, storage_class = excluded.storage_class
 	WHERE is_latest != excluded.is_latest OR ` + nullReplaced

@@ -1,0 +1,168 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clock is the fixed time the test databases stamp rows with.
+var clock = time.Date(2025, 3, 4, 5, 6, 7, 800, time.UTC)
+
+// stamp is clock as the database writes it.
+var stamp = clock.Format(time.RFC3339Nano)
+
+// openTest opens a new checkpoint under t.TempDir() with a fixed clock and
+// closes it when the test ends.
+func openTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "job.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	db.now = func() time.Time { return clock }
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// listing is what a scan lists for one key: version ids newest first.
+type listing struct {
+	key string
+	ids []string
+}
+
+// ver is the Version a listing gives for the rank-th newest version.
+func ver(key, id string, rank int) Version {
+	return Version{Key: key, VersionID: id, Rank: rank, IsLatest: rank == 0, Size: int64(len(key) + len(id)),
+		ETag: "etag-" + id, LastModified: clock.Add(-time.Duration(rank) * time.Hour)}
+}
+
+// scanAll runs one complete scan of the listings, in listing order.
+func scanAll(t *testing.T, db *DB, ls ...listing) ScanStats {
+	t.Helper()
+	ctx := context.Background()
+	s, err := db.BeginScan(ctx)
+	if err != nil {
+		t.Fatalf("BeginScan: %v", err)
+	}
+	for _, l := range ls {
+		for rank, id := range l.ids {
+			if err := s.Add(ctx, ver(l.key, id, rank)); err != nil {
+				t.Fatalf("Add %s@%s: %v", l.key, id, err)
+			}
+		}
+	}
+	st, err := s.Finish(ctx)
+	if err != nil {
+		t.Fatalf("Finish: %v", err)
+	}
+	return st
+}
+
+// allRows returns EachRow's rows.
+func allRows(t *testing.T, db *DB, failedOnly bool) []Row {
+	t.Helper()
+	var rows []Row
+	if err := db.EachRow(context.Background(), failedOnly, func(r Row) error {
+		rows = append(rows, r)
+		return nil
+	}); err != nil {
+		t.Fatalf("EachRow: %v", err)
+	}
+	return rows
+}
+
+// history renders every key's versions in EachRow order, oldest first:
+// "a: v1 v2 v3; b: v1".
+func history(t *testing.T, db *DB) string {
+	t.Helper()
+	var b strings.Builder
+	last := ""
+	for _, r := range allRows(t, db, false) {
+		switch {
+		case last == "":
+			fmt.Fprintf(&b, "%s: %s", r.Key, r.VersionID)
+		case r.Key != last:
+			fmt.Fprintf(&b, "; %s: %s", r.Key, r.VersionID)
+		default:
+			fmt.Fprintf(&b, " %s", r.VersionID)
+		}
+		last = r.Key
+	}
+	return b.String()
+}
+
+// rowByVersion finds a row by key and version id.
+func rowByVersion(t *testing.T, db *DB, key, vid string) Row {
+	t.Helper()
+	for _, r := range allRows(t, db, false) {
+		if r.Key == key && r.VersionID == vid {
+			return r
+		}
+	}
+	t.Fatalf("no row %s@%s", key, vid)
+	return Row{}
+}
+
+// ids returns the row ids of versions given as "key@vid".
+func ids(t *testing.T, db *DB, versions ...string) []int64 {
+	t.Helper()
+	var out []int64
+	for _, v := range versions {
+		key, vid, ok := strings.Cut(v, "@")
+		if !ok {
+			t.Fatalf("bad version %q", v)
+		}
+		out = append(out, rowByVersion(t, db, key, vid).ID)
+	}
+	return out
+}
+
+// plan saves a plan with that action and status for the versions.
+func plan(t *testing.T, db *DB, action, status string, versions ...string) {
+	t.Helper()
+	var plans []Plan
+	for _, id := range ids(t, db, versions...) {
+		plans = append(plans, Plan{ID: id, Inspected: true, SourceEncryption: "SSE-S3", Action: action,
+			DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3", Status: status})
+	}
+	if err := db.SavePlans(context.Background(), plans); err != nil {
+		t.Fatalf("SavePlans: %v", err)
+	}
+}
+
+// record claims the versions and records an outcome with that status for
+// each, through a recorder.
+func record(t *testing.T, db *DB, status string, versions ...string) {
+	t.Helper()
+	rowIDs := ids(t, db, versions...)
+	if err := db.Claim(context.Background(), rowIDs); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	rec := db.NewRecorder()
+	for i, id := range rowIDs {
+		o := Outcome{ID: id, Status: status}
+		if status == StatusSucceeded {
+			o.DestVersionID = "dst-" + versions[i]
+		}
+		if err := rec.Record(o); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatalf("Recorder.Close: %v", err)
+	}
+}
+
+// statuses renders "key@vid=status" for every row, in EachRow order.
+func statuses(t *testing.T, db *DB) string {
+	t.Helper()
+	var parts []string
+	for _, r := range allRows(t, db, false) {
+		parts = append(parts, fmt.Sprintf("%s@%s=%s", r.Key, r.VersionID, r.Status))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,210 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// pageString renders PlanPage rows as "key@vid" (with "+newer" when a
+// newer version is replicated).
+func pageString(page []PlanRow) string {
+	var parts []string
+	for _, p := range page {
+		s := p.Key + "@" + p.VersionID
+		if p.NewerReplicated {
+			s += "+newer"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// planAll reads every PlanPage, limit rows at a time.
+func planAll(t *testing.T, db *DB, limit int) []PlanRow {
+	t.Helper()
+	var all []PlanRow
+	var after int64
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("PlanPage does not end")
+		}
+		page, err := db.PlanPage(context.Background(), after, limit)
+		if err != nil {
+			t.Fatalf("PlanPage: %v", err)
+		}
+		if len(page) > limit {
+			t.Fatalf("PlanPage returned %d rows, limit %d", len(page), limit)
+		}
+		if len(page) == 0 {
+			return all
+		}
+		for _, p := range page {
+			if p.ID <= after {
+				t.Fatalf("PlanPage after %d returned row %d", after, p.ID)
+			}
+			after = p.ID
+		}
+		all = append(all, page...)
+	}
+}
+
+func TestPlanPageReturnsRowsNotDone(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	// Insertion order, and so id order: a@v5, a@v4, a@v3, a@v2, a@v1, b@v1, c@v1.
+	scanAll(t, db, listing{"a", []string{"v5", "v4", "v3", "v2", "v1"}}, listing{"b", []string{"v1"}}, listing{"c", []string{"v1"}})
+	plan(t, db, "copy", StatusPending, "a@v4", "a@v5", "c@v1")
+	plan(t, db, "fail", StatusFailed, "a@v2")
+	plan(t, db, "skip", StatusSkipped, "a@v3")
+	if err := db.Claim(ctx, ids(t, db, "a@v4")); err != nil { // copying
+		t.Fatal(err)
+	}
+	record(t, db, StatusSucceeded, "a@v5")
+	record(t, db, StatusFailed, "c@v1") // a copy that failed
+	// a@v1 and b@v1 are unplanned.
+
+	want := "a@v3+newer a@v2+newer a@v1+newer b@v1 c@v1"
+	for _, limit := range []int{1, 2, 3, 100} {
+		if got := pageString(planAll(t, db, limit)); got != want {
+			t.Errorf("PlanPage by %d = %q, want %q", limit, got, want)
+		}
+	}
+	n, err := db.CountToPlan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Errorf("CountToPlan = %d, want 5", n)
+	}
+	if page, err := db.PlanPage(ctx, 0, 0); err != nil || len(page) != 0 {
+		t.Errorf("PlanPage with limit 0 = %v, %v", page, err)
+	}
+	last := rowByVersion(t, db, "c", "v1").ID
+	if page, err := db.PlanPage(ctx, last, 10); err != nil || len(page) != 0 {
+		t.Errorf("PlanPage after the last row = %v, %v", pageString(page), err)
+	}
+
+	// Rows carry what was planned and recorded before.
+	for _, p := range planAll(t, db, 100) {
+		if p.Key == "a" && p.VersionID == "v2" && (p.Action != "fail" || p.Status != StatusFailed || !p.Inspected || p.SourceEncryption != "SSE-S3") {
+			t.Errorf("a@v2 in PlanPage = %+v, want its failed plan", p.Row)
+		}
+	}
+}
+
+func TestPlanPageNewerReplicated(t *testing.T) {
+	db := openTest(t)
+	scanAll(t, db,
+		listing{"a", []string{"v3", "v2", "v1"}},
+		listing{"a/x", []string{"v1"}},
+		listing{"b", []string{"v2", "v1"}},
+		listing{"c", []string{"v1"}},
+		listing{"d", []string{"v2", "v1"}},
+		listing{"e", []string{"v2", "v1"}},
+	)
+	// Later scan: a@v4 and c@v2 are new.
+	scanAll(t, db,
+		listing{"a", []string{"v4", "v3", "v2", "v1"}},
+		listing{"a/x", []string{"v1"}},
+		listing{"b", []string{"v2", "v1"}},
+		listing{"c", []string{"v2", "v1"}},
+		listing{"d", []string{"v2", "v1"}},
+		listing{"e", []string{"v2", "v1"}},
+	)
+	plan(t, db, "copy", StatusPending, "a@v1", "a@v2", "a@v3", "a@v4", "a/x@v1", "b@v1", "b@v2", "c@v1", "c@v2", "d@v1", "d@v2", "e@v1", "e@v2")
+	plan(t, db, "skip", StatusSkipped, "a@v1")
+	record(t, db, StatusSucceeded, "a@v3") // newer than a@v1, a@v2 (same scan), older than a@v4
+	record(t, db, StatusSucceeded, "b@v1") // older than b@v2 only
+	record(t, db, StatusSucceeded, "c@v2") // found by the later scan, newer than c@v1
+	if err := db.Claim(context.Background(), ids(t, db, "d@v2")); err != nil {
+		t.Fatal(err) // in doubt, not known to be replicated
+	}
+	record(t, db, StatusFailed, "e@v2")
+
+	got := map[string]bool{}
+	for _, p := range planAll(t, db, 4) {
+		got[p.Key+"@"+p.VersionID] = p.NewerReplicated
+	}
+	want := map[string]bool{
+		"a@v1": true, "a@v2": true, "a@v4": false,
+		"a/x@v1": false,
+		"b@v2":   false,
+		"c@v1":   true,
+		"d@v1":   false,
+		"e@v1":   false, "e@v2": false,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("NewerReplicated by row:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestSavePlans(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	scanAll(t, db, listing{"k", []string{"v3", "v2", "v1"}})
+	v1, v2, v3 := rowByVersion(t, db, "k", "v1").ID, rowByVersion(t, db, "k", "v2").ID, rowByVersion(t, db, "k", "v3").ID
+	if err := db.Claim(ctx, []int64{v3}); err != nil {
+		t.Fatal(err)
+	}
+	plans := []Plan{
+		{ID: v1, Inspected: true, SourceEncryption: "SSE-C", SSECKeyID: "old",
+			Action: "multipart", DestKey: "dst/k", ReplicaEncryption: "SSE-C", ReplicaSSECKeyID: "new", Status: StatusPending},
+		{ID: v2, Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src",
+			Action: "fail", DestKey: "dst/k", Status: StatusFailed, ErrorCode: "SrcHeadObjectNotPermitted", HTTPStatus: 403, Message: "HEAD: forbidden"},
+		// Claimed by a run: its plan stays until the copy settles it.
+		{ID: v3, Inspected: true, SourceEncryption: "NOT-SSE", Action: "skip", Status: StatusSkipped, Message: "nope"},
+		// A row that does not exist is no error.
+		{ID: 9999, Action: "copy", Status: StatusPending},
+	}
+	if err := db.SavePlans(ctx, plans); err != nil {
+		t.Fatalf("SavePlans: %v", err)
+	}
+	r1, r2, r3 := rowByVersion(t, db, "k", "v1"), rowByVersion(t, db, "k", "v2"), rowByVersion(t, db, "k", "v3")
+	if !r1.Inspected || r1.SourceEncryption != "SSE-C" || r1.SSECKeyID != "old" || r1.Action != "multipart" || r1.DestKey != "dst/k" ||
+		r1.ReplicaEncryption != "SSE-C" || r1.ReplicaSSECKeyID != "new" || r1.Status != StatusPending {
+		t.Errorf("k@v1 = %+v", r1)
+	}
+	if r2.SourceEncryption != "SSE-KMS" || r2.KMSKeyID != "arn:src" || r2.Action != "fail" || r2.Status != StatusFailed ||
+		r2.ErrorCode != "SrcHeadObjectNotPermitted" || r2.HTTPStatus != 403 || r2.Message != "HEAD: forbidden" {
+		t.Errorf("k@v2 = %+v", r2)
+	}
+	if r3.Status != StatusCopying || r3.Action != "" || r3.Inspected || r3.Message != "" {
+		t.Errorf("claimed k@v3 was replanned: %+v", r3)
+	}
+
+	// Replanning replaces the whole plan, errors included.
+	if err := db.SavePlans(ctx, []Plan{{ID: v2, Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src",
+		Action: "copy", DestKey: "dst/k", ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst", Status: StatusPending}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := rowByVersion(t, db, "k", "v2"); r.Action != "copy" || r.Status != StatusPending || r.ErrorCode != "" || r.HTTPStatus != 0 ||
+		r.Message != "" || r.ReplicaKMSKeyID != "arn:dst" {
+		t.Errorf("replanned k@v2 = %+v", r)
+	}
+
+	if err := db.SavePlans(ctx, nil); err != nil {
+		t.Errorf("SavePlans(nil) = %v", err)
+	}
+}
+
+func TestSavePlansIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	scanAll(t, db, listing{"k", []string{"v2", "v1"}})
+	v1, v2 := rowByVersion(t, db, "k", "v1").ID, rowByVersion(t, db, "k", "v2").ID
+	err := db.SavePlans(ctx, []Plan{
+		{ID: v1, Action: "copy", Status: StatusSkipped},
+		{ID: v2, Action: "copy", Status: "bogus"}, // violates the status CHECK
+	})
+	if err == nil {
+		t.Fatal("SavePlans accepted an invalid status")
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("row %d", v2)) {
+		t.Errorf("error %q does not name row %d", err, v2)
+	}
+	if got := statuses(t, db); got != "k@v1=pending k@v2=pending" {
+		t.Errorf("statuses after a failed SavePlans = %q, want nothing saved", got)
+	}
+}
