@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -23,11 +25,20 @@ var _ Header = (*s3.Client)(nil)
 type Inspection struct {
 	Encryption planner.Encryption
 	KMSKeyID   string
+	BucketKey  bool // SSE-KMS with an S3 Bucket Key
 	// SSECKeyID is the id of the key that opened an SSE-C version; empty
 	// when Encryption is SSE-C and no candidate did.
 	SSECKeyID string
 	Size      int64
 	ETag      string
+	// ReplicationStatus is x-amz-replication-status: PENDING, COMPLETED,
+	// FAILED, REPLICA, or empty (never replicated).
+	ReplicationStatus string
+	// Checksum is the whole-object (or composite) checksum S3 keeps, if any.
+	Checksum planner.Checksum
+	// Archived: in an archive tier (Glacier, Deep Archive, an archive tier
+	// of Intelligent-Tiering) and not restored; it cannot be copied.
+	Archived  bool
 	HeadCalls int // requests made, including failed key trials
 }
 
@@ -37,14 +48,12 @@ type Inspection struct {
 // error: the planner records it failed with a code that says so. Other
 // errors (the version is gone, access denied, throttling) are returned.
 func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key) (Inspection, error) {
-	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID)}
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID),
+		ChecksumMode: types.ChecksumModeEnabled}
 	out, err := c.HeadObject(ctx, in)
 	ins := Inspection{HeadCalls: 1}
 	if err == nil {
-		ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
-		ins.KMSKeyID = aws.ToString(out.SSEKMSKeyId)
-		ins.Size = aws.ToInt64(out.ContentLength)
-		ins.ETag = aws.ToString(out.ETag)
+		ins.read(out)
 		return ins, nil
 	}
 	if httpStatus(err) != 400 {
@@ -60,9 +69,8 @@ func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candi
 		ins.HeadCalls++
 		switch {
 		case err == nil:
+			ins.read(out)
 			ins.SSECKeyID = k.ID
-			ins.Size = aws.ToInt64(out.ContentLength)
-			ins.ETag = aws.ToString(out.ETag)
 			return ins, nil
 		case httpStatus(err) == 403:
 			continue // wrong key
@@ -73,6 +81,52 @@ func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candi
 	return ins, nil
 }
 
+// read takes what a successful HEAD says.
+func (ins *Inspection) read(out *s3.HeadObjectOutput) {
+	ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
+	ins.KMSKeyID = aws.ToString(out.SSEKMSKeyId)
+	ins.BucketKey = aws.ToBool(out.BucketKeyEnabled)
+	ins.Size = aws.ToInt64(out.ContentLength)
+	ins.ETag = aws.ToString(out.ETag)
+	ins.ReplicationStatus = string(out.ReplicationStatus)
+	ins.Checksum = ChecksumOf(out, "")
+	restored := strings.Contains(aws.ToString(out.Restore), `ongoing-request="false"`)
+	switch {
+	case out.StorageClass == types.StorageClassGlacier || out.StorageClass == types.StorageClassDeepArchive:
+		ins.Archived = !restored
+	case out.ArchiveStatus != "":
+		ins.Archived = !restored
+	}
+}
+
+// ChecksumOf is the checksum a HEAD (asked with ChecksumMode=ENABLED)
+// reports: of the algorithm prefer if it has that one, else the first it
+// has, strongest first.
+func ChecksumOf(h *s3.HeadObjectOutput, prefer string) planner.Checksum {
+	all := []struct {
+		alg string
+		v   *string
+	}{
+		{"SHA256", h.ChecksumSHA256}, {"SHA1", h.ChecksumSHA1}, {"CRC64NVME", h.ChecksumCRC64NVME},
+		{"CRC32C", h.ChecksumCRC32C}, {"CRC32", h.ChecksumCRC32},
+	}
+	var first planner.Checksum
+	for _, c := range all {
+		v := aws.ToString(c.v)
+		if v == "" {
+			continue
+		}
+		cs := planner.Checksum{Algorithm: c.alg, Value: v, Type: string(h.ChecksumType)}
+		if c.alg == prefer {
+			return cs
+		}
+		if first.Algorithm == "" {
+			first = cs
+		}
+	}
+	return first
+}
+
 // httpStatus is the HTTP status of a failed S3 call, or 0.
 func httpStatus(err error) int {
 	var re *awshttp.ResponseError
@@ -80,4 +134,22 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// Tagger is the one call Tags makes.
+type Tagger interface {
+	GetObjectTagging(ctx context.Context, params *s3.GetObjectTaggingInput, optFns ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error)
+}
+
+// Tags reads one version's tags (replication rules may filter on them).
+func Tags(ctx context.Context, c Tagger, bucket, key, versionID string) (map[string]string, error) {
+	out, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s@%s: %w", key, versionID, err)
+	}
+	tags := make(map[string]string, len(out.TagSet))
+	for _, t := range out.TagSet {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
 }

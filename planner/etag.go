@@ -1,6 +1,9 @@
 package planner
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ETag statuses, as the report shows them.
 const (
@@ -33,3 +36,45 @@ func CompareETags(srcETag, replicaETag string, srcEnc, replicaEnc Encryption) (s
 
 // isMultipartETag reports the "hash-N" form of a multipart upload's ETag.
 func isMultipartETag(etag string) bool { return strings.Contains(etag, "-") }
+
+// Checksum is a whole-object checksum as S3 reports it.
+type Checksum struct {
+	Algorithm string // CRC32, CRC32C, CRC64NVME, SHA1, SHA256; "" = none
+	Value     string // base64
+	Type      string // FULL_OBJECT or COMPOSITE
+}
+
+// Checksum statuses, as the report shows them.
+const (
+	ChecksumMatch       = "match"
+	ChecksumMismatch    = "mismatch"
+	ChecksumNotCompared = "not-compared"
+)
+
+// CompareChecksums compares a replica's checksum with its source's. They
+// do not depend on encryption, so unlike ETags they are comparable across
+// encryption classes; a composite (multipart) checksum depends on the part
+// layout too. The reason says what was compared, or why nothing was.
+func CompareChecksums(src, replica Checksum) (status, reason string) {
+	switch {
+	case src.Algorithm == "":
+		return ChecksumNotCompared, "the source has no checksum"
+	case replica.Algorithm == "":
+		return ChecksumNotCompared, "the replica has no checksum (a multipart copy has none on this server)"
+	case replica.Algorithm != src.Algorithm:
+		return ChecksumNotCompared, fmt.Sprintf("the source has %s, the replica %s", src.Algorithm, replica.Algorithm)
+	case replica.Value == src.Value:
+		return ChecksumMatch, fmt.Sprintf("%s %s equal", src.Algorithm, checksumTypeName(src.Type))
+	case src.Type == "COMPOSITE" || replica.Type == "COMPOSITE":
+		return ChecksumNotCompared, fmt.Sprintf("composite %s checksums depend on the part layout", src.Algorithm)
+	default:
+		return ChecksumMismatch, fmt.Sprintf("%s differs: source %s, replica %s", src.Algorithm, src.Value, replica.Value)
+	}
+}
+
+func checksumTypeName(t string) string {
+	if t == "COMPOSITE" {
+		return "(composite)"
+	}
+	return "(full object)"
+}

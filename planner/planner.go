@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Action is what the executor does with one source version.
@@ -31,11 +32,13 @@ const (
 	CodeSSECKeyNotFound = "SrcSSECKeyNotFound"
 	CodeNotInspected    = "SrcHeadObjectFailed"
 	CodeOutOfOrder      = "NewerVersionAlreadyReplicated"
+	CodeArchived        = "SrcObjectInArchiveTier"
 
 	ReasonKMSNotEnabled         = "KMS replication not enabled"
 	ReasonDeleteMarkersDisabled = "delete marker replication not enabled"
 	ReasonNoKeyOpensVersion     = "no key in the key file opens this SSE-C version"
 	ReasonNoKeyFile             = "SSE-C version and no --keys file given"
+	ReasonArchived              = "the version is in an archive tier; restore it first, then rerun"
 	ReasonOutOfOrder            = "a newer version of this key is already replicated; copying this one now " +
 		"would make it the replica's current version (backfill into a new destination to keep full history)"
 )
@@ -52,6 +55,8 @@ type Rules struct {
 	MultipartThreshold int64  // objects larger than this are copied in parts
 	SourcePrefix       string // replaced by DestPrefix in replica keys
 	DestPrefix         string
+	RuleID             string // the replication rule these come from, for the report
+	StorageClass       string // the replica's storage class; "" keeps the source's
 
 	// maxCopyObject overrides MaxCopyObjectSize in tests.
 	maxCopyObject int64
@@ -77,6 +82,12 @@ type Source struct {
 	Encryption   Encryption // empty until inspected
 	KMSKeyID     string
 	SSECKeyID    string // id of the key that opened an SSE-C version; empty if none did
+	BucketKey    bool   // SSE-KMS with an S3 Bucket Key
+	Archived     bool   // in an archive tier and not restored
+	// Listing facts the selection filters look at.
+	LastModified      time.Time
+	StorageClass      string
+	ReplicationStatus string
 	// NewerReplicated: a newer version of the key is already replicated
 	// (this one was skipped or failed then, and the rules or keys changed).
 	NewerReplicated bool
@@ -89,9 +100,12 @@ type Decision struct {
 	ErrorCode string // with Fail
 	Reason    string // with Skip and Fail
 
-	ReplicaEncryption Encryption // empty: no SSE headers, destination default applies
-	ReplicaKMSKeyID   string
-	ReplicaSSECKeyID  string
+	ReplicaEncryption   Encryption // empty: no SSE headers, destination default applies
+	ReplicaKMSKeyID     string
+	ReplicaSSECKeyID    string
+	ReplicaStorageClass string // "" keeps the source's
+	ReplicaBucketKey    bool   // ask for an S3 Bucket Key (the source has one)
+	RuleID              string
 }
 
 // Decide applies the rules to one version. ring may be nil (no key file).
@@ -99,13 +113,13 @@ func Decide(src Source, rules Rules, ring *KeyRing) Decision {
 	d := decide(src, rules, ring)
 	if d.Action.Copies() && src.NewerReplicated {
 		// The replica's history can only grow at its newest end.
-		return Decision{Action: Fail, DestKey: d.DestKey, ErrorCode: CodeOutOfOrder, Reason: ReasonOutOfOrder}
+		return Decision{Action: Fail, DestKey: d.DestKey, RuleID: d.RuleID, ErrorCode: CodeOutOfOrder, Reason: ReasonOutOfOrder}
 	}
 	return d
 }
 
 func decide(src Source, rules Rules, ring *KeyRing) Decision {
-	d := Decision{DestKey: DestKey(src.Key, rules.SourcePrefix, rules.DestPrefix)}
+	d := Decision{DestKey: DestKey(src.Key, rules.SourcePrefix, rules.DestPrefix), RuleID: rules.RuleID}
 	if src.DeleteMarker {
 		if !rules.DeleteMarkers {
 			d.Action, d.Reason = Skip, ReasonDeleteMarkersDisabled
@@ -115,6 +129,11 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 		return d
 	}
 
+	if src.Archived {
+		d.Action, d.ErrorCode, d.Reason = Fail, CodeArchived, ReasonArchived
+		return d
+	}
+	d.ReplicaStorageClass = rules.StorageClass
 	switch src.Encryption {
 	case NotSSE:
 		// No SSE headers: the destination bucket's default applies, as
@@ -126,9 +145,11 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 			d.Action, d.Reason = Skip, ReasonKMSNotEnabled
 			return d
 		}
-		// The type is kept (DSSE stays DSSE); the key is the rule's.
+		// The type is kept (DSSE stays DSSE); the key is the rule's. A
+		// Bucket Key is kept where the source has one (DSSE cannot).
 		d.ReplicaEncryption = src.Encryption
 		d.ReplicaKMSKeyID = rules.ReplicaKMSKeyID
+		d.ReplicaBucketKey = src.BucketKey && src.Encryption == SSEKMS
 	case SSEC:
 		if ring.Len() == 0 {
 			d.Action, d.ErrorCode, d.Reason = Fail, CodeSSECKeyNotFound, ReasonNoKeyFile

@@ -1,0 +1,117 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Filter selects the versions a job replicates, as S3 Batch Replication's
+// manifest generator does. The zero Filter selects everything. Versions it
+// leaves out are skipped with the reason Excludes gives.
+type Filter struct {
+	CreatedAfter, CreatedBefore time.Time // zero: no bound
+	KeyPrefix, KeySuffix        string
+	KeyContains                 string
+	MinSize, MaxSize            int64 // MaxSize < 0: no bound
+	StorageClasses              []string
+	Encryptions                 []Encryption
+	// ReplicationStatuses: NONE, PENDING, FAILED, COMPLETED, REPLICA (read
+	// from x-amz-replication-status; NONE is its absence).
+	ReplicationStatuses []string
+}
+
+// Replication statuses, as the filter names them.
+var replicationStatuses = []string{"NONE", "PENDING", "FAILED", "COMPLETED", "REPLICA"}
+
+// Validate reports a filter that can select nothing by construction or
+// names an unknown value.
+func (f Filter) Validate() error {
+	if !f.CreatedAfter.IsZero() && !f.CreatedBefore.IsZero() && !f.CreatedAfter.Before(f.CreatedBefore) {
+		return fmt.Errorf("--created-after %s is not before --created-before %s", f.CreatedAfter.Format(time.RFC3339), f.CreatedBefore.Format(time.RFC3339))
+	}
+	if f.MaxSize >= 0 && f.MinSize > f.MaxSize {
+		return fmt.Errorf("--min-size %d is larger than --max-size %d", f.MinSize, f.MaxSize)
+	}
+	for _, s := range f.ReplicationStatuses {
+		if !slices.Contains(replicationStatuses, s) {
+			return fmt.Errorf("--replication-status %q: want one of %s", s, strings.Join(replicationStatuses, ","))
+		}
+	}
+	return nil
+}
+
+// NeedsInspection reports whether the filter looks at what only a HEAD
+// tells (encryption, replication status).
+func (f Filter) NeedsInspection() bool {
+	return len(f.Encryptions) > 0 || len(f.ReplicationStatuses) > 0
+}
+
+// ExcludesListed says why the filter leaves a version out by what the
+// listing tells (key, time, size, storage class), or "" if it does not.
+// Delete markers are filtered by key and time only.
+func (f Filter) ExcludesListed(src Source) string {
+	switch {
+	case f.KeyPrefix != "" && !strings.HasPrefix(src.Key, f.KeyPrefix):
+		return fmt.Sprintf("filtered out: key does not start with %q", f.KeyPrefix)
+	case f.KeySuffix != "" && !strings.HasSuffix(src.Key, f.KeySuffix):
+		return fmt.Sprintf("filtered out: key does not end with %q", f.KeySuffix)
+	case f.KeyContains != "" && !strings.Contains(src.Key, f.KeyContains):
+		return fmt.Sprintf("filtered out: key does not contain %q", f.KeyContains)
+	case !f.CreatedAfter.IsZero() && !src.LastModified.After(f.CreatedAfter):
+		return fmt.Sprintf("filtered out: created %s, not after %s", stamp(src.LastModified), stamp(f.CreatedAfter))
+	case !f.CreatedBefore.IsZero() && !src.LastModified.Before(f.CreatedBefore):
+		return fmt.Sprintf("filtered out: created %s, not before %s", stamp(src.LastModified), stamp(f.CreatedBefore))
+	}
+	if src.DeleteMarker {
+		return ""
+	}
+	switch {
+	case src.Size < f.MinSize:
+		return fmt.Sprintf("filtered out: %d bytes, below --min-size %d", src.Size, f.MinSize)
+	case f.MaxSize >= 0 && src.Size > f.MaxSize:
+		return fmt.Sprintf("filtered out: %d bytes, above --max-size %d", src.Size, f.MaxSize)
+	case len(f.StorageClasses) > 0 && !slices.Contains(f.StorageClasses, storageClassName(src.StorageClass)):
+		return fmt.Sprintf("filtered out: storage class %s not in %s", storageClassName(src.StorageClass), strings.Join(f.StorageClasses, ","))
+	}
+	return ""
+}
+
+// ExcludesInspected says why the filter leaves an inspected version out
+// by its encryption or replication status, or "" if it does not.
+func (f Filter) ExcludesInspected(src Source) string {
+	if src.DeleteMarker {
+		return ""
+	}
+	if len(f.Encryptions) > 0 && !slices.Contains(f.Encryptions, src.Encryption) {
+		return fmt.Sprintf("filtered out: encryption %s not in %s", src.Encryption, joinEncryptions(f.Encryptions))
+	}
+	if len(f.ReplicationStatuses) > 0 {
+		st := src.ReplicationStatus
+		if st == "" {
+			st = "NONE"
+		}
+		if !slices.Contains(f.ReplicationStatuses, st) {
+			return fmt.Sprintf("filtered out: replication status %s not in %s", st, strings.Join(f.ReplicationStatuses, ","))
+		}
+	}
+	return ""
+}
+
+func storageClassName(c string) string {
+	if c == "" {
+		return "STANDARD"
+	}
+	return c
+}
+
+func joinEncryptions(es []Encryption) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = string(e)
+	}
+	return strings.Join(s, ",")
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
