@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,10 @@ func cmdRun(c *cli.Context, stdout, stderr io.Writer) error {
 	ctx := c.Context
 	start := time.Now()
 
+	dry := c.Bool("dry-run")
+	if err := j.checkBeforeCopy(ctx, !dry); err != nil {
+		return err
+	}
 	st, err := j.scan(ctx)
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
@@ -35,7 +40,7 @@ func cmdRun(c *cli.Context, stdout, stderr io.Writer) error {
 	if err := j.plan(ctx); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	if c.Bool("dry-run") {
+	if dry {
 		fmt.Fprintln(stdout, "Dry run: nothing was copied. What the next run would do:")
 		return printCounts(ctx, j.db, stdout, true)
 	}
@@ -68,6 +73,9 @@ func cmdPhase(c *cli.Context, stdout, stderr io.Writer, phase string) error {
 		}
 		return printCounts(ctx, j.db, stdout, true)
 	default:
+		if err := j.checkBeforeCopy(ctx, true); err != nil {
+			return err
+		}
 		if err := j.copyAll(ctx); err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
@@ -103,13 +111,56 @@ func (j *job) finish(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
+// cmdCheck runs the checks a run does before copying, and prints them.
+func cmdCheck(c *cli.Context, stdout, stderr io.Writer) error {
+	j, err := openJob(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer j.db.Close()
+	findings, err := j.preflight(c.Context, true)
+	if err != nil {
+		return err
+	}
+	if n := printFindings(stdout, findings); n > 0 {
+		return fmt.Errorf("%d problem(s) would make copies fail", n)
+	}
+	return nil
+}
+
+// cmdVerify re-checks every replicated version against the destination.
+func cmdVerify(c *cli.Context, stdout, stderr io.Writer) error {
+	j, err := openJob(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer j.db.Close()
+	checked, bad, err := j.verifyAll(c.Context, stdout, c.Bool("content"))
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	what := "existence, size, ETag and checksum"
+	if c.Bool("content") {
+		what += ", and the SHA-256 of the content"
+	}
+	fmt.Fprintf(stdout, "verified %d replicas (%s): %d mismatch(es)\n", checked, what, bad)
+	if bad > 0 {
+		return mismatchError{bad}
+	}
+	return nil
+}
+
 func cmdStatus(c *cli.Context, stdout io.Writer) error {
 	db, s, err := openReader(c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(stdout, "job: %s -> %s\n", s.Source, s.Dest)
+	dest := s.Dest
+	if s.usesConfig() {
+		dest = "the destinations of the replication configuration"
+	}
+	fmt.Fprintf(stdout, "job: %s -> %s\n", s.Source, dest)
 	return printCounts(c.Context, db, stdout, false)
 }
 
@@ -125,21 +176,30 @@ func cmdReport(c *cli.Context, stdout io.Writer) error {
 	return writeReport(c.Context, db, s, stdout, c.Bool("failed-only"))
 }
 
-// printCounts prints versions and bytes by status and source encryption;
-// byAction adds the planned action (what a dry run shows).
+// printCounts prints versions and bytes by status and source encryption
+// (and destination, when there are several); byAction adds the planned
+// action (what a dry run shows).
 func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction bool) error {
 	counts, err := db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	type rowKey struct{ status, action, enc string }
+	dests := map[string]bool{}
+	for _, n := range counts {
+		dests[n.Dest] = true
+	}
+	byDest := len(dests) > 1
+	type rowKey struct{ dest, status, action, enc string }
 	agg := map[rowKey]*checkpoint.Count{}
 	var keys []rowKey
 	var total checkpoint.Count
 	for _, n := range counts {
-		k := rowKey{n.Status, "", n.Encryption}
+		k := rowKey{status: n.Status, enc: n.Encryption}
 		if byAction {
 			k.action = n.Action
+		}
+		if byDest {
+			k.dest = n.Dest
 		}
 		if agg[k] == nil {
 			agg[k] = &checkpoint.Count{}
@@ -151,33 +211,35 @@ func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction b
 		total.Bytes += n.Bytes
 	}
 	sort.Slice(keys, func(a, b int) bool {
-		if keys[a].status != keys[b].status {
-			return keys[a].status < keys[b].status
-		}
-		if keys[a].action != keys[b].action {
-			return keys[a].action < keys[b].action
-		}
-		return keys[a].enc < keys[b].enc
+		ka, kb := keys[a], keys[b]
+		return fmt.Sprint(ka.dest, "\x00", ka.status, "\x00", ka.action, "\x00", ka.enc) <
+			fmt.Sprint(kb.dest, "\x00", kb.status, "\x00", kb.action, "\x00", kb.enc)
 	})
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if byAction {
-		fmt.Fprintln(tw, "STATUS\tACTION\tENCRYPTION\tVERSIONS\tBYTES")
-	} else {
-		fmt.Fprintln(tw, "STATUS\tENCRYPTION\tVERSIONS\tBYTES")
+	var cols []string
+	if byDest {
+		cols = append(cols, "DESTINATION")
 	}
+	cols = append(cols, "STATUS")
+	if byAction {
+		cols = append(cols, "ACTION")
+	}
+	cols = append(cols, "ENCRYPTION", "VERSIONS", "BYTES")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, k := range keys {
 		n := agg[k]
-		if byAction {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", k.status, orDash(k.action), k.enc, n.Rows, formatSize(n.Bytes))
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", k.status, k.enc, n.Rows, formatSize(n.Bytes))
+		var cells []string
+		if byDest {
+			cells = append(cells, k.dest)
 		}
+		cells = append(cells, k.status)
+		if byAction {
+			cells = append(cells, orDash(k.action))
+		}
+		cells = append(cells, k.enc, fmt.Sprint(n.Rows), formatSize(n.Bytes))
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	if byAction {
-		fmt.Fprintf(tw, "total\t\t\t%d\t%s\n", total.Rows, formatSize(total.Bytes))
-	} else {
-		fmt.Fprintf(tw, "total\t\t%d\t%s\n", total.Rows, formatSize(total.Bytes))
-	}
+	fmt.Fprintln(tw, "total"+strings.Repeat("\t", len(cols)-2)+fmt.Sprintf("%d\t%s", total.Rows, formatSize(total.Bytes)))
 	return tw.Flush()
 }
 
@@ -242,6 +304,15 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 	if j.clients, err = newClients(ctx, s); err != nil {
 		return fail(usageError{err})
 	}
+	j.source, _ = parseS3URL("source", s.Source)
+	if j.rules, err = j.loadRules(ctx); err != nil {
+		return fail(err)
+	}
+	if s.usesConfig() {
+		for _, n := range j.rules.cfg.Notes() {
+			log.Info("replication configuration: " + n)
+		}
+	}
 	if j.clients.stream {
 		log.Info("source and destination differ in endpoint or credentials: copies are streamed through this machine")
 	}
@@ -299,11 +370,74 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 			*f.dst = v
 		}
 	}
-	if c.IsSet("replicate-kms") {
-		s.ReplicateKMS = c.Bool("replicate-kms")
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"replicate-kms", &s.ReplicateKMS}, {"delete-markers", &s.DeleteMarkers},
+		{"replication-config-from-source", &s.ReplicationConfigFromSource}, {"no-kms-probe", &s.NoKMSProbe}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Bool(f.name)
+		}
 	}
-	if c.IsSet("delete-markers") {
-		s.DeleteMarkers = c.Bool("delete-markers")
+	if c.IsSet("replication-config") {
+		b, err := os.ReadFile(c.String("replication-config"))
+		if err != nil {
+			return usagef("--replication-config: %v", err)
+		}
+		s.ReplicationConfig = string(b)
+	}
+	return applyFilterFlags(c, &s.Filter)
+}
+
+// applyFilterFlags writes the selection flags given now over f.
+func applyFilterFlags(c *cli.Context, f *planner.Filter) error {
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created-after", &f.CreatedAfter}, {"created-before", &f.CreatedBefore}} {
+		if c.IsSet(t.name) {
+			v, err := parseTime(t.name, c.String(t.name))
+			if err != nil {
+				return usageError{err}
+			}
+			*t.dst = v
+		}
+	}
+	for _, t := range []struct {
+		name string
+		dst  *string
+	}{{"key-prefix", &f.KeyPrefix}, {"key-suffix", &f.KeySuffix}, {"key-contains", &f.KeyContains}} {
+		if c.IsSet(t.name) {
+			*t.dst = c.String(t.name)
+		}
+	}
+	for _, t := range []struct {
+		name string
+		dst  *int64
+	}{{"min-size", &f.MinSize}, {"max-size", &f.MaxSize}} {
+		if c.IsSet(t.name) {
+			v, err := parseSize(t.name, c.String(t.name))
+			if err != nil {
+				return usageError{err}
+			}
+			*t.dst = v
+		}
+	}
+	if c.IsSet("storage-class") {
+		f.StorageClasses = parseList(c.String("storage-class"))
+	}
+	if c.IsSet("replication-status") {
+		f.ReplicationStatuses = parseList(c.String("replication-status"))
+	}
+	if c.IsSet("encryption") {
+		f.Encryptions = nil
+		for _, e := range parseList(c.String("encryption")) {
+			enc, ok := planner.ParseEncryption(e)
+			if !ok {
+				return usagef("--encryption %q: want NOT-SSE, SSE-S3, SSE-KMS, DSSE-KMS or SSE-C", e)
+			}
+			f.Encryptions = append(f.Encryptions, enc)
+		}
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ const exitCodesHelp = `EXIT CODES:
    0  every version succeeded or was skipped by a rule
    1  fatal error (the checkpoint stays consistent: rerun to resume)
    2  usage error: bad flags, settings or key file; nothing was copied
-   3  finished, but some versions failed (see the report)`
+   3  finished, but some versions failed (see the report); verify: some replicas do not match`
 
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
@@ -46,6 +46,13 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// mismatchError ends a verify that found mismatches: exit 3.
+type mismatchError struct{ n int64 }
+
+func (e mismatchError) Error() string {
+	return fmt.Sprintf("%d replica(s) do not match their source", e.n)
+}
 
 // failedVersionsError ends a run that finished with failed versions: exit 3.
 type failedVersionsError struct {
@@ -72,11 +79,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var ue usageError
 	var fe failedVersionsError
+	var me mismatchError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &fe):
 		fmt.Fprintln(stderr, "s3backfill:", fe.Error())
+		return exitFailed
+	case errors.As(err, &me):
+		fmt.Fprintln(stderr, "s3backfill:", me.Error())
 		return exitFailed
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "s3backfill: error:", ue.Error())
@@ -138,6 +149,19 @@ rerun: it resumes, and later runs copy only versions created since.
 				Action: func(c *cli.Context) error { return cmdPhase(c, stdout, stderr, "copy") },
 			},
 			{
+				Name:   "check",
+				Usage:  "check what would make copies fail (buckets, versioning, KMS keys, SSE-C blocking), as run does first",
+				Flags:  jobFlags,
+				Action: func(c *cli.Context) error { return cmdCheck(c, stdout, stderr) },
+			},
+			{
+				Name:  "verify",
+				Usage: "re-check every replicated version against the destination (exists, size, ETag, checksum)",
+				Flags: append(jobFlags, &cli.BoolFlag{Name: "content",
+					Usage: "also read both sides in full and compare their SHA-256 (SSE-C keys from --keys)"}),
+				Action: func(c *cli.Context) error { return cmdVerify(c, stdout, stderr) },
+			},
+			{
 				Name:   "status",
 				Usage:  "print counts by status and encryption",
 				Flags:  []cli.Flag{dbFlag()},
@@ -197,6 +221,19 @@ func jobFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "replicate-kms", Usage: "replicate SSE-KMS versions (S3's SseKmsEncryptedObjects), encrypted with --replica-kms-key-id"},
 		&cli.StringFlag{Name: "replica-kms-key-id", Usage: "KMS key `ID` (or ARN) for replicas of SSE-KMS versions"},
 		&cli.BoolFlag{Name: "delete-markers", Usage: "replay delete markers on the destination (S3's DeleteMarkerReplication)"},
+		&cli.StringFlag{Name: "replication-config", Usage: "take the destinations and rules from `FILE`: the JSON of aws s3api put-bucket-replication"},
+		&cli.BoolFlag{Name: "replication-config-from-source", Usage: "take the destinations and rules from the source bucket's replication configuration"},
+		&cli.BoolFlag{Name: "no-kms-probe", Usage: "do not check replica KMS keys by writing (and deleting) a zero-byte probe object before copying"},
+		&cli.StringFlag{Name: "created-after", Usage: "only versions created after `TIME` (2024-01-31 or RFC 3339)", Category: "Selection"},
+		&cli.StringFlag{Name: "created-before", Usage: "only versions created before `TIME`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-prefix", Usage: "only keys starting with `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-suffix", Usage: "only keys ending with `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-contains", Usage: "only keys containing `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "min-size", Usage: "only versions of at least `SIZE`", Category: "Selection"},
+		&cli.StringFlag{Name: "max-size", Usage: "only versions of at most `SIZE`", Category: "Selection"},
+		&cli.StringFlag{Name: "storage-class", Usage: "only versions in these `CLASSES` (comma-separated, e.g. STANDARD,STANDARD_IA)", Category: "Selection"},
+		&cli.StringFlag{Name: "encryption", Usage: "only versions encrypted as `TYPES`: NOT-SSE,SSE-S3,SSE-KMS,DSSE-KMS,SSE-C", Category: "Selection"},
+		&cli.StringFlag{Name: "replication-status", Usage: "only versions with these x-amz-replication-status `VALUES`: NONE,PENDING,FAILED,COMPLETED,REPLICA", Category: "Selection"},
 		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 	}
 }

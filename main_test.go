@@ -92,7 +92,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no source", append([]string{"run", "--dest", "s3://d"}, base...), "--source and --dest are needed"},
+		{"no source", append([]string{"run", "--dest", "s3://d"}, base...), "--source and --dest (or --replication-config) are needed"},
 		{"bad url", append([]string{"run", "--source", "b", "--dest", "s3://d"}, base...), "want s3://BUCKET"},
 		{"bad size", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "big"}, base...), "--part-size"},
 		{"small part", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},

@@ -6,17 +6,17 @@ import (
 	"log/slog"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// job is one open job: its settings, checkpoint, clients and keys.
+// job is one open job: its settings, checkpoint, clients, keys and rules.
 type job struct {
 	settings Settings
+	source   location
+	rules    jobRules
 	db       *checkpoint.DB
 	clients  clients
 	ring     *planner.KeyRing
@@ -27,8 +27,8 @@ type job struct {
 // scan lists the source into the checkpoint. Versions already recorded
 // keep their plan and outcome, so a rescan adds only what is new.
 func (j *job) scan(ctx context.Context) (checkpoint.ScanStats, error) {
-	src, _ := parseS3URL("source", j.settings.Source)
-	scan, err := j.db.BeginScan(ctx)
+	src := j.source
+	scan, err := j.db.BeginScan(ctx, j.rules.targets())
 	if err != nil {
 		return checkpoint.ScanStats{}, err
 	}
@@ -49,127 +49,15 @@ func (j *job) scan(ctx context.Context) (checkpoint.ScanStats, error) {
 	return st, err
 }
 
-// planPage is how many rows are planned (and their plans committed) at a time.
-const planPage = 1000
-
-// plan inspects every version not yet done (HEAD, trying SSE-C keys) and
-// applies the rules to it. Inspections run in parallel; plans are written
-// a page at a time.
-func (j *job) plan(ctx context.Context) error {
-	total, err := j.db.CountToPlan(ctx)
-	if err != nil {
-		return err
-	}
-	bar := j.progress.bar("plan", "versions planned", total, 0)
-	defer bar.finish()
-	rules := j.settings.rules()
-	src, _ := parseS3URL("source", j.settings.Source)
-	var after int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		page, err := j.db.PlanPage(ctx, after, planPage)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		plans := make([]checkpoint.Plan, len(page))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(j.settings.Workers)
-		for i, r := range page {
-			g.Go(func() error {
-				p, err := j.planRow(gctx, src.Bucket, rules, r)
-				plans[i] = p
-				bar.add(1, 0)
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		if err := j.db.SavePlans(ctx, plans); err != nil {
-			return err
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// planRow inspects a row if needed and decides its plan. The error is
-// returned only when the run must stop.
-func (j *job) planRow(ctx context.Context, bucket string, rules planner.Rules, r checkpoint.PlanRow) (checkpoint.Plan, error) {
-	src := planner.Source{
-		Key: r.Key, VersionID: r.VersionID, DeleteMarker: r.DeleteMarker, Size: r.Size,
-		Encryption: planner.Encryption(r.SourceEncryption), KMSKeyID: r.KMSKeyID, SSECKeyID: r.SSECKeyID,
-		NewerReplicated: r.NewerReplicated,
-	}
-	inspected := r.Inspected || r.DeleteMarker
-	// An SSE-C version is inspected again when the key that opened it is
-	// gone, or none did: the key file may have changed since.
-	if !inspected || (src.Encryption == planner.SSEC && j.ring.ByID(src.SSECKeyID) == nil) {
-		ins, err := inventory.Inspect(ctx, j.clients.src, bucket, r.Key, r.VersionID, j.ring.Candidates(r.Key))
-		if err != nil {
-			code, status, class := executor.Classify(err)
-			if class == executor.Fatal {
-				return checkpoint.Plan{}, err
-			}
-			return checkpoint.Plan{ID: r.ID, Status: checkpoint.StatusFailed, Action: string(planner.Fail),
-				ErrorCode: headErrorCode(code, status), HTTPStatus: status, Message: err.Error()}, nil
-		}
-		inspected = true
-		src.Encryption, src.KMSKeyID, src.SSECKeyID = ins.Encryption, ins.KMSKeyID, ins.SSECKeyID
-	}
-	d := planner.Decide(src, rules, j.ring)
-	p := checkpoint.Plan{
-		ID: r.ID, Inspected: inspected,
-		SourceEncryption: string(src.Encryption), KMSKeyID: src.KMSKeyID, SSECKeyID: src.SSECKeyID,
-		Action: string(d.Action), DestKey: d.DestKey,
-		ReplicaEncryption: string(d.ReplicaEncryption), ReplicaKMSKeyID: d.ReplicaKMSKeyID, ReplicaSSECKeyID: d.ReplicaSSECKeyID,
-		Status: checkpoint.StatusPending, ErrorCode: d.ErrorCode, Message: d.Reason,
-	}
-	switch d.Action {
-	case planner.Skip:
-		p.Status = checkpoint.StatusSkipped
-	case planner.Fail:
-		p.Status = checkpoint.StatusFailed
-	}
-	return p, nil
-}
-
-// headErrorCode names a failed HEAD of the source in S3 Batch
-// Replication's words where it has them. HEAD answers carry no error body,
-// so the SDK only knows the status.
-func headErrorCode(code string, status int) string {
-	switch status {
-	case 403:
-		return "SrcHeadObjectNotPermitted"
-	case 404:
-		return "SrcKeyNotFound"
-	}
-	return code
-}
-
 // copyAll runs the executor over every planned copy.
 func (j *job) copyAll(ctx context.Context) error {
 	rows, bytes, err := j.db.CountWork(ctx)
 	if err != nil {
 		return err
 	}
-	src, _ := parseS3URL("source", j.settings.Source)
-	dst, _ := parseS3URL("dest", j.settings.Dest)
 	bar := j.progress.bar("copy", "versions copied", rows, bytes)
 	defer bar.finish()
-	ex, err := executor.New(executor.Config{
-		SourceBucket: src.Bucket,
-		DestBucket:   dst.Bucket,
-		Workers:      j.settings.Workers,
-		PartWorkers:  j.settings.PartWorkers,
-		PartSize:     j.settings.PartSize,
-		Stream:       j.clients.stream,
-		Keys:         j.ring,
-	}, j.clients.src, j.clients.dst, bar, j.log.With("component", "executor"))
+	ex, err := j.executor(bar)
 	if err != nil {
 		return err
 	}
@@ -180,6 +68,18 @@ func (j *job) copyAll(ctx context.Context) error {
 	return errors.Join(runErr, rec.Close())
 }
 
+// executor makes the job's executor, reporting to progress.
+func (j *job) executor(progress executor.Progress) (*executor.Executor, error) {
+	return executor.New(executor.Config{
+		SourceBucket: j.source.Bucket,
+		Workers:      j.settings.Workers,
+		PartWorkers:  j.settings.PartWorkers,
+		PartSize:     j.settings.PartSize,
+		Stream:       j.clients.stream,
+		Keys:         j.ring,
+	}, j.clients.src, j.clients.dst, progress, j.log.With("component", "executor"))
+}
+
 // store adapts the checkpoint to the executor's Store.
 type store struct {
 	db  *checkpoint.DB
@@ -188,24 +88,16 @@ type store struct {
 
 var _ executor.Store = (*store)(nil)
 
-func (s *store) NextWork(ctx context.Context, afterKey string, limit int) ([]executor.KeyJob, error) {
-	work, err := s.db.NextWork(ctx, afterKey, limit)
+func (s *store) NextWork(ctx context.Context, after executor.Cursor, limit int) ([]executor.KeyJob, error) {
+	work, err := s.db.NextWork(ctx, checkpoint.WorkCursor{Dest: after.Dest, Key: after.Key}, limit)
 	if err != nil {
 		return nil, err
 	}
 	jobs := make([]executor.KeyJob, 0, len(work))
 	for _, w := range work {
-		kj := executor.KeyJob{Key: w.Key}
+		kj := executor.KeyJob{Dest: w.Dest, Key: w.Key}
 		for _, r := range w.Todo {
-			claimed, _ := time.Parse(time.RFC3339Nano, r.ClaimedAt)
-			kj.Tasks = append(kj.Tasks, executor.Task{
-				ID: r.ID, Key: r.Key, VersionID: r.VersionID, DestKey: r.DestKey, DeleteMarker: r.DeleteMarker,
-				Size: r.Size, ETag: r.ETag, StorageClass: r.StorageClass,
-				InDoubt: r.Status == checkpoint.StatusCopying, ClaimedAt: claimed,
-				Action: planner.Action(r.Action), SourceEncryption: planner.Encryption(r.SourceEncryption),
-				SSECKeyID: r.SSECKeyID, ReplicaEncryption: planner.Encryption(r.ReplicaEncryption),
-				ReplicaKMSKeyID: r.ReplicaKMSKeyID, ReplicaSSECKeyID: r.ReplicaSSECKeyID,
-			})
+			kj.Tasks = append(kj.Tasks, taskOf(r))
 			kj.DestKey = r.DestKey
 		}
 		for _, r := range w.Done {
@@ -218,12 +110,28 @@ func (s *store) NextWork(ctx context.Context, afterKey string, limit int) ([]exe
 	return jobs, nil
 }
 
+// taskOf is the executor's view of a planned row.
+func taskOf(r checkpoint.Row) executor.Task {
+	claimed, _ := time.Parse(time.RFC3339Nano, r.ClaimedAt)
+	return executor.Task{
+		ID: r.ID, Key: r.Key, VersionID: r.VersionID, DestBucket: r.Dest, DestKey: r.DestKey, DeleteMarker: r.DeleteMarker,
+		Size: r.Size, ETag: r.ETag, StorageClass: firstNonEmpty(r.ReplicaStorageClass, r.StorageClass),
+		SourceChecksum: planner.Checksum{Algorithm: r.ChecksumAlgorithm, Value: r.Checksum, Type: r.ChecksumType},
+		InDoubt:        r.Status == checkpoint.StatusCopying, ClaimedAt: claimed,
+		Action: planner.Action(r.Action), SourceEncryption: planner.Encryption(r.SourceEncryption),
+		SSECKeyID: r.SSECKeyID, ReplicaEncryption: planner.Encryption(r.ReplicaEncryption),
+		ReplicaKMSKeyID: r.ReplicaKMSKeyID, ReplicaSSECKeyID: r.ReplicaSSECKeyID,
+		ReplicaBucketKey: r.BucketKey && r.ReplicaEncryption == string(planner.SSEKMS),
+	}
+}
+
 func (s *store) Claim(ctx context.Context, ids []int64) error { return s.db.Claim(ctx, ids) }
 
 func (s *store) Record(o executor.Outcome) error {
 	return s.rec.Record(checkpoint.Outcome{
 		ID: o.ID, Status: o.Status, DestVersionID: o.DestVersionID, ReplicaETag: o.ReplicaETag,
-		ETagStatus: o.ETagStatus, ReplicaEncryption: string(o.ReplicaEncryption), ReplicaKMSKeyID: o.ReplicaKMSKeyID,
+		ETagStatus: o.ETagStatus, ETagReason: o.ETagReason, ChecksumStatus: o.ChecksumStatus,
+		ChecksumReason: o.ChecksumReason, ReplicaEncryption: string(o.ReplicaEncryption), ReplicaKMSKeyID: o.ReplicaKMSKeyID,
 		ErrorCode: o.ErrorCode, HTTPStatus: o.HTTPStatus, Message: o.Message,
 	})
 }

@@ -20,20 +20,20 @@ var reportHeader = []string{
 	"Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage",
 	"DestinationBucket", "DestinationKey", "DestinationVersionId",
 	"SourceEncryption", "ReplicaEncryption", "KeyId", "ReplicaKeyId",
-	"Size", "SourceETag", "ReplicaETag", "ETagStatus", "DeleteMarker",
+	"Size", "SourceETag", "ReplicaETag", "ETagStatus", "ETagReason", "ChecksumStatus", "ChecksumReason",
+	"DeleteMarker", "RuleId", "VerifyStatus", "VerifyMessage",
 }
 
 // writeReport writes the CSV report of every row (or the failed ones),
 // by key and oldest version first.
 func writeReport(ctx context.Context, db *checkpoint.DB, s Settings, w io.Writer, failedOnly bool) error {
 	src, _ := parseS3URL("source", s.Source)
-	dst, _ := parseS3URL("dest", s.Dest)
 	cw := csv.NewWriter(w)
 	if err := cw.Write(reportHeader); err != nil {
 		return err
 	}
-	err := db.EachRow(ctx, failedOnly, func(r checkpoint.Row) error {
-		return cw.Write(reportRow(src.Bucket, dst.Bucket, r))
+	err := db.EachRow(ctx, onlyFailed(failedOnly), func(r checkpoint.Row) error {
+		return cw.Write(reportRow(src.Bucket, r))
 	})
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func writeReport(ctx context.Context, db *checkpoint.DB, s Settings, w io.Writer
 	return cw.Error()
 }
 
-func reportRow(srcBucket, dstBucket string, r checkpoint.Row) []string {
+func reportRow(srcBucket string, r checkpoint.Row) []string {
 	httpStatus := ""
 	switch {
 	case r.HTTPStatus != 0:
@@ -54,7 +54,7 @@ func reportRow(srcBucket, dstBucket string, r checkpoint.Row) []string {
 	replicaKeyID := firstNonEmpty(r.ReplicaSSECKeyID, r.ReplicaKMSKeyID)
 	destBucket := ""
 	if r.DestKey != "" {
-		destBucket = dstBucket
+		destBucket = r.Dest
 	}
 	replicaEnc := r.ReplicaEncryption
 	if r.Status != checkpoint.StatusSucceeded {
@@ -65,7 +65,8 @@ func reportRow(srcBucket, dstBucket string, r checkpoint.Row) []string {
 		srcBucket, encodeKey(r.Key), r.VersionID, taskStatus(r.Status), r.ErrorCode, httpStatus, r.Message,
 		destBucket, encodeKey(r.DestKey), r.DestVersionID,
 		sourceEncryption(r), replicaEnc, keyID, replicaKeyID,
-		size, strings.Trim(r.ETag, `"`), strings.Trim(r.ReplicaETag, `"`), r.ETagStatus, strconv.FormatBool(r.DeleteMarker),
+		size, strings.Trim(r.ETag, `"`), strings.Trim(r.ReplicaETag, `"`), r.ETagStatus, r.ETagReason,
+		r.ChecksumStatus, r.ChecksumReason, strconv.FormatBool(r.DeleteMarker), r.RuleID, r.VerifyStatus, r.VerifyMessage,
 	}
 }
 
@@ -122,4 +123,11 @@ func writeReportFile(ctx context.Context, db *checkpoint.DB, s Settings, path st
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+func onlyFailed(failedOnly bool) string {
+	if failedOnly {
+		return checkpoint.StatusFailed
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/s3backfill/s3backfill/planner"
@@ -38,6 +39,15 @@ type Settings struct {
 	ReplicateKMS    bool   `json:"replicate_kms,omitempty"`
 	ReplicaKMSKeyID string `json:"replica_kms_key_id,omitempty"`
 	DeleteMarkers   bool   `json:"delete_markers,omitempty"`
+
+	// ReplicationConfig is the JSON of --replication-config (stored, so
+	// that the job's rules do not change under it); with
+	// ReplicationConfigFromSource the source bucket's is read every run.
+	ReplicationConfig           string `json:"replication_config,omitempty"`
+	ReplicationConfigFromSource bool   `json:"replication_config_from_source,omitempty"`
+
+	Filter     planner.Filter `json:"filter"`
+	NoKMSProbe bool           `json:"no_kms_probe,omitempty"`
 }
 
 // Defaults. Workers: enough parallel keys to hide per-request latency
@@ -57,7 +67,13 @@ func defaultSettings() Settings {
 		PartWorkers:        defaultPartWorkers,
 		MultipartThreshold: defaultMultipartThreshold,
 		PartSize:           defaultPartSize,
+		Filter:             planner.Filter{MaxSize: -1},
 	}
+}
+
+// usesConfig: the rules come from a replication configuration.
+func (s Settings) usesConfig() bool {
+	return s.ReplicationConfig != "" || s.ReplicationConfigFromSource
 }
 
 // location is a parsed s3:// URL.
@@ -84,20 +100,40 @@ func parseS3URL(flag, s string) (location, error) {
 
 // validate checks the settings before anything is contacted.
 func (s Settings) validate() error {
-	if s.Source == "" || s.Dest == "" {
-		return fmt.Errorf("--source and --dest are needed for a new job (a rerun of an existing --db needs neither)")
+	if s.usesConfig() {
+		if s.Source == "" {
+			return fmt.Errorf("--source is needed for a new job (a rerun of an existing --db needs none)")
+		}
+		if s.ReplicationConfig != "" && s.ReplicationConfigFromSource {
+			return fmt.Errorf("give --replication-config or --replication-config-from-source, not both")
+		}
+		if s.Dest != "" || s.ReplicateKMS || s.ReplicaKMSKeyID != "" || s.DeleteMarkers {
+			return fmt.Errorf("the replication configuration names the destinations and their rules: " +
+				"drop --dest, --replicate-kms, --replica-kms-key-id and --delete-markers, the one-rule form of the same " +
+				"settings (a job started with --dest keeps it: use another --db)")
+		}
+		if _, err := parseS3URL("source", s.Source); err != nil {
+			return err
+		}
+	} else {
+		if s.Source == "" || s.Dest == "" {
+			return fmt.Errorf("--source and --dest (or --replication-config) are needed for a new job (a rerun of an existing --db needs none)")
+		}
+		src, err := parseS3URL("source", s.Source)
+		if err != nil {
+			return err
+		}
+		dst, err := parseS3URL("dest", s.Dest)
+		if err != nil {
+			return err
+		}
+		if src.Bucket == dst.Bucket && s.sourceEndpoint() == s.destEndpoint() &&
+			(strings.HasPrefix(src.Prefix, dst.Prefix) || strings.HasPrefix(dst.Prefix, src.Prefix)) {
+			return fmt.Errorf("--source %s and --dest %s overlap: replicas would be listed as sources; use separate buckets or prefixes", src, dst)
+		}
 	}
-	src, err := parseS3URL("source", s.Source)
-	if err != nil {
+	if err := s.Filter.Validate(); err != nil {
 		return err
-	}
-	dst, err := parseS3URL("dest", s.Dest)
-	if err != nil {
-		return err
-	}
-	if src.Bucket == dst.Bucket && s.sourceEndpoint() == s.destEndpoint() &&
-		(strings.HasPrefix(src.Prefix, dst.Prefix) || strings.HasPrefix(dst.Prefix, src.Prefix)) {
-		return fmt.Errorf("--source %s and --dest %s overlap: replicas would be listed as sources; use separate buckets or prefixes", src, dst)
 	}
 	if s.Workers < 1 || s.PartWorkers < 1 {
 		return fmt.Errorf("--workers and --part-workers must be at least 1")
@@ -113,22 +149,31 @@ func (s Settings) validate() error {
 	return rules.Validate()
 }
 
+// parseTime reads --created-after/--created-before: RFC 3339, or a date
+// (midnight UTC).
+func parseTime(flag, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q: want a date (2024-01-31) or a time (2024-01-31T12:00:00Z)", flag, v)
+}
+
+// parseList reads a comma-separated flag value, upper-cased.
+func parseList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.ToUpper(strings.TrimSpace(p)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func (s Settings) sourceEndpoint() string { return firstNonEmpty(s.SourceEndpointURL, s.EndpointURL) }
 func (s Settings) destEndpoint() string   { return firstNonEmpty(s.DestEndpointURL, s.EndpointURL) }
-
-// rules are the planner's view of the settings.
-func (s Settings) rules() planner.Rules {
-	src, _ := parseS3URL("source", s.Source)
-	dst, _ := parseS3URL("dest", s.Dest)
-	return planner.Rules{
-		ReplicateKMS:       s.ReplicateKMS,
-		ReplicaKMSKeyID:    s.ReplicaKMSKeyID,
-		DeleteMarkers:      s.DeleteMarkers,
-		MultipartThreshold: s.MultipartThreshold,
-		SourcePrefix:       src.Prefix,
-		DestPrefix:         dst.Prefix,
-	}
-}
 
 func (s Settings) marshal() []byte {
 	b, err := json.Marshal(s)

@@ -44,7 +44,7 @@ func ver(key, id string, rank int) Version {
 func scanAll(t *testing.T, db *DB, ls ...listing) ScanStats {
 	t.Helper()
 	ctx := context.Background()
-	s, err := db.BeginScan(ctx)
+	s, err := db.BeginScan(ctx, testDests)
 	if err != nil {
 		t.Fatalf("BeginScan: %v", err)
 	}
@@ -66,7 +66,7 @@ func scanAll(t *testing.T, db *DB, ls ...listing) ScanStats {
 func allRows(t *testing.T, db *DB, failedOnly bool) []Row {
 	t.Helper()
 	var rows []Row
-	if err := db.EachRow(context.Background(), failedOnly, func(r Row) error {
+	if err := db.EachRow(context.Background(), onlyFailed(failedOnly), func(r Row) error {
 		rows = append(rows, r)
 		return nil
 	}); err != nil {
@@ -165,4 +165,16 @@ func statuses(t *testing.T, db *DB) string {
 		parts = append(parts, fmt.Sprintf("%s@%s=%s", r.Key, r.VersionID, r.Status))
 	}
 	return strings.Join(parts, " ")
+}
+
+// The destination bucket of single-destination tests.
+const testDest = "dst"
+
+var testDests = []string{testDest}
+
+func onlyFailed(failedOnly bool) string {
+	if failedOnly {
+		return StatusFailed
+	}
+	return ""
 }

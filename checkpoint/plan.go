@@ -21,7 +21,7 @@ type PlanRow struct {
 // plan until the copy phase has settled them.
 func (db *DB) PlanPage(ctx context.Context, afterID int64, limit int) ([]PlanRow, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`,
-		EXISTS (SELECT 1 FROM versions n WHERE n.key = v.key AND n.status = 'succeeded'
+		EXISTS (SELECT 1 FROM versions n WHERE n.dest = v.dest AND n.key = v.key AND n.status = 'succeeded'
 		        AND (n.scan_no > v.scan_no OR (n.scan_no = v.scan_no AND n.rank < v.rank)))
 		FROM versions v
 		WHERE id > ? AND status IN ('pending', 'failed', 'skipped') ORDER BY id LIMIT ?`, afterID, limit)
@@ -55,17 +55,25 @@ func (db *DB) CountToPlan(ctx context.Context) (int64, error) {
 
 // Plan is what inspection and the planner decided for one row.
 type Plan struct {
-	ID               int64
-	Inspected        bool
-	SourceEncryption string
-	KMSKeyID         string
-	SSECKeyID        string
+	ID                int64
+	Inspected         bool
+	SourceEncryption  string
+	KMSKeyID          string
+	SSECKeyID         string
+	BucketKey         bool
+	ReplicationStatus string
+	ChecksumAlgorithm string
+	Checksum          string
+	ChecksumType      string
+	Archived          bool
 
-	Action            string
-	DestKey           string
-	ReplicaEncryption string
-	ReplicaKMSKeyID   string
-	ReplicaSSECKeyID  string
+	Action              string
+	RuleID              string
+	DestKey             string
+	ReplicaEncryption   string
+	ReplicaKMSKeyID     string
+	ReplicaSSECKeyID    string
+	ReplicaStorageClass string
 
 	Status     string // pending, skipped or failed
 	ErrorCode  string
@@ -84,9 +92,10 @@ func (db *DB) SavePlans(ctx context.Context, plans []Plan) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-		inspected = ?, source_encryption = ?, kms_key_id = ?, ssec_key_id = ?,
-		action = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
-		status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
+		inspected = ?, source_encryption = ?, kms_key_id = ?, ssec_key_id = ?, bucket_key = ?, replication_status = ?,
+		checksum_algorithm = ?, checksum = ?, checksum_type = ?, archived = ?,
+		action = ?, rule_id = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
+		replica_storage_class = ?, status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
 		WHERE id = ? AND status != 'copying'`)
 	if err != nil {
 		return fmt.Errorf("save plans: %w", err)
@@ -94,9 +103,10 @@ func (db *DB) SavePlans(ctx context.Context, plans []Plan) error {
 	defer stmt.Close()
 	now := db.stamp()
 	for _, p := range plans {
-		if _, err := stmt.ExecContext(ctx, p.Inspected, p.SourceEncryption, p.KMSKeyID, p.SSECKeyID,
-			p.Action, p.DestKey, p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
-			p.Status, p.ErrorCode, p.HTTPStatus, p.Message, now, p.ID); err != nil {
+		if _, err := stmt.ExecContext(ctx, p.Inspected, p.SourceEncryption, p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
+			p.ChecksumAlgorithm, p.Checksum, p.ChecksumType, p.Archived,
+			p.Action, p.RuleID, p.DestKey, p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
+			p.ReplicaStorageClass, p.Status, p.ErrorCode, p.HTTPStatus, p.Message, now, p.ID); err != nil {
 			return fmt.Errorf("save plan of row %d: %w", p.ID, err)
 		}
 	}

@@ -19,6 +19,7 @@ const (
 // Row is one version with its plan and outcome.
 type Row struct {
 	ID           int64
+	Dest         string // destination bucket
 	Key          string
 	VersionID    string
 	IsLatest     bool
@@ -28,43 +29,61 @@ type Row struct {
 	LastModified string
 	StorageClass string
 
-	Inspected        bool
-	SourceEncryption string
-	KMSKeyID         string
-	SSECKeyID        string
+	Inspected         bool
+	SourceEncryption  string
+	KMSKeyID          string
+	SSECKeyID         string
+	BucketKey         bool
+	ReplicationStatus string
+	ChecksumAlgorithm string
+	Checksum          string
+	ChecksumType      string
+	Archived          bool
 
-	Action            string
-	DestKey           string
-	ReplicaEncryption string
-	ReplicaKMSKeyID   string
-	ReplicaSSECKeyID  string
+	Action              string
+	RuleID              string
+	DestKey             string
+	ReplicaEncryption   string
+	ReplicaKMSKeyID     string
+	ReplicaSSECKeyID    string
+	ReplicaStorageClass string
 
-	Status        string
-	ClaimedAt     string // when a copy run last claimed the row (RFC 3339)
-	Attempts      int
-	DestVersionID string
-	ReplicaETag   string
-	ETagStatus    string
-	ErrorCode     string
-	HTTPStatus    int
-	Message       string
+	Status         string
+	ClaimedAt      string // when a copy run last claimed the row (RFC 3339)
+	Attempts       int
+	DestVersionID  string
+	ReplicaETag    string
+	ETagStatus     string
+	ETagReason     string
+	ChecksumStatus string
+	ChecksumReason string
+	ErrorCode      string
+	HTTPStatus     int
+	Message        string
+
+	VerifyStatus  string
+	VerifyMessage string
 }
 
-const rowColumns = `id, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
-	inspected, source_encryption, kms_key_id, ssec_key_id,
-	action, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id,
-	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, error_code, http_status, message`
+const rowColumns = `id, dest, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
+	inspected, source_encryption, kms_key_id, ssec_key_id, bucket_key, replication_status,
+	checksum_algorithm, checksum, checksum_type, archived,
+	action, rule_id, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id, replica_storage_class,
+	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, etag_reason,
+	checksum_status, checksum_reason, error_code, http_status, message, verify_status, verify_message`
 
-// versionOrder sorts rows by key, oldest version first.
-const versionOrder = `key, scan_no, rank DESC`
+// versionOrder sorts rows by destination and key, oldest version first.
+const versionOrder = `dest, key, scan_no, rank DESC`
 
 // scanRow reads rowColumns, then any extra columns into extra.
 func scanRow(s interface{ Scan(...any) error }, extra ...any) (Row, error) {
 	var r Row
-	dest := []any{&r.ID, &r.Key, &r.VersionID, &r.IsLatest, &r.DeleteMarker, &r.Size, &r.ETag, &r.LastModified, &r.StorageClass,
-		&r.Inspected, &r.SourceEncryption, &r.KMSKeyID, &r.SSECKeyID,
-		&r.Action, &r.DestKey, &r.ReplicaEncryption, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID,
-		&r.Status, &r.ClaimedAt, &r.Attempts, &r.DestVersionID, &r.ReplicaETag, &r.ETagStatus, &r.ErrorCode, &r.HTTPStatus, &r.Message}
+	dest := []any{&r.ID, &r.Dest, &r.Key, &r.VersionID, &r.IsLatest, &r.DeleteMarker, &r.Size, &r.ETag, &r.LastModified, &r.StorageClass,
+		&r.Inspected, &r.SourceEncryption, &r.KMSKeyID, &r.SSECKeyID, &r.BucketKey, &r.ReplicationStatus,
+		&r.ChecksumAlgorithm, &r.Checksum, &r.ChecksumType, &r.Archived,
+		&r.Action, &r.RuleID, &r.DestKey, &r.ReplicaEncryption, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID, &r.ReplicaStorageClass,
+		&r.Status, &r.ClaimedAt, &r.Attempts, &r.DestVersionID, &r.ReplicaETag, &r.ETagStatus, &r.ETagReason,
+		&r.ChecksumStatus, &r.ChecksumReason, &r.ErrorCode, &r.HTTPStatus, &r.Message, &r.VerifyStatus, &r.VerifyMessage}
 	err := s.Scan(append(dest, extra...)...)
 	return r, err
 }
@@ -85,21 +104,22 @@ func collect(rows *sql.Rows, err error) ([]Row, error) {
 	return out, rows.Err()
 }
 
-// EachRow calls fn for every row, by key and oldest version first; with
-// failedOnly, only failed rows. It pages through the table so that no read
-// transaction stays open for long.
-func (db *DB) EachRow(ctx context.Context, failedOnly bool, fn func(Row) error) error {
+// EachRow calls fn for every row, by destination, key and oldest version
+// first; with a status, only the rows in it. It pages through the table so
+// that no read transaction stays open for long.
+func (db *DB) EachRow(ctx context.Context, status string, fn func(Row) error) error {
 	const page = 1000
-	where := ""
-	if failedOnly {
-		where = "AND status = 'failed'"
+	where, args := "", []any{}
+	if status != "" {
+		where, args = "AND status = ?", []any{status}
 	}
-	lastKey, lastScan, lastRank := "", int64(-1), int64(0)
+	lastDest, lastKey, lastScan, lastRank := "", "", int64(-1), int64(0)
 	for {
-		// Keyset paging on (key, scan_no, -rank).
+		// Keyset paging on (dest, key, scan_no, -rank).
 		rows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`, scan_no, rank FROM versions
-			WHERE (key > ? OR (key = ? AND (scan_no > ? OR (scan_no = ? AND rank < ?)))) `+where+`
-			ORDER BY `+versionOrder+` LIMIT ?`, lastKey, lastKey, lastScan, lastScan, lastRank, page)
+			WHERE (dest > ? OR (dest = ? AND (key > ? OR (key = ? AND (scan_no > ? OR (scan_no = ? AND rank < ?)))))) `+where+`
+			ORDER BY `+versionOrder+` LIMIT ?`,
+			append(append([]any{lastDest, lastDest, lastKey, lastKey, lastScan, lastScan, lastRank}, args...), page)...)
 		if err != nil {
 			return fmt.Errorf("read rows: %w", err)
 		}
@@ -110,7 +130,7 @@ func (db *DB) EachRow(ctx context.Context, failedOnly bool, fn func(Row) error) 
 				rows.Close()
 				return fmt.Errorf("read rows: %w", err)
 			}
-			lastKey = r.Key
+			lastDest, lastKey = r.Dest, r.Key
 			n++
 			if err := fn(r); err != nil {
 				rows.Close()
@@ -132,6 +152,7 @@ func (db *DB) EachRow(ctx context.Context, failedOnly bool, fn func(Row) error) 
 // Count is the number and bytes of rows with one status, planned action
 // and source encryption.
 type Count struct {
+	Dest       string
 	Status     string
 	Action     string // empty until planned
 	Encryption string // source encryption; "DELETE-MARKER" or "UNINSPECTED" where there is none
@@ -139,15 +160,16 @@ type Count struct {
 	Bytes      int64
 }
 
-// Counts groups all rows by status, action and source encryption.
+// Counts groups all rows by destination, status, action and source
+// encryption.
 func (db *DB) Counts(ctx context.Context) ([]Count, error) {
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT status, action,
+		SELECT dest, status, action,
 		       CASE WHEN delete_marker THEN 'DELETE-MARKER'
 		            WHEN source_encryption = '' THEN 'UNINSPECTED'
 		            ELSE source_encryption END AS enc,
 		       COUNT(*), COALESCE(SUM(size), 0)
-		FROM versions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+		FROM versions GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`)
 	if err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)
 	}
@@ -155,7 +177,7 @@ func (db *DB) Counts(ctx context.Context) ([]Count, error) {
 	var out []Count
 	for rows.Next() {
 		var c Count
-		if err := rows.Scan(&c.Status, &c.Action, &c.Encryption, &c.Rows, &c.Bytes); err != nil {
+		if err := rows.Scan(&c.Dest, &c.Status, &c.Action, &c.Encryption, &c.Rows, &c.Bytes); err != nil {
 			return nil, fmt.Errorf("count rows: %w", err)
 		}
 		out = append(out, c)
@@ -166,4 +188,38 @@ func (db *DB) Counts(ctx context.Context) ([]Count, error) {
 // placeholders returns "?, ?, ?" for n arguments.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Verification is what a verify found for one replicated row.
+type Verification struct {
+	ID      int64
+	Status  string // ok or mismatch
+	Message string
+}
+
+// SaveVerifications records verify results in one transaction.
+func (db *DB) SaveVerifications(ctx context.Context, vs []Verification) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save verifications: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET verify_status = ?, verify_message = ?, verified_at = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("save verifications: %w", err)
+	}
+	defer stmt.Close()
+	now := db.stamp()
+	for _, v := range vs {
+		if _, err := stmt.ExecContext(ctx, v.Status, v.Message, now, v.ID); err != nil {
+			return fmt.Errorf("save verification of row %d: %w", v.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save verifications: %w", err)
+	}
+	return nil
 }

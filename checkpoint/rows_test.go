@@ -41,12 +41,12 @@ func TestCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Count{
-		{Status: "failed", Action: "fail", Encryption: "SSE-C", Rows: 1, Bytes: 4000},
-		{Status: "pending", Action: "", Encryption: "UNINSPECTED", Rows: 2, Bytes: 10},
-		{Status: "pending", Action: "copy", Encryption: "SSE-KMS", Rows: 1, Bytes: 200},
-		{Status: "pending", Action: "delete-marker", Encryption: "DELETE-MARKER", Rows: 1, Bytes: 0},
-		{Status: "skipped", Action: "skip", Encryption: "SSE-KMS", Rows: 1, Bytes: 50000},
-		{Status: "succeeded", Action: "copy", Encryption: "SSE-KMS", Rows: 1, Bytes: 100},
+		{Dest: testDest, Status: "failed", Action: "fail", Encryption: "SSE-C", Rows: 1, Bytes: 4000},
+		{Dest: testDest, Status: "pending", Action: "", Encryption: "UNINSPECTED", Rows: 2, Bytes: 10},
+		{Dest: testDest, Status: "pending", Action: "copy", Encryption: "SSE-KMS", Rows: 1, Bytes: 200},
+		{Dest: testDest, Status: "pending", Action: "delete-marker", Encryption: "DELETE-MARKER", Rows: 1, Bytes: 0},
+		{Dest: testDest, Status: "skipped", Action: "skip", Encryption: "SSE-KMS", Rows: 1, Bytes: 50000},
+		{Dest: testDest, Status: "succeeded", Action: "copy", Encryption: "SSE-KMS", Rows: 1, Bytes: 100},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Counts =\n%+v\nwant\n%+v", got, want)
@@ -125,7 +125,7 @@ func TestEachRowStopsOnError(t *testing.T) {
 	db := workFixture(t)
 	stop := errors.New("stop")
 	calls := 0
-	err := db.EachRow(ctx, false, func(Row) error {
+	err := db.EachRow(ctx, "", func(Row) error {
 		calls++
 		if calls == 3 {
 			return stop
@@ -138,7 +138,7 @@ func TestEachRowStopsOnError(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := db.EachRow(cancelled, false, func(Row) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := db.EachRow(cancelled, "", func(Row) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("EachRow on a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -32,16 +32,21 @@ const (
 // Scan records one listing of the source into the checkpoint.
 type Scan struct {
 	db     *DB
+	dests  []string
 	no     int64
 	before int64
 	seen   int64
 	buf    []Version
 }
 
-// BeginScan starts a scan. Versions already recorded are kept (with their
-// plan and outcome); only their is-latest flag is refreshed.
-func (db *DB) BeginScan(ctx context.Context) (*Scan, error) {
-	s := &Scan{db: db, buf: make([]Version, 0, scanBatch)}
+// BeginScan starts a scan that records each listed version once for each
+// destination bucket in dests. Versions already recorded are kept (with
+// their plan and outcome); only their is-latest flag is refreshed.
+func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
+	if len(dests) == 0 {
+		return nil, fmt.Errorf("begin scan: no destination")
+	}
+	s := &Scan{db: db, dests: dests, buf: make([]Version, 0, scanBatch)}
 	if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions`).Scan(&s.before); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
@@ -89,9 +94,11 @@ func (s *Scan) flush(ctx context.Context) error {
 		if !v.LastModified.IsZero() {
 			lm = v.LastModified.UTC().Format(time.RFC3339Nano)
 		}
-		if _, err := stmt.ExecContext(ctx, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
-			v.Size, v.ETag, lm, v.StorageClass, now, now); err != nil {
-			return fmt.Errorf("scan: record %s@%s: %w", v.Key, v.VersionID, err)
+		for _, dest := range s.dests {
+			if _, err := stmt.ExecContext(ctx, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
+				v.Size, v.ETag, lm, v.StorageClass, now, now); err != nil {
+				return fmt.Errorf("scan: record %s@%s: %w", v.Key, v.VersionID, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -109,10 +116,10 @@ func (s *Scan) flush(ctx context.Context) error {
 // the key's history, its old plan and outcome forgotten (a new plan is
 // made before it is copied).
 const upsertVersion = `
-	INSERT INTO versions (key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
+	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (key, version_id) DO UPDATE SET
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (dest, key, version_id) DO UPDATE SET
 		is_latest = excluded.is_latest,
 		updated_at = excluded.updated_at,
 		scan_no = CASE WHEN ` + nullReplaced + ` THEN excluded.scan_no ELSE scan_no END,
@@ -124,6 +131,10 @@ const upsertVersion = `
 		dest_version_id = CASE WHEN ` + nullReplaced + ` THEN '' ELSE dest_version_id END,
 		replica_etag = CASE WHEN ` + nullReplaced + ` THEN '' ELSE replica_etag END,
 		etag_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE etag_status END,
+		etag_reason = CASE WHEN ` + nullReplaced + ` THEN '' ELSE etag_reason END,
+		checksum_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE checksum_status END,
+		checksum_reason = CASE WHEN ` + nullReplaced + ` THEN '' ELSE checksum_reason END,
+		verify_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE verify_status END,
 		error_code = CASE WHEN ` + nullReplaced + ` THEN '' ELSE error_code END,
 		message = CASE WHEN ` + nullReplaced + ` THEN '' ELSE message END,
 		delete_marker = excluded.delete_marker, size = excluded.size, etag = excluded.etag,
@@ -136,7 +147,7 @@ const nullReplaced = `(version_id = 'null' AND (etag != excluded.etag OR size !=
 // ScanStats says what a scan found.
 type ScanStats struct {
 	Seen  int64 // versions listed
-	Added int64 // of which new to the checkpoint
+	Added int64 // rows new to the checkpoint (one per new version and destination)
 }
 
 // Finish writes what is buffered and closes the scan.

@@ -35,7 +35,7 @@ func TestScanRecordsListedFields(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	zone := time.FixedZone("UTC+2", 2*60*60)
-	s, err := db.BeginScan(ctx)
+	s, err := db.BeginScan(ctx, testDests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestRescanReplacedNullVersion(t *testing.T) {
 			if r.Action != "" || r.DestVersionID != "" || r.Attempts != 0 || r.ErrorCode != "" || r.Message != "" {
 				t.Errorf("replaced null version keeps its old plan or outcome: %+v", r)
 			}
-			if work, err := db.NextWork(ctx, "", 10); err != nil || len(work) != 1 || len(work[0].Todo) != 1 || work[0].Todo[0].VersionID != "v2" {
+			if work, err := db.NextWork(ctx, WorkCursor{}, 10); err != nil || len(work) != 1 || len(work[0].Todo) != 1 || work[0].Todo[0].VersionID != "v2" {
 				t.Errorf("NextWork = %+v, %v; want only v2 (the null version is unplanned)", work, err)
 			}
 			n := tt.second[0]
@@ -259,7 +259,7 @@ func TestRescanReplacedNullVersionAmongNewVersions(t *testing.T) {
 func addAll(t *testing.T, db *DB, vs []Version) ScanStats {
 	t.Helper()
 	ctx := context.Background()
-	s, err := db.BeginScan(ctx)
+	s, err := db.BeginScan(ctx, testDests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestInterruptedScanKeepsKeysWhole(t *testing.T) {
 				total += k.versions
 			}
 
-			s, err := db.BeginScan(ctx)
+			s, err := db.BeginScan(ctx, testDests)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,7 +336,7 @@ func TestInterruptedScanKeepsKeysWhole(t *testing.T) {
 				}
 			}
 
-			s, err = db.BeginScan(ctx)
+			s, err = db.BeginScan(ctx, testDests)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -373,7 +373,7 @@ func TestScansAreRecorded(t *testing.T) {
 	}
 	scanAll(t, db, listing{"a", []string{"v2", "v1"}})
 	scanAll(t, db, listing{"a", []string{"v3", "v2", "v1"}})
-	if _, err := db.BeginScan(ctx); err != nil { // never finished
+	if _, err := db.BeginScan(ctx, testDests); err != nil { // never finished
 		t.Fatal(err)
 	}
 	rows, err := db.w.QueryContext(ctx, `SELECT scan_no, started_at, COALESCE(finished_at, '-'), seen, added FROM scans ORDER BY scan_no`)

@@ -12,9 +12,10 @@ import (
 // destination (planner.Copy, planner.Multipart, planner.ReplayDelete).
 const copyActions = `('copy', 'multipart', 'delete-marker')`
 
-// KeyWork is one source key with work to do.
+// KeyWork is one source key with work to do for one destination.
 type KeyWork struct {
-	Key string
+	Dest string
+	Key  string
 	// Todo are the rows to copy, oldest first: pending, failed, or claimed
 	// by an earlier run that did not record an outcome (in doubt).
 	Todo []Row
@@ -22,6 +23,9 @@ type KeyWork struct {
 	// destination version ids tell in-doubt replicas apart from old ones.
 	Done []Row
 }
+
+// WorkCursor is where NextWork continues: after this destination and key.
+type WorkCursor struct{ Dest, Key string }
 
 // InDoubt reports whether an earlier run claimed some of the key's rows
 // and stopped before recording what happened to them.
@@ -46,39 +50,41 @@ func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
 	return rows, bytes, nil
 }
 
-// NextWork returns up to limit keys after afterKey (in key order) that have
-// rows to copy, each with all its rows.
-func (db *DB) NextWork(ctx context.Context, afterKey string, limit int) ([]KeyWork, error) {
-	krows, err := db.r.QueryContext(ctx, `SELECT DISTINCT key FROM versions
-		WHERE `+workRows+` AND key > ? ORDER BY key LIMIT ?`, afterKey, limit)
+// NextWork returns up to limit (destination, key) pairs after the cursor,
+// in that order, that have rows to copy, each with all its rows.
+func (db *DB) NextWork(ctx context.Context, after WorkCursor, limit int) ([]KeyWork, error) {
+	krows, err := db.r.QueryContext(ctx, `SELECT DISTINCT dest, key FROM versions
+		WHERE `+workRows+` AND (dest > ? OR (dest = ? AND key > ?)) ORDER BY dest, key LIMIT ?`,
+		after.Dest, after.Dest, after.Key, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
-	var keys []any
+	var pairs []any
 	for krows.Next() {
-		var k string
-		if err := krows.Scan(&k); err != nil {
+		var d, k string
+		if err := krows.Scan(&d, &k); err != nil {
 			krows.Close()
 			return nil, fmt.Errorf("read work: %w", err)
 		}
-		keys = append(keys, k)
+		pairs = append(pairs, d, k)
 	}
 	krows.Close()
 	if err := krows.Err(); err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
-	if len(keys) == 0 {
+	if len(pairs) == 0 {
 		return nil, nil
 	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(pairs)/2), ", ")
 	rows, err := collect(db.r.QueryContext(ctx, `SELECT `+rowColumns+` FROM versions
-		WHERE key IN (`+placeholders(len(keys))+`) ORDER BY `+versionOrder, keys...))
+		WHERE (dest, key) IN (VALUES `+values+`) ORDER BY `+versionOrder, pairs...))
 	if err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
 	var out []KeyWork
 	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Key != r.Key {
-			out = append(out, KeyWork{Key: r.Key})
+		if len(out) == 0 || out[len(out)-1].Key != r.Key || out[len(out)-1].Dest != r.Dest {
+			out = append(out, KeyWork{Dest: r.Dest, Key: r.Key})
 		}
 		kw := &out[len(out)-1]
 		switch {
@@ -120,6 +126,9 @@ type Outcome struct {
 	DestVersionID     string
 	ReplicaETag       string
 	ETagStatus        string
+	ETagReason        string
+	ChecksumStatus    string
+	ChecksumReason    string
 	ReplicaEncryption string
 	ReplicaKMSKeyID   string
 	ErrorCode         string
@@ -239,7 +248,8 @@ func (db *DB) saveOutcomes(batch []Outcome) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-		status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?,
+		status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?, etag_reason = ?,
+		checksum_status = ?, checksum_reason = ?, verify_status = '', verify_message = '',
 		replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
 		replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
 		error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
@@ -250,7 +260,8 @@ func (db *DB) saveOutcomes(batch []Outcome) error {
 	defer stmt.Close()
 	now := db.stamp()
 	for _, o := range batch {
-		if _, err := stmt.ExecContext(ctx, o.Status, o.DestVersionID, o.ReplicaETag, o.ETagStatus,
+		if _, err := stmt.ExecContext(ctx, o.Status, o.DestVersionID, o.ReplicaETag, o.ETagStatus, o.ETagReason,
+			o.ChecksumStatus, o.ChecksumReason,
 			o.ReplicaEncryption, o.ReplicaEncryption, o.ReplicaKMSKeyID, o.ReplicaKMSKeyID,
 			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.ID); err != nil {
 			return fmt.Errorf("record outcome of row %d: %w", o.ID, err)

@@ -75,7 +75,7 @@ func TestNextWork(t *testing.T) {
 	db := workFixture(t)
 
 	all := "a todo=[v2 v4] done=[v1]; c todo=[v1] done=[]; d todo=[dm1] done=[]; f todo=[v2] done=[v1] in-doubt"
-	work, err := db.NextWork(ctx, "", 100)
+	work, err := db.NextWork(ctx, WorkCursor{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestNextWork(t *testing.T) {
 		{"zzz", 10, ""},
 	}
 	for _, tt := range tests {
-		work, err := db.NextWork(ctx, tt.after, tt.limit)
+		work, err := db.NextWork(ctx, WorkCursor{testDest, tt.after}, tt.limit)
 		if err != nil {
 			t.Fatalf("NextWork(%q, %d): %v", tt.after, tt.limit, err)
 		}
@@ -111,7 +111,7 @@ func TestNextWork(t *testing.T) {
 	var keys []string
 	after := ""
 	for {
-		work, err := db.NextWork(ctx, after, 1)
+		work, err := db.NextWork(ctx, WorkCursor{testDest, after}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestClaim(t *testing.T) {
 	}
 
 	// Claimed rows are still work, and now in doubt.
-	work, err := db.NextWork(ctx, "", 2)
+	work, err := db.NextWork(ctx, WorkCursor{}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestRecorderOutcomes(t *testing.T) {
 
 	// Done and Todo follow the outcomes; the released row is work again,
 	// no longer in doubt.
-	wk, err := db.NextWork(ctx, "", 100)
+	wk, err := db.NextWork(ctx, WorkCursor{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestRecorderManyOutcomes(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	const n = 3*recordBatch + 17
-	s, err := db.BeginScan(ctx)
+	s, err := db.BeginScan(ctx, testDests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestRecorderOutlivesCancellation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := db.BeginScan(ctx)
+	s, err := db.BeginScan(ctx, testDests)
 	if err != nil {
 		t.Fatal(err)
 	}

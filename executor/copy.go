@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -89,14 +90,19 @@ func storageClass(c string) types.StorageClass {
 
 func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, error) {
 	in := &s3.CopyObjectInput{
-		Bucket:       aws.String(e.cfg.DestBucket),
+		Bucket:       aws.String(t.DestBucket),
 		Key:          aws.String(t.DestKey),
 		CopySource:   aws.String(copySource(e.cfg.SourceBucket, t.Key, t.VersionID)),
 		StorageClass: storageClass(t.StorageClass),
 		// Metadata, content headers and tags are copied by the default
 		// COPY directives.
 	}
-	k.applyCopyObject(in, replicaSSE{t.ReplicaEncryption, t.ReplicaKMSKeyID})
+	k.applyCopyObject(in, replicaSSEOf(t))
+	if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+		// S3 computes this checksum from the replica's bytes as it copies:
+		// equal to the source's, it proves the copy end to end.
+		in.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
+	}
 	out, err := e.dst.CopyObject(ctx, in)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CopyObject: %w", err)
@@ -108,18 +114,13 @@ func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, 
 	return res, nil
 }
 
-// finish reads the replica back (with its key) to record what it really
-// is: its encryption (the destination default applies to plaintext
-// sources), ETag and size.
+// finish reads the replica back (with its key and checksum) to record
+// what it really is: its encryption (the destination default applies to
+// plaintext sources), ETag, size and checksum against the source's.
 func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (Outcome, error) {
 	o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: res.versionID, ReplicaETag: res.etag,
-		ReplicaEncryption: t.ReplicaEncryption, ReplicaKMSKeyID: t.ReplicaKMSKeyID}
-	in := &s3.HeadObjectInput{Bucket: aws.String(e.cfg.DestBucket), Key: aws.String(t.DestKey)}
-	if res.versionID != "" {
-		in.VersionId = aws.String(res.versionID)
-	}
-	k.applyHeadReplica(in)
-	head, err := e.dst.HeadObject(ctx, in)
+		ReplicaEncryption: t.ReplicaEncryption, ReplicaKMSKeyID: t.ReplicaKMSKeyID, Message: "copied by " + res.method}
+	head, err := e.headReplica(ctx, t, k, res.versionID)
 	if err != nil {
 		// The copy landed; only the read-back failed. Record success with
 		// what the copy response said.
@@ -127,8 +128,9 @@ func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (
 		if class == Fatal {
 			return Outcome{}, err
 		}
-		o.Message = fmt.Sprintf("copied by %s; reading the replica back failed (%s)", res.method, code)
-		o.ETagStatus, _ = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, t.ReplicaEncryption)
+		o.Message += fmt.Sprintf("; reading the replica back failed (%s)", code)
+		o.ETagStatus, o.ETagReason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, t.ReplicaEncryption)
+		o.ChecksumStatus, o.ChecksumReason = planner.ChecksumNotCompared, "the replica could not be read back"
 		return o, nil
 	}
 	o.ReplicaEncryption = planner.EncryptionOf(string(head.ServerSideEncryption), aws.ToString(head.SSECustomerAlgorithm))
@@ -136,23 +138,40 @@ func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (
 	if etag := aws.ToString(head.ETag); etag != "" {
 		o.ReplicaETag = etag
 	}
-	if size := aws.ToInt64(head.ContentLength); size != t.Size {
-		return Outcome{ID: t.ID, Status: Failed, DestVersionID: res.versionID, ReplicaETag: o.ReplicaETag,
-			ErrorCode: "ReplicaSizeMismatch", Message: fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)}, nil
-	}
-	var reason string
-	o.ETagStatus, reason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, o.ReplicaEncryption)
-	o.Message = "copied by " + res.method
-	if reason != "" {
-		o.Message += "; ETag " + o.ETagStatus + ": " + reason
+	o.ETagStatus, o.ETagReason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, o.ReplicaEncryption)
+	o.ChecksumStatus, o.ChecksumReason = planner.CompareChecksums(t.SourceChecksum, inventory.ChecksumOf(head, t.SourceChecksum.Algorithm))
+	switch size := aws.ToInt64(head.ContentLength); {
+	case size != t.Size:
+		o.Status, o.ErrorCode = Failed, CodeSizeMismatch
+		o.Message = fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)
+	case o.ChecksumStatus == planner.ChecksumMismatch:
+		o.Status, o.ErrorCode = Failed, CodeChecksumMismatch
+		o.Message = "replica checksum differs from the source's: " + o.ChecksumReason
 	}
 	return o, nil
+}
+
+// Error codes of replicas that do not match their source.
+const (
+	CodeSizeMismatch     = "ReplicaSizeMismatch"
+	CodeChecksumMismatch = "ReplicaChecksumMismatch"
+)
+
+// headReplica HEADs a replica version (the key's current one if versionID
+// is empty) with its SSE-C key, asking for its checksum.
+func (e *Executor) headReplica(ctx context.Context, t Task, k keys, versionID string) (*s3.HeadObjectOutput, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), ChecksumMode: types.ChecksumModeEnabled}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	k.applyHeadReplica(in)
+	return e.dst.HeadObject(ctx, in)
 }
 
 // replayDelete recreates a delete marker: a DELETE without a version id on
 // the replica key.
 func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
-	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(e.cfg.DestBucket), Key: aws.String(t.DestKey)})
+	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey)})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("DeleteObject: %w", err)
 	}

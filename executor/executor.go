@@ -11,16 +11,19 @@ import (
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// Task is one version to replicate, as planned.
+// Task is one version to replicate to one destination, as planned.
 type Task struct {
 	ID           int64
 	Key          string
 	VersionID    string
+	DestBucket   string
 	DestKey      string
 	DeleteMarker bool
 	Size         int64
 	ETag         string
-	StorageClass string
+	StorageClass string // the replica's (the source's unless a rule changes it)
+	// SourceChecksum is what S3 keeps of the source (may be empty).
+	SourceChecksum planner.Checksum
 	// InDoubt: an earlier run claimed this task and stopped before
 	// recording its outcome; the copy may or may not have happened.
 	InDoubt bool
@@ -33,11 +36,14 @@ type Task struct {
 	ReplicaEncryption planner.Encryption
 	ReplicaKMSKeyID   string
 	ReplicaSSECKeyID  string
+	ReplicaBucketKey  bool
 }
 
-// KeyJob is the work on one source key: its tasks oldest first, and the
-// destination version ids of versions already replicated.
+// KeyJob is the work on one source key for one destination bucket: its
+// tasks oldest first, and the destination version ids of versions already
+// replicated there.
 type KeyJob struct {
+	Dest       string // destination bucket
 	Key        string
 	DestKey    string
 	Tasks      []Task
@@ -60,6 +66,9 @@ type Outcome struct {
 	DestVersionID     string
 	ReplicaETag       string
 	ETagStatus        string
+	ETagReason        string
+	ChecksumStatus    string
+	ChecksumReason    string
 	ReplicaEncryption planner.Encryption
 	ReplicaKMSKeyID   string
 	ErrorCode         string
@@ -71,10 +80,14 @@ type Outcome struct {
 // returns: the executor sends no request for a task before its claim.
 // Record may batch.
 type Store interface {
-	NextWork(ctx context.Context, afterKey string, limit int) ([]KeyJob, error)
+	NextWork(ctx context.Context, after Cursor, limit int) ([]KeyJob, error)
 	Claim(ctx context.Context, ids []int64) error
 	Record(Outcome) error
 }
+
+// Cursor is where the store's NextWork continues: after this destination
+// bucket and key.
+type Cursor struct{ Dest, Key string }
 
 // Progress hears about finished tasks. Implementations must be safe for
 // concurrent use.
@@ -85,7 +98,6 @@ type Progress interface {
 // Config is the executor's settings.
 type Config struct {
 	SourceBucket string
-	DestBucket   string
 	Workers      int   // keys copied in parallel
 	PartSize     int64 // multipart copy part size
 	PartWorkers  int   // parts of one object copied in parallel
@@ -129,7 +141,7 @@ const claimBatch = 64
 func (e *Executor) Run(ctx context.Context, store Store) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.cfg.Workers)
-	after := ""
+	var after Cursor
 	for gctx.Err() == nil {
 		jobs, err := store.NextWork(gctx, after, claimBatch)
 		if err != nil {
@@ -139,7 +151,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 		if len(jobs) == 0 {
 			break
 		}
-		after = jobs[len(jobs)-1].Key
+		after = Cursor{jobs[len(jobs)-1].Dest, jobs[len(jobs)-1].Key}
 		var ids []int64
 		for _, j := range jobs {
 			for _, t := range j.Tasks {

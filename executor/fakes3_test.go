@@ -376,12 +376,12 @@ type memStore struct {
 
 var _ Store = (*memStore)(nil)
 
-func (s *memStore) NextWork(_ context.Context, afterKey string, limit int) ([]KeyJob, error) {
+func (s *memStore) NextWork(_ context.Context, after Cursor, limit int) ([]KeyJob, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []KeyJob
 	for _, j := range s.jobs {
-		if j.Key > afterKey && len(out) < limit {
+		if (j.Dest > after.Dest || j.Dest == after.Dest && j.Key > after.Key) && len(out) < limit {
 			out = append(out, j)
 		}
 	}
@@ -449,7 +449,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	return &harness{
 		fake: newFakeS3(t),
-		cfg: Config{SourceBucket: srcBucket, DestBucket: dstBucket, Workers: 2,
+		cfg: Config{SourceBucket: srcBucket, Workers: 2,
 			PartSize: 5 * mib, PartWorkers: 3, Keys: testRing(t)},
 		store: &memStore{},
 		logs:  &syncBuffer{},
@@ -468,6 +468,9 @@ func (h *harness) run(t *testing.T, jobs ...KeyJob) {
 func (h *harness) runErr(t *testing.T, jobs ...KeyJob) error {
 	t.Helper()
 	for i := range jobs {
+		if jobs[i].Dest == "" {
+			jobs[i].Dest = dstBucket
+		}
 		if jobs[i].DestKey == "" {
 			jobs[i].DestKey = jobs[i].Key
 		}
@@ -477,6 +480,9 @@ func (h *harness) runErr(t *testing.T, jobs ...KeyJob) error {
 			}
 			if jobs[i].Tasks[k].DestKey == "" {
 				jobs[i].Tasks[k].DestKey = jobs[i].DestKey
+			}
+			if jobs[i].Tasks[k].DestBucket == "" {
+				jobs[i].Tasks[k].DestBucket = jobs[i].Dest
 			}
 		}
 	}

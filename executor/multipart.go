@@ -48,12 +48,12 @@ func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResul
 		return copyResult{}, err
 	}
 	create := &s3.CreateMultipartUploadInput{
-		Bucket:       aws.String(e.cfg.DestBucket),
+		Bucket:       aws.String(t.DestBucket),
 		Key:          aws.String(t.DestKey),
 		StorageClass: storageClass(t.StorageClass),
 	}
 	attrs.applyCreateMultipart(create)
-	k.applyCreateMultipart(create, replicaSSE{t.ReplicaEncryption, t.ReplicaKMSKeyID})
+	k.applyCreateMultipart(create, replicaSSEOf(t))
 	up, err := e.dst.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CreateMultipartUpload: %w", err)
@@ -70,7 +70,7 @@ func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResul
 		last := min(first+ps, t.Size) - 1
 		g.Go(func() error {
 			in := &s3.UploadPartCopyInput{
-				Bucket:          aws.String(e.cfg.DestBucket),
+				Bucket:          aws.String(t.DestBucket),
 				Key:             aws.String(t.DestKey),
 				UploadId:        aws.String(uploadID),
 				PartNumber:      aws.Int32(int32(i + 1)),
@@ -90,7 +90,7 @@ func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResul
 		})
 	}
 	if err := g.Wait(); err != nil {
-		e.abort(ctx, t.DestKey, uploadID)
+		e.abort(ctx, t, uploadID)
 		return copyResult{}, err
 	}
 	return e.complete(ctx, t, k, uploadID, parts, "UploadPartCopy")
@@ -99,7 +99,7 @@ func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResul
 // complete finishes an upload, aborting it if that fails.
 func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string, parts []types.CompletedPart, method string) (copyResult, error) {
 	in := &s3.CompleteMultipartUploadInput{
-		Bucket:          aws.String(e.cfg.DestBucket),
+		Bucket:          aws.String(t.DestBucket),
 		Key:             aws.String(t.DestKey),
 		UploadId:        aws.String(uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
@@ -107,7 +107,7 @@ func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string
 	k.applyComplete(in)
 	out, err := e.dst.CompleteMultipartUpload(ctx, in)
 	if err != nil {
-		e.abort(ctx, t.DestKey, uploadID)
+		e.abort(ctx, t, uploadID)
 		return copyResult{}, fmt.Errorf("CompleteMultipartUpload: %w", err)
 	}
 	return copyResult{versionID: aws.ToString(out.VersionId), etag: aws.ToString(out.ETag),
@@ -116,13 +116,13 @@ func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string
 
 // abort cleans up an upload on a context of its own: a cancelled run must
 // not leave parts behind.
-func (e *Executor) abort(ctx context.Context, key, uploadID string) {
+func (e *Executor) abort(ctx context.Context, t Task, uploadID string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
 	_, err := e.dst.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(e.cfg.DestBucket), Key: aws.String(key), UploadId: aws.String(uploadID)})
+		Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)})
 	if err != nil {
 		e.log.Warn("could not abort multipart upload; it keeps its parts until aborted",
-			"bucket", e.cfg.DestBucket, "key", key, "upload_id", uploadID, "err", err)
+			"bucket", t.DestBucket, "key", t.DestKey, "upload_id", uploadID, "err", err)
 	}
 }

@@ -33,7 +33,7 @@ type destVersion struct {
 // (same kind and size, same ETag where both are MD5s) is recorded as
 // succeeded without copying again. It returns the tasks still to copy.
 func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task, error) {
-	dests, err := e.listDestVersions(ctx, j.DestKey)
+	dests, err := e.listDestVersions(ctx, j.Dest, j.DestKey)
 	if err != nil {
 		code, _, class := Classify(err)
 		if class == Fatal {
@@ -129,11 +129,11 @@ var errOtherKey = errors.New("listing reached another key")
 
 // listDestVersions lists the versions and delete markers of exactly key in
 // the destination, newest first.
-func (e *Executor) listDestVersions(ctx context.Context, key string) ([]destVersion, error) {
+func (e *Executor) listDestVersions(ctx context.Context, bucket, key string) ([]destVersion, error) {
 	var out []destVersion
 	// The exact key sorts before every longer key with it as prefix, so
 	// its versions come first.
-	err := inventory.List(ctx, e.dst, e.cfg.DestBucket, key, func(v inventory.Version) error {
+	err := inventory.List(ctx, e.dst, bucket, key, func(v inventory.Version) error {
 		if v.Key != key {
 			return errOtherKey
 		}

@@ -17,10 +17,24 @@ type keys struct{ src, dst *planner.Key }
 const aes256 = "AES256"
 
 // replicaSSE is the server-side encryption the replica asks for, with a
-// KMS key id where the class needs one.
+// KMS key id where the class needs one and whether to use a Bucket Key.
 type replicaSSE struct {
-	enc      planner.Encryption
-	kmsKeyID string
+	enc       planner.Encryption
+	kmsKeyID  string
+	bucketKey bool
+}
+
+func replicaSSEOf(t Task) replicaSSE {
+	return replicaSSE{t.ReplicaEncryption, t.ReplicaKMSKeyID, t.ReplicaBucketKey}
+}
+
+// bucketKeyEnabled is the BucketKeyEnabled value to send: only ever true,
+// and only for SSE-KMS (DSSE-KMS cannot use a Bucket Key).
+func (r replicaSSE) bucketKeyEnabled() *bool {
+	if r.bucketKey && r.enc == planner.SSEKMS {
+		return aws.Bool(true)
+	}
+	return nil
 }
 
 func (r replicaSSE) sse() (types.ServerSideEncryption, *string) {
@@ -37,12 +51,14 @@ func (r replicaSSE) sse() (types.ServerSideEncryption, *string) {
 
 func (k keys) applyCopyObject(in *s3.CopyObjectInput, r replicaSSE) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = r.sse()
+	in.BucketKeyEnabled = r.bucketKeyEnabled()
 	setCustomerKey(&in.CopySourceSSECustomerAlgorithm, &in.CopySourceSSECustomerKey, &in.CopySourceSSECustomerKeyMD5, k.src)
 	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
 }
 
 func (k keys) applyCreateMultipart(in *s3.CreateMultipartUploadInput, r replicaSSE) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = r.sse()
+	in.BucketKeyEnabled = r.bucketKeyEnabled()
 	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
 }
 
@@ -71,6 +87,7 @@ func (k keys) applyGetSource(in *s3.GetObjectInput) {
 
 func (k keys) applyPutObject(in *s3.PutObjectInput, r replicaSSE) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = r.sse()
+	in.BucketKeyEnabled = r.bucketKeyEnabled()
 	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
 }
 

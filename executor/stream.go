@@ -1,12 +1,15 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // streamCopy copies a version through this process: GET from the source
@@ -29,14 +32,27 @@ func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, 
 	defer obj.Body.Close()
 
 	put := &s3.PutObjectInput{
-		Bucket:       aws.String(e.cfg.DestBucket),
+		Bucket:       aws.String(t.DestBucket),
 		Key:          aws.String(t.DestKey),
 		Body:         obj.Body,
 		StorageClass: storageClass(t.StorageClass),
 	}
 	attrs.applyPutObject(put)
-	k.applyPutObject(put, replicaSSE{t.ReplicaEncryption, t.ReplicaKMSKeyID})
+	k.applyPutObject(put, replicaSSEOf(t))
 	parts, partSize := partLayout(t.Size, e.cfg.PartSize)
+	if parts == 1 {
+		// One part: read it into a buffer of its own size (the manager
+		// would take a whole part-sized buffer even for 4 KiB), and have
+		// the replica checksummed with the source's algorithm.
+		buf := make([]byte, t.Size)
+		if _, err := io.ReadFull(obj.Body, buf); err != nil {
+			return copyResult{}, fmt.Errorf("GetObject (source) body: %w", err)
+		}
+		put.Body, put.ContentLength = bytes.NewReader(buf), aws.Int64(t.Size)
+		if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+			put.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
+		}
+	}
 	up := manager.NewUploader(e.dst, func(u *manager.Uploader) {
 		u.PartSize = partSize
 		u.Concurrency = e.cfg.PartWorkers

@@ -14,13 +14,16 @@ CREATE TABLE scans (
     added       INTEGER NOT NULL DEFAULT 0
 );
 
--- One row per source version (delete markers included).
+-- One row per source version (delete markers included) and destination
+-- bucket: a job may replicate to several destinations, each with its own
+-- plan and outcome.
 -- Order within a key, oldest first: scan_no ASC, rank DESC (rank 0 is the
 -- newest version a scan saw; versions found by a later scan are newer).
 -- A scan commits all versions of one key together, so a key is never split
 -- between an interrupted scan and the next one.
 CREATE TABLE versions (
     id                 INTEGER PRIMARY KEY,
+    dest               TEXT    NOT NULL,  -- destination bucket
     key                TEXT    NOT NULL,
     version_id         TEXT    NOT NULL,
     scan_no            INTEGER NOT NULL,
@@ -37,13 +40,21 @@ CREATE TABLE versions (
     source_encryption  TEXT    NOT NULL DEFAULT '',
     kms_key_id         TEXT    NOT NULL DEFAULT '',
     ssec_key_id        TEXT    NOT NULL DEFAULT '',
+    bucket_key         INTEGER NOT NULL DEFAULT 0,  -- SSE-KMS with an S3 Bucket Key
+    replication_status TEXT    NOT NULL DEFAULT '',  -- x-amz-replication-status
+    checksum_algorithm TEXT    NOT NULL DEFAULT '',  -- CRC32, CRC32C, CRC64NVME, SHA1, SHA256
+    checksum           TEXT    NOT NULL DEFAULT '',
+    checksum_type      TEXT    NOT NULL DEFAULT '',  -- FULL_OBJECT or COMPOSITE
+    archived           INTEGER NOT NULL DEFAULT 0,  -- in an archive tier and not restored
 
     -- The plan.
     action             TEXT    NOT NULL DEFAULT '',
+    rule_id            TEXT    NOT NULL DEFAULT '',  -- the replication rule that applied
     dest_key           TEXT    NOT NULL DEFAULT '',
     replica_encryption TEXT    NOT NULL DEFAULT '',
     replica_kms_key_id TEXT    NOT NULL DEFAULT '',
     replica_ssec_key_id TEXT   NOT NULL DEFAULT '',
+    replica_storage_class TEXT NOT NULL DEFAULT '',  -- '' = the source's
 
     -- The outcome.
     status             TEXT    NOT NULL DEFAULT 'pending'
@@ -52,6 +63,9 @@ CREATE TABLE versions (
     dest_version_id    TEXT    NOT NULL DEFAULT '',
     replica_etag       TEXT    NOT NULL DEFAULT '',
     etag_status        TEXT    NOT NULL DEFAULT '',
+    etag_reason        TEXT    NOT NULL DEFAULT '',
+    checksum_status    TEXT    NOT NULL DEFAULT '',  -- match, mismatch or not-compared
+    checksum_reason    TEXT    NOT NULL DEFAULT '',
     error_code         TEXT    NOT NULL DEFAULT '',
     http_status        INTEGER NOT NULL DEFAULT 0,
     message            TEXT    NOT NULL DEFAULT '',
@@ -60,8 +74,13 @@ CREATE TABLE versions (
     claimed_at         TEXT    NOT NULL DEFAULT '',  -- last claim by a copy run
     finished_at        TEXT    NOT NULL DEFAULT '',  -- last outcome recorded
 
-    UNIQUE (key, version_id)
+    -- The last `verify` of the replica.
+    verify_status      TEXT    NOT NULL DEFAULT '',  -- ok or mismatch
+    verify_message     TEXT    NOT NULL DEFAULT '',
+    verified_at        TEXT    NOT NULL DEFAULT '',
+
+    UNIQUE (dest, key, version_id)
 );
 
-CREATE INDEX versions_status ON versions (status, key);
-CREATE INDEX versions_order ON versions (key, scan_no, rank);
+CREATE INDEX versions_status ON versions (status, dest, key);
+CREATE INDEX versions_order ON versions (dest, key, scan_no, rank);

@@ -1,0 +1,105 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSeveralDestinations: a scan records each version once per
+// destination; work, plans and reads keep the destinations apart.
+func TestSeveralDestinations(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	s, err := db.BeginScan(ctx, []string{"east", "west"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, v := range []Version{
+		{Key: "a", VersionID: "v2", Rank: 0, IsLatest: true, Size: 2, LastModified: t0.Add(time.Hour)},
+		{Key: "a", VersionID: "v1", Rank: 1, Size: 1, LastModified: t0},
+		{Key: "b", VersionID: "v1", Rank: 0, IsLatest: true, Size: 3, LastModified: t0},
+	} {
+		if err := s.Add(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Finish(ctx)
+	if err != nil || st.Seen != 3 || st.Added != 6 {
+		t.Fatalf("Finish = %+v, %v; want 3 seen, 6 rows added", st, err)
+	}
+	var order []string
+	if err := db.EachRow(ctx, "", func(r Row) error {
+		order = append(order, r.Dest+":"+r.Key+"@"+r.VersionID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, " "), "east:a@v1 east:a@v2 east:b@v1 west:a@v1 west:a@v2 west:b@v1"; got != want {
+		t.Errorf("EachRow order = %q, want %q", got, want)
+	}
+
+	// Plan everything; replicate a@v2 to east only.
+	page, err := db.PlanPage(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plans []Plan
+	byName := map[string]int64{}
+	for _, r := range page {
+		plans = append(plans, Plan{ID: r.ID, Inspected: true, SourceEncryption: "NOT-SSE", Action: "copy", DestKey: r.Key, Status: StatusPending})
+		byName[r.Dest+":"+r.Key+"@"+r.VersionID] = r.ID
+	}
+	if err := db.SavePlans(ctx, plans); err != nil {
+		t.Fatal(err)
+	}
+	rec := db.NewRecorder()
+	if err := rec.Record(Outcome{ID: byName["east:a@v2"], Status: StatusSucceeded, DestVersionID: "e2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// a@v1 is behind a replicated version in east, not in west.
+	page, err = db.PlanPage(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := map[string]bool{}
+	for _, r := range page {
+		newer[r.Dest+":"+r.Key+"@"+r.VersionID] = r.NewerReplicated
+	}
+	if !newer["east:a@v1"] || newer["west:a@v1"] || newer["west:a@v2"] {
+		t.Errorf("NewerReplicated = %v; want it for east:a@v1 only", newer)
+	}
+
+	// Work pages through (destination, key) pairs.
+	var pairs []string
+	var after WorkCursor
+	for {
+		work, err := db.NextWork(ctx, after, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(work) == 0 {
+			break
+		}
+		w := work[0]
+		pairs = append(pairs, fmt.Sprintf("%s:%s todo=%d done=%d", w.Dest, w.Key, len(w.Todo), len(w.Done)))
+		after = WorkCursor{w.Dest, w.Key}
+	}
+	want := "east:a todo=1 done=1|east:b todo=1 done=0|west:a todo=2 done=0|west:b todo=1 done=0"
+	if got := strings.Join(pairs, "|"); got != want {
+		t.Errorf("work = %q, want %q", got, want)
+	}
+	counts, err := db.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 3 || counts[0].Dest != "east" || counts[2].Dest != "west" {
+		t.Errorf("Counts = %+v, want east's two groups then west's", counts)
+	}
+}
