@@ -103,3 +103,47 @@ func TestSeveralDestinations(t *testing.T) {
 		t.Errorf("Counts = %+v, want east's two groups then west's", counts)
 	}
 }
+
+// TestUploads: an upload and its parts survive a reopen, NextWork flags
+// the row, and DropUpload forgets both.
+func TestUploads(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	addAll(t, db, []Version{{Key: "big", VersionID: "v1", IsLatest: true, Size: 12}})
+	plan(t, db, "multipart", StatusPending, "big@v1")
+	id := ids(t, db, "big@v1")[0]
+	u := Upload{RowID: id, UploadID: "u1", Bucket: "dst", Key: "big", Fingerprint: "fp", PartSizes: []int64{5, 5, 2}}
+	if err := db.SaveUpload(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Part{{1, `"e1"`}, {3, `"e3"`}} {
+		if err := db.SavePart(ctx, "u1", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.LoadUpload(ctx, id)
+	if err != nil || got == nil || got.UploadID != "u1" || fmt.Sprint(got.PartSizes) != "[5 5 2]" ||
+		fmt.Sprint(got.Parts) != `[{1 "e1"} {3 "e3"}]` {
+		t.Fatalf("LoadUpload = %+v, %v", got, err)
+	}
+	work, err := db.NextWork(ctx, WorkCursor{}, 10)
+	if err != nil || len(work) != 1 || !work[0].Todo[0].HasUpload {
+		t.Errorf("NextWork = %+v, %v; want the row flagged with its upload", work, err)
+	}
+	// A new upload for the row replaces the old one and its parts.
+	if err := db.SaveUpload(ctx, Upload{RowID: id, UploadID: "u2", Bucket: "dst", Key: "big", Fingerprint: "fp2", PartSizes: []int64{12}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.LoadUpload(ctx, id); got.UploadID != "u2" || len(got.Parts) != 0 {
+		t.Errorf("after a new upload: %+v", got)
+	}
+	if all, err := db.Uploads(ctx); err != nil || len(all) != 1 || all[0].UploadID != "u2" {
+		t.Errorf("Uploads = %+v, %v", all, err)
+	}
+	if err := db.DropUpload(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.LoadUpload(ctx, id); got != nil || err != nil {
+		t.Errorf("after DropUpload: %+v, %v", got, err)
+	}
+}

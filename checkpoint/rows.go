@@ -57,12 +57,17 @@ type Row struct {
 	ETagReason     string
 	ChecksumStatus string
 	ChecksumReason string
+	PartLayout     string
 	ErrorCode      string
 	HTTPStatus     int
 	Message        string
 
 	VerifyStatus  string
 	VerifyMessage string
+
+	// HasUpload: an unfinished multipart upload is recorded for the row
+	// (filled by NextWork only).
+	HasUpload bool
 }
 
 const rowColumns = `id, dest, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
@@ -70,7 +75,7 @@ const rowColumns = `id, dest, key, version_id, is_latest, delete_marker, size, e
 	checksum_algorithm, checksum, checksum_type, archived,
 	action, rule_id, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id, replica_storage_class,
 	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, etag_reason,
-	checksum_status, checksum_reason, error_code, http_status, message, verify_status, verify_message`
+	checksum_status, checksum_reason, part_layout, error_code, http_status, message, verify_status, verify_message`
 
 // versionOrder sorts rows by destination and key, oldest version first.
 const versionOrder = `dest, key, scan_no, rank DESC`
@@ -83,7 +88,7 @@ func scanRow(s interface{ Scan(...any) error }, extra ...any) (Row, error) {
 		&r.ChecksumAlgorithm, &r.Checksum, &r.ChecksumType, &r.Archived,
 		&r.Action, &r.RuleID, &r.DestKey, &r.ReplicaEncryption, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID, &r.ReplicaStorageClass,
 		&r.Status, &r.ClaimedAt, &r.Attempts, &r.DestVersionID, &r.ReplicaETag, &r.ETagStatus, &r.ETagReason,
-		&r.ChecksumStatus, &r.ChecksumReason, &r.ErrorCode, &r.HTTPStatus, &r.Message, &r.VerifyStatus, &r.VerifyMessage}
+		&r.ChecksumStatus, &r.ChecksumReason, &r.PartLayout, &r.ErrorCode, &r.HTTPStatus, &r.Message, &r.VerifyStatus, &r.VerifyMessage}
 	err := s.Scan(append(dest, extra...)...)
 	return r, err
 }

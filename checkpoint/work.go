@@ -76,9 +76,25 @@ func (db *DB) NextWork(ctx context.Context, after WorkCursor, limit int) ([]KeyW
 		return nil, nil
 	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(pairs)/2), ", ")
-	rows, err := collect(db.r.QueryContext(ctx, `SELECT `+rowColumns+` FROM versions
-		WHERE (dest, key) IN (VALUES `+values+`) ORDER BY `+versionOrder, pairs...))
+	qrows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`,
+		EXISTS (SELECT 1 FROM uploads u WHERE u.row_id = versions.id)
+		FROM versions WHERE (dest, key) IN (VALUES `+values+`) ORDER BY `+versionOrder, pairs...)
 	if err != nil {
+		return nil, fmt.Errorf("read work: %w", err)
+	}
+	var rows []Row
+	for qrows.Next() {
+		var hasUpload bool
+		r, err := scanRow(qrows, &hasUpload)
+		if err != nil {
+			qrows.Close()
+			return nil, fmt.Errorf("read work: %w", err)
+		}
+		r.HasUpload = hasUpload
+		rows = append(rows, r)
+	}
+	qrows.Close()
+	if err := qrows.Err(); err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
 	var out []KeyWork
@@ -129,6 +145,7 @@ type Outcome struct {
 	ETagReason        string
 	ChecksumStatus    string
 	ChecksumReason    string
+	PartLayout        string // how a multipart replica was laid out
 	ReplicaEncryption string
 	ReplicaKMSKeyID   string
 	ErrorCode         string
@@ -249,7 +266,7 @@ func (db *DB) saveOutcomes(batch []Outcome) error {
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
 		status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?, etag_reason = ?,
-		checksum_status = ?, checksum_reason = ?, verify_status = '', verify_message = '',
+		checksum_status = ?, checksum_reason = ?, part_layout = ?, verify_status = '', verify_message = '',
 		replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
 		replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
 		error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
@@ -261,7 +278,7 @@ func (db *DB) saveOutcomes(batch []Outcome) error {
 	now := db.stamp()
 	for _, o := range batch {
 		if _, err := stmt.ExecContext(ctx, o.Status, o.DestVersionID, o.ReplicaETag, o.ETagStatus, o.ETagReason,
-			o.ChecksumStatus, o.ChecksumReason,
+			o.ChecksumStatus, o.ChecksumReason, o.PartLayout,
 			o.ReplicaEncryption, o.ReplicaEncryption, o.ReplicaKMSKeyID, o.ReplicaKMSKeyID,
 			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.ID); err != nil {
 			return fmt.Errorf("record outcome of row %d: %w", o.ID, err)

@@ -1,0 +1,56 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// RunStats is the request traffic of one run.
+type RunStats struct {
+	Command              string
+	StartedAt, UpdatedAt string
+	FinishedAt           string // empty while it runs (or if it crashed)
+	Requests, Throttled  int64
+	Rate                 float64 // requests per second lately
+}
+
+// BeginRun records the start of a run and returns its number.
+func (db *DB) BeginRun(ctx context.Context, command string) (int64, error) {
+	now := db.stamp()
+	res, err := db.w.ExecContext(ctx, `INSERT INTO runs (command, started_at, updated_at) VALUES (?, ?, ?)`, command, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("record run: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// UpdateRun records a run's traffic so far; finished marks its end.
+func (db *DB) UpdateRun(ctx context.Context, runNo int64, s RunStats, finished bool) error {
+	now := db.stamp()
+	fin := ""
+	if finished {
+		fin = now
+	}
+	_, err := db.w.ExecContext(ctx, `UPDATE runs SET updated_at = ?, finished_at = ?, requests = ?, throttled = ?, rate = ?
+		WHERE run_no = ?`, now, fin, s.Requests, s.Throttled, s.Rate, runNo)
+	if err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	return nil
+}
+
+// LastRun is the latest run, or nil.
+func (db *DB) LastRun(ctx context.Context) (*RunStats, error) {
+	var s RunStats
+	err := db.r.QueryRowContext(ctx, `SELECT command, started_at, updated_at, finished_at, requests, throttled, rate
+		FROM runs ORDER BY run_no DESC LIMIT 1`).Scan(&s.Command, &s.StartedAt, &s.UpdatedAt, &s.FinishedAt, &s.Requests, &s.Throttled, &s.Rate)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	return &s, nil
+}

@@ -1,0 +1,127 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Upload is a multipart upload a copy started and has not finished.
+type Upload struct {
+	RowID       int64
+	UploadID    string
+	Bucket, Key string
+	Fingerprint string  // the plan and part layout it was made for
+	PartSizes   []int64 // part i+1 has PartSizes[i] bytes
+	Parts       []Part  // the parts recorded as copied
+}
+
+// Part is one copied part.
+type Part struct {
+	Number int32
+	ETag   string
+}
+
+// SaveUpload records a new upload for a row, replacing any other.
+func (db *DB) SaveUpload(ctx context.Context, u Upload) error {
+	sizes, err := json.Marshal(u.PartSizes)
+	if err != nil {
+		return err
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save upload: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.RowID); err != nil {
+		return fmt.Errorf("save upload: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.RowID, u.UploadID, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
+		return fmt.Errorf("save upload %s: %w", u.UploadID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save upload: %w", err)
+	}
+	return nil
+}
+
+// SavePart records a copied part of an upload, durably: after a crash the
+// next run copies only the parts not recorded (and confirmed by the server).
+func (db *DB) SavePart(ctx context.Context, uploadID string, p Part) error {
+	_, err := db.w.ExecContext(ctx, `INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag) VALUES (?, ?, ?)`,
+		uploadID, p.Number, p.ETag)
+	if err != nil {
+		return fmt.Errorf("save part %d of upload %s: %w", p.Number, uploadID, err)
+	}
+	return nil
+}
+
+// LoadUpload returns a row's unfinished upload with its recorded parts, or
+// nil.
+func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*Upload, error) {
+	u := Upload{RowID: rowID}
+	var sizes string
+	err := db.r.QueryRowContext(ctx, `SELECT upload_id, bucket, key, fingerprint, part_sizes FROM uploads WHERE row_id = ?`, rowID).
+		Scan(&u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint, &sizes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load upload of row %d: %w", rowID, err)
+	}
+	if err := json.Unmarshal([]byte(sizes), &u.PartSizes); err != nil {
+		return nil, fmt.Errorf("load upload of row %d: part sizes: %w", rowID, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT part_number, etag FROM upload_parts WHERE upload_id = ? ORDER BY part_number`, u.UploadID)
+	if err != nil {
+		return nil, fmt.Errorf("load parts of upload %s: %w", u.UploadID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Part
+		if err := rows.Scan(&p.Number, &p.ETag); err != nil {
+			return nil, fmt.Errorf("load parts of upload %s: %w", u.UploadID, err)
+		}
+		u.Parts = append(u.Parts, p)
+	}
+	return &u, rows.Err()
+}
+
+// DropUpload forgets an upload (completed or aborted) and its parts.
+func (db *DB) DropUpload(ctx context.Context, uploadID string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("drop upload: %w", err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM upload_parts WHERE upload_id = ?`, `DELETE FROM uploads WHERE upload_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, uploadID); err != nil {
+			return fmt.Errorf("drop upload %s: %w", uploadID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("drop upload %s: %w", uploadID, err)
+	}
+	return nil
+}
+
+// Uploads lists every unfinished upload the job started.
+func (db *DB) Uploads(ctx context.Context) ([]Upload, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT row_id, upload_id, bucket, key, fingerprint FROM uploads ORDER BY bucket, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list uploads: %w", err)
+	}
+	defer rows.Close()
+	var out []Upload
+	for rows.Next() {
+		var u Upload
+		if err := rows.Scan(&u.RowID, &u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint); err != nil {
+			return nil, fmt.Errorf("list uploads: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
