@@ -41,17 +41,26 @@ func (e *Executor) resolveKeys(t Task) (keys, error) {
 	return k, nil
 }
 
-// copyVersion copies one version by the planned method.
-func (e *Executor) copyVersion(ctx context.Context, t Task, k keys) (Outcome, error) {
+// copyVersion copies one version by the planned method. Streaming, an
+// object larger than one part goes in parts, resumable like a multipart
+// copy.
+func (e *Executor) copyVersion(ctx context.Context, store Store, t Task, k keys) (Outcome, error) {
 	var (
 		res copyResult
 		err error
 	)
+	multipart := t.Action == planner.Multipart || (e.cfg.Stream && t.Size > e.cfg.PartSize)
+	if t.HasUpload && !multipart {
+		// The plan changed from a multipart copy: that upload is of no use.
+		if err := e.dropUpload(ctx, store, t); err != nil {
+			return Outcome{}, err
+		}
+	}
 	switch {
+	case multipart:
+		res, err = e.multipartCopy(ctx, store, t, k, e.cfg.Stream)
 	case e.cfg.Stream:
 		res, err = e.streamCopy(ctx, t, k)
-	case t.Action == planner.Multipart:
-		res, err = e.multipartCopy(ctx, t, k)
 	default:
 		res, err = e.copyObject(ctx, t, k)
 	}
@@ -66,6 +75,7 @@ type copyResult struct {
 	versionID string
 	etag      string
 	method    string
+	layout    string // multipart copies: how the parts were cut
 }
 
 // copySource is the x-amz-copy-source value of a version: bucket and key
@@ -118,7 +128,7 @@ func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, 
 // what it really is: its encryption (the destination default applies to
 // plaintext sources), ETag, size and checksum against the source's.
 func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (Outcome, error) {
-	o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: res.versionID, ReplicaETag: res.etag,
+	o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: res.versionID, ReplicaETag: res.etag, PartLayout: res.layout,
 		ReplicaEncryption: t.ReplicaEncryption, ReplicaKMSKeyID: t.ReplicaKMSKeyID, Message: "copied by " + res.method}
 	head, err := e.headReplica(ctx, t, k, res.versionID)
 	if err != nil {

@@ -35,11 +35,25 @@ var fatalCodes = map[string]bool{
 	"AccountProblem":        true,
 }
 
+// runFatal marks an error that must stop the run whatever it wraps: a
+// checkpoint write that failed.
+type runFatal struct{ error }
+
+func (e runFatal) Unwrap() error { return e.error }
+
+func isRunFatal(err error) bool {
+	var rf runFatal
+	return errors.As(err, &rf)
+}
+
 // Classify returns the S3 error code (or a stand-in), the HTTP status and
 // the class of err.
 func Classify(err error) (code string, status int, class Class) {
 	if err == nil {
 		return "", 0, Permanent
+	}
+	if isRunFatal(err) {
+		return "CheckpointWriteFailed", 0, Fatal
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "Canceled", 0, Fatal

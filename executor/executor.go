@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -29,6 +30,8 @@ type Task struct {
 	InDoubt bool
 	// ClaimedAt is when that run claimed it: a replica it made is no older.
 	ClaimedAt time.Time
+	// HasUpload: an unfinished multipart upload is recorded for the task.
+	HasUpload bool
 
 	Action            planner.Action
 	SourceEncryption  planner.Encryption
@@ -69,6 +72,7 @@ type Outcome struct {
 	ETagReason        string
 	ChecksumStatus    string
 	ChecksumReason    string
+	PartLayout        string // how a multipart replica was laid out
 	ReplicaEncryption planner.Encryption
 	ReplicaKMSKeyID   string
 	ErrorCode         string
@@ -78,11 +82,35 @@ type Outcome struct {
 
 // Store feeds work and takes outcomes. Claim must be durable before it
 // returns: the executor sends no request for a task before its claim.
-// Record may batch.
+// Record may batch. The upload methods keep multipart uploads resumable:
+// each must be durable when it returns. An error from the store stops the
+// run.
 type Store interface {
 	NextWork(ctx context.Context, after Cursor, limit int) ([]KeyJob, error)
 	Claim(ctx context.Context, ids []int64) error
 	Record(Outcome) error
+
+	// LoadUpload returns the unfinished upload of a task, or nil.
+	LoadUpload(ctx context.Context, taskID int64) (*Upload, error)
+	SaveUpload(ctx context.Context, taskID int64, u Upload) error
+	SavePart(ctx context.Context, uploadID string, number int32, etag string) error
+	// DropUpload forgets an upload that was completed or aborted.
+	DropUpload(ctx context.Context, uploadID string) error
+}
+
+// Upload is a multipart upload in progress, as the store keeps it.
+type Upload struct {
+	UploadID    string
+	Bucket, Key string
+	Fingerprint string
+	PartSizes   []int64
+	Parts       []Part // recorded as finished
+}
+
+// Part is one finished part.
+type Part struct {
+	Number int32
+	ETag   string
 }
 
 // Cursor is where the store's NextWork continues: after this destination
@@ -106,6 +134,9 @@ type Config struct {
 	// credentials).
 	Stream bool
 	Keys   *planner.KeyRing
+	// StopGrace is how long copies in flight may go on once the run is
+	// told to stop; then their requests are cancelled.
+	StopGrace time.Duration
 }
 
 // Executor copies.
@@ -136,13 +167,23 @@ const claimBatch = 64
 
 // Run copies all the work the store has, until none is left, ctx ends, or
 // an error fatal for the run occurs (returned). Per-version failures are
-// recorded, not returned. Tasks claimed but not started when the run stops
-// are released, so that the next run need not check them.
+// recorded, not returned.
+//
+// When ctx ends (Ctrl-C), no new work is started; copies in flight get
+// Config.StopGrace to finish before their requests are cancelled. Tasks
+// claimed but not started are released, so that the next run need not
+// check them.
 func (e *Executor) Run(ctx context.Context, store Store) error {
-	g, gctx := errgroup.WithContext(ctx)
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	grace := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.StopGrace, cancelWork) })
+	defer grace()
+
+	g, gctx := errgroup.WithContext(work)
 	g.SetLimit(e.cfg.Workers)
+	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
 	var after Cursor
-	for gctx.Err() == nil {
+	for !stopping() {
 		jobs, err := store.NextWork(gctx, after, claimBatch)
 		if err != nil {
 			g.Wait()
@@ -163,17 +204,20 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 			return err
 		}
 		for i, j := range jobs {
-			if gctx.Err() != nil {
+			if stopping() {
 				if err := e.release(store, jobs[i:]); err != nil {
 					g.Wait()
 					return err
 				}
 				break
 			}
-			g.Go(func() error { return e.copyKey(gctx, store, j) })
+			g.Go(func() error { return e.copyKey(gctx, ctx, store, j) })
 		}
 	}
 	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return ctx.Err()
+		}
 		return err
 	}
 	return ctx.Err()
@@ -196,8 +240,9 @@ func (e *Executor) release(store Store, jobs []KeyJob) error {
 
 // copyKey replicates one key's versions in order. A failed version stops
 // the key for this run: copying newer versions first would put the
-// replica's history out of order; the next run retries from there.
-func (e *Executor) copyKey(ctx context.Context, store Store, j KeyJob) error {
+// replica's history out of order; the next run retries from there. ctx
+// carries the requests; stop ends the run (no new version is started).
+func (e *Executor) copyKey(ctx, stop context.Context, store Store, j KeyJob) error {
 	tasks := j.Tasks
 	if hasInDoubt(tasks) {
 		var err error
@@ -207,10 +252,10 @@ func (e *Executor) copyKey(ctx context.Context, store Store, j KeyJob) error {
 		}
 	}
 	for i, t := range tasks {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || stop.Err() != nil {
 			return e.release(store, []KeyJob{{Tasks: tasks[i:]}})
 		}
-		o, fatal := e.copyOne(ctx, t)
+		o, fatal := e.copyOne(ctx, store, t)
 		if fatal != nil {
 			return fatal
 		}
@@ -257,7 +302,7 @@ func hasInDoubt(ts []Task) bool {
 
 // copyOne performs one task. It returns a non-nil error only when the run
 // must stop.
-func (e *Executor) copyOne(ctx context.Context, t Task) (Outcome, error) {
+func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, error) {
 	var (
 		o   Outcome
 		err error
@@ -270,7 +315,7 @@ func (e *Executor) copyOne(ctx context.Context, t Task) (Outcome, error) {
 	default:
 		var k keys
 		if k, err = e.resolveKeys(t); err == nil {
-			o, err = e.copyVersion(ctx, t, k)
+			o, err = e.copyVersion(ctx, store, t, k)
 		}
 	}
 	if err == nil {

@@ -372,6 +372,7 @@ type memStore struct {
 	jobs     []KeyJob // in key order
 	claimed  []int64
 	outcomes []Outcome
+	uploads  map[int64]*Upload
 }
 
 var _ Store = (*memStore)(nil)
@@ -386,6 +387,48 @@ func (s *memStore) NextWork(_ context.Context, after Cursor, limit int) ([]KeyJo
 		}
 	}
 	return out, nil
+}
+
+func (s *memStore) LoadUpload(_ context.Context, taskID int64) (*Upload, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u, ok := s.uploads[taskID]; ok {
+		c := *u
+		return &c, nil
+	}
+	return nil, nil
+}
+
+func (s *memStore) SaveUpload(_ context.Context, taskID int64, u Upload) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploads == nil {
+		s.uploads = map[int64]*Upload{}
+	}
+	s.uploads[taskID] = &u
+	return nil
+}
+
+func (s *memStore) SavePart(_ context.Context, uploadID string, number int32, etag string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.uploads {
+		if u.UploadID == uploadID {
+			u.Parts = append(u.Parts, Part{Number: number, ETag: etag})
+		}
+	}
+	return nil
+}
+
+func (s *memStore) DropUpload(_ context.Context, uploadID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, u := range s.uploads {
+		if u.UploadID == uploadID {
+			delete(s.uploads, id)
+		}
+	}
+	return nil
 }
 
 func (s *memStore) Claim(_ context.Context, ids []int64) error {

@@ -1,9 +1,12 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,86 +20,270 @@ import (
 // in between might.
 var errNoPartETag = errors.New("the response carries no part ETag")
 
-// maxParts is S3's limit on parts per upload.
-const maxParts = 10000
-
-// partLayout splits size into parts of partSize, growing the part size
-// when the object would need more than maxParts parts.
-func partLayout(size, partSize int64) (n int, ps int64) {
-	ps = partSize
-	for (size+ps-1)/ps > maxParts {
-		ps *= 2
-	}
-	n = int((size + ps - 1) / ps)
-	if n == 0 {
-		n = 1
-	}
-	return n, ps
-}
-
 // abortTimeout bounds the cleanup of a failed upload, which runs even when
 // the run is being cancelled.
 const abortTimeout = 30 * time.Second
 
-// multipartCopy copies a version with CreateMultipartUpload, UploadPartCopy
-// (parts in parallel) and CompleteMultipartUpload. Nothing is carried over
-// by S3 here, so metadata, content headers and tags come from the source.
-// A failed copy is aborted.
-func (e *Executor) multipartCopy(ctx context.Context, t Task, k keys) (copyResult, error) {
-	attrs, err := e.sourceAttributes(ctx, t, k)
+// multipartCopy copies a version in parts: CreateMultipartUpload, then
+// UploadPartCopy per part (or, streaming, a ranged GET and UploadPart), in
+// parallel, then CompleteMultipartUpload. Nothing is carried over by S3
+// here, so metadata, content headers and tags come from the source.
+//
+// The upload id and every finished part are recorded as they happen; a run
+// after a crash or an interruption continues the same upload (confirmed
+// with ListParts) and copies only the parts missing. A copy that fails is
+// aborted; one stopped by the run ending is kept for the next run.
+func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k keys, stream bool) (copyResult, error) {
+	lay := e.layoutOf(ctx, t, k)
+	fp := fingerprint(t, lay, stream)
+	uploadID, done, err := e.resumable(ctx, store, t, k, fp)
 	if err != nil {
 		return copyResult{}, err
+	}
+	resumed := len(done)
+	if uploadID == "" {
+		if uploadID, err = e.createUpload(ctx, t, k, stream); err != nil {
+			return copyResult{}, err
+		}
+		if err := store.SaveUpload(ctx, t.ID, Upload{UploadID: uploadID, Bucket: t.DestBucket, Key: t.DestKey,
+			Fingerprint: fp, PartSizes: lay.sizes}); err != nil {
+			e.abort(ctx, t, uploadID)
+			return copyResult{}, runFatal{err}
+		}
+	}
+	parts := make([]types.CompletedPart, len(lay.sizes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.cfg.PartWorkers)
+	for i, size := range lay.sizes {
+		n := int32(i + 1)
+		if etag, ok := done[n]; ok {
+			parts[i] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)}
+			continue
+		}
+		first := lay.offset(i)
+		g.Go(func() error {
+			var etag string
+			var err error
+			if stream {
+				etag, err = e.streamPart(gctx, t, k, uploadID, n, first, size)
+			} else {
+				etag, err = e.copyPart(gctx, t, k, uploadID, n, first, size)
+			}
+			if err != nil {
+				return err
+			}
+			if err := store.SavePart(gctx, uploadID, n, etag); err != nil {
+				return runFatal{err}
+			}
+			parts[i] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() == nil && !isRunFatal(err) {
+			e.abandon(ctx, store, t, uploadID)
+		}
+		return copyResult{}, err
+	}
+	method := "UploadPartCopy"
+	if stream {
+		method = "streamed parts"
+	}
+	res, err := e.complete(ctx, t, k, uploadID, parts, method)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.abandon(ctx, store, t, uploadID)
+		}
+		return copyResult{}, err
+	}
+	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
+		return copyResult{}, runFatal{err}
+	}
+	res.layout = lay.how
+	if resumed > 0 {
+		res.method += fmt.Sprintf(", %d of %d parts from an interrupted run", resumed, len(parts))
+	}
+	return res, nil
+}
+
+// resumable returns the recorded upload of the task and its finished parts
+// when it can be continued: same plan and layout (fingerprint), still
+// there, parts confirmed by ListParts with their sizes. An upload that
+// cannot be continued is aborted and forgotten.
+func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, fp string) (string, map[int32]string, error) {
+	u, err := store.LoadUpload(ctx, t.ID)
+	if err != nil {
+		return "", nil, runFatal{err}
+	}
+	if u == nil {
+		return "", nil, nil
+	}
+	forget := func() error {
+		if err := store.DropUpload(ctx, u.UploadID); err != nil {
+			return runFatal{err}
+		}
+		return nil
+	}
+	old := t
+	old.DestBucket, old.DestKey = u.Bucket, u.Key
+	if u.Fingerprint != fp {
+		e.log.Info("the plan of an unfinished upload changed; aborting it", "key", t.Key, "upload_id", u.UploadID)
+		e.abort(ctx, old, u.UploadID)
+		return "", nil, forget()
+	}
+	listed, err := e.listParts(ctx, t, k, u.UploadID)
+	if err != nil {
+		code, status, class := Classify(err)
+		if class == Fatal {
+			return "", nil, err
+		}
+		if status == 404 || code == "NoSuchUpload" {
+			e.log.Info("an unfinished upload is gone; starting over", "key", t.Key, "upload_id", u.UploadID)
+		} else {
+			e.log.Warn("cannot list the parts of an unfinished upload; aborting it", "key", t.Key, "upload_id", u.UploadID, "code", code)
+			e.abort(ctx, old, u.UploadID)
+		}
+		return "", nil, forget()
+	}
+	done := map[int32]string{}
+	for _, p := range u.Parts {
+		l, ok := listed[p.Number]
+		if ok && int(p.Number) <= len(u.PartSizes) && l.size == u.PartSizes[p.Number-1] &&
+			strings.Trim(l.etag, `"`) == strings.Trim(p.ETag, `"`) {
+			done[p.Number] = p.ETag
+		}
+	}
+	return u.UploadID, done, nil
+}
+
+type listedPart struct {
+	etag string
+	size int64
+}
+
+// listParts lists the parts the server has for an upload.
+func (e *Executor) listParts(ctx context.Context, t Task, k keys, uploadID string) (map[int32]listedPart, error) {
+	out := map[int32]listedPart{}
+	in := &s3.ListPartsInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)}
+	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
+	p := s3.NewListPartsPaginator(e.dst, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ListParts: %w", err)
+		}
+		for _, part := range page.Parts {
+			out[aws.ToInt32(part.PartNumber)] = listedPart{aws.ToString(part.ETag), aws.ToInt64(part.Size)}
+		}
+	}
+	return out, nil
+}
+
+// createUpload starts the replica's upload with everything S3 does not
+// carry over for multipart copies.
+func (e *Executor) createUpload(ctx context.Context, t Task, k keys, stream bool) (string, error) {
+	attrs, err := e.sourceAttributes(ctx, t, k)
+	if err != nil {
+		return "", err
 	}
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:       aws.String(t.DestBucket),
 		Key:          aws.String(t.DestKey),
 		StorageClass: storageClass(t.StorageClass),
 	}
+	if stream {
+		// Streamed parts carry their CRC32 (the SDK computes it); a copy's
+		// parts must not declare one: MinIO then refuses every part copy.
+		create.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
+	}
 	attrs.applyCreateMultipart(create)
 	k.applyCreateMultipart(create, replicaSSEOf(t))
 	up, err := e.dst.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return copyResult{}, fmt.Errorf("CreateMultipartUpload: %w", err)
+		return "", fmt.Errorf("CreateMultipartUpload: %w", err)
 	}
-	uploadID := aws.ToString(up.UploadId)
-
-	n, ps := partLayout(t.Size, e.cfg.PartSize)
-	parts := make([]types.CompletedPart, n)
-	source := copySource(e.cfg.SourceBucket, t.Key, t.VersionID)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.cfg.PartWorkers)
-	for i := range n {
-		first := int64(i) * ps
-		last := min(first+ps, t.Size) - 1
-		g.Go(func() error {
-			in := &s3.UploadPartCopyInput{
-				Bucket:          aws.String(t.DestBucket),
-				Key:             aws.String(t.DestKey),
-				UploadId:        aws.String(uploadID),
-				PartNumber:      aws.Int32(int32(i + 1)),
-				CopySource:      aws.String(source),
-				CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", first, last)),
-			}
-			k.applyUploadPartCopy(in)
-			out, err := e.dst.UploadPartCopy(gctx, in)
-			if err != nil {
-				return fmt.Errorf("UploadPartCopy part %d: %w", i+1, err)
-			}
-			if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
-				return fmt.Errorf("UploadPartCopy part %d: %w", i+1, errNoPartETag)
-			}
-			parts[i] = types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.CopyPartResult.ETag}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		e.abort(ctx, t, uploadID)
-		return copyResult{}, err
-	}
-	return e.complete(ctx, t, k, uploadID, parts, "UploadPartCopy")
+	return aws.ToString(up.UploadId), nil
 }
 
-// complete finishes an upload, aborting it if that fails.
+// copyPart copies one part server-side.
+func (e *Executor) copyPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (string, error) {
+	in := &s3.UploadPartCopyInput{
+		Bucket:          aws.String(t.DestBucket),
+		Key:             aws.String(t.DestKey),
+		UploadId:        aws.String(uploadID),
+		PartNumber:      aws.Int32(n),
+		CopySource:      aws.String(copySource(e.cfg.SourceBucket, t.Key, t.VersionID)),
+		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1)),
+	}
+	k.applyUploadPartCopy(in)
+	out, err := e.dst.UploadPartCopy(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("UploadPartCopy part %d: %w", n, err)
+	}
+	if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
+		return "", fmt.Errorf("UploadPartCopy part %d: %w", n, errNoPartETag)
+	}
+	return aws.ToString(out.CopyPartResult.ETag), nil
+}
+
+// streamPart reads one part's range of the source into memory and uploads
+// it: memory in use is the size of the parts in flight.
+func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (string, error) {
+	get := &s3.GetObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID),
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1))}
+	k.applyGetSource(get)
+	obj, err := e.src.GetObject(ctx, get)
+	if err != nil {
+		return "", fmt.Errorf("GetObject (source) part %d: %w", n, err)
+	}
+	buf := make([]byte, size)
+	_, err = io.ReadFull(obj.Body, buf)
+	obj.Body.Close()
+	if err != nil {
+		return "", fmt.Errorf("GetObject (source) part %d body: %w", n, err)
+	}
+	in := &s3.UploadPartInput{
+		Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID),
+		PartNumber: aws.Int32(n), Body: bytes.NewReader(buf), ContentLength: aws.Int64(size),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+	}
+	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
+	out, err := e.dst.UploadPart(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("UploadPart part %d: %w", n, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// dropUpload aborts and forgets the recorded upload of a task that will not
+// use it (its copy took another way, or its replica exists already).
+func (e *Executor) dropUpload(ctx context.Context, store Store, t Task) error {
+	u, err := store.LoadUpload(ctx, t.ID)
+	if err != nil || u == nil {
+		return runFatalIf(err)
+	}
+	old := t
+	old.DestBucket, old.DestKey = u.Bucket, u.Key
+	e.abort(ctx, old, u.UploadID)
+	return runFatalIf(store.DropUpload(ctx, u.UploadID))
+}
+
+func runFatalIf(err error) error {
+	if err != nil {
+		return runFatal{err}
+	}
+	return nil
+}
+
+// abandon aborts a failed upload and forgets it.
+func (e *Executor) abandon(ctx context.Context, store Store, t Task, uploadID string) {
+	e.abort(ctx, t, uploadID)
+	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
+		e.log.Warn("could not forget an aborted upload in the checkpoint", "upload_id", uploadID, "err", err)
+	}
+}
+
+// complete finishes an upload.
 func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string, parts []types.CompletedPart, method string) (copyResult, error) {
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(t.DestBucket),
@@ -107,15 +294,14 @@ func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string
 	k.applyComplete(in)
 	out, err := e.dst.CompleteMultipartUpload(ctx, in)
 	if err != nil {
-		e.abort(ctx, t, uploadID)
 		return copyResult{}, fmt.Errorf("CompleteMultipartUpload: %w", err)
 	}
 	return copyResult{versionID: aws.ToString(out.VersionId), etag: aws.ToString(out.ETag),
 		method: fmt.Sprintf("%s (%d parts)", method, len(parts))}, nil
 }
 
-// abort cleans up an upload on a context of its own: a cancelled run must
-// not leave parts behind.
+// abort cleans up an upload on a context of its own, so that it runs even
+// while the run is stopping.
 func (e *Executor) abort(ctx context.Context, t Task, uploadID string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()

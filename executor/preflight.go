@@ -55,6 +55,10 @@ type Finding struct {
 	Message string
 }
 
+// fewRetries: a check answers a question about the setup; a wrong endpoint
+// should say so in seconds, not after the full retry budget of a copy.
+func fewRetries(o *s3.Options) { o.RetryMaxAttempts = 2 }
+
 // ProbePrefix is where the KMS probe writes; it removes what it writes.
 const ProbePrefix = ".s3backfill-probe/"
 
@@ -91,7 +95,7 @@ func RunPreflight(ctx context.Context, src PreflightSource, dst PreflightDest, p
 }
 
 func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, add func(bool, string, ...any)) bool {
-	_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err == nil {
 		return true
 	}
@@ -110,7 +114,7 @@ func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, ad
 }
 
 func checkVersioning(ctx context.Context, c PreflightSource, role, bucket string, add func(bool, string, ...any), consequence string) {
-	out, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)})
+	out, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err != nil {
 		code, _, _ := Classify(err)
 		add(false, "cannot read the versioning of %s bucket %q (%s)", role, bucket, code)
@@ -126,7 +130,7 @@ func checkVersioning(ctx context.Context, c PreflightSource, role, bucket string
 }
 
 func checkSSECAllowed(ctx context.Context, c PreflightDest, bucket string, add func(bool, string, ...any)) {
-	out, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)})
+	out, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err != nil {
 		// No default encryption configured is the usual answer here.
 		return

@@ -78,6 +78,12 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task
 		} else {
 			o.Message = "delete marker replayed by an interrupted run"
 		}
+		if t.HasUpload {
+			// Completed by the interrupted run: nothing left to abort.
+			if err := e.dropUpload(ctx, store, t); err != nil {
+				return nil, err
+			}
+		}
 		if err := e.record(store, o, t.Size); err != nil {
 			return nil, err
 		}

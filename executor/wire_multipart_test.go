@@ -373,11 +373,22 @@ func TestStreamCopySSEC(t *testing.T) {
 			h.run(t, KeyJob{Key: "s", Tasks: []Task{{ID: 1, VersionID: "v1", Size: tc.size, Action: planner.Copy,
 				SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}}})
 
-			get := only(t, h.fake, "GetObject")
-			if get.Client != "src" || get.Query.Get("versionId") != "v1" {
-				t.Errorf("GET %v by %s", describe([]request{get}), get.Client)
+			// One GET, or one ranged GET per part.
+			gets := h.fake.ops("GetObject")
+			if want := max(tc.parts, 1); len(gets) != want {
+				t.Errorf("%d GetObject, want %d: %v", len(gets), want, describe(gets))
 			}
-			wantSSEC(t, get, ssecPrefix, keyA)
+			ranges := map[string]bool{}
+			for _, get := range gets {
+				if get.Client != "src" || get.Query.Get("versionId") != "v1" {
+					t.Errorf("GET %v by %s", describe([]request{get}), get.Client)
+				}
+				wantSSEC(t, get, ssecPrefix, keyA)
+				ranges[get.Header.Get("Range")] = true
+			}
+			if tc.parts == 3 && !(ranges["bytes=0-5242879"] && ranges["bytes=5242880-10485759"] && ranges["bytes=10485760-12582911"]) {
+				t.Errorf("part GETs have ranges %v, want the three 5 MiB parts", ranges)
+			}
 			var writes []request
 			for _, r := range h.fake.requests() {
 				switch r.Op {

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -35,7 +36,21 @@ func CompareETags(srcETag, replicaETag string, srcEnc, replicaEnc Encryption) (s
 }
 
 // isMultipartETag reports the "hash-N" form of a multipart upload's ETag.
-func isMultipartETag(etag string) bool { return strings.Contains(etag, "-") }
+func isMultipartETag(etag string) bool { return MultipartParts(etag) > 0 }
+
+// MultipartParts is N for an ETag of the multipart form "<32 hex>-N" (the
+// number of parts the object was uploaded in), else 0.
+func MultipartParts(etag string) int {
+	hash, n, ok := strings.Cut(strings.Trim(etag, `"`), "-")
+	if !ok || len(hash) != 32 || strings.Trim(strings.ToLower(hash), "0123456789abcdef") != "" {
+		return 0
+	}
+	parts, err := strconv.Atoi(n)
+	if err != nil || parts < 1 || parts > 10000 {
+		return 0
+	}
+	return parts
+}
 
 // Checksum is a whole-object checksum as S3 reports it.
 type Checksum struct {

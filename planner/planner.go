@@ -84,6 +84,10 @@ type Source struct {
 	SSECKeyID    string // id of the key that opened an SSE-C version; empty if none did
 	BucketKey    bool   // SSE-KMS with an S3 Bucket Key
 	Archived     bool   // in an archive tier and not restored
+	// SourceParts is the part count of a multipart source (from its ETag),
+	// else 0. A multipart source is copied in parts, replaying its layout,
+	// so that the replica keeps its shape (and, plaintext, its ETag).
+	SourceParts int
 	// Listing facts the selection filters look at.
 	LastModified      time.Time
 	StorageClass      string
@@ -171,7 +175,7 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 	if maxCopy == 0 {
 		maxCopy = MaxCopyObjectSize
 	}
-	if src.Size > rules.MultipartThreshold || src.Size > maxCopy {
+	if src.Size > rules.MultipartThreshold || src.Size > maxCopy || src.SourceParts > 1 {
 		d.Action = Multipart
 	} else {
 		d.Action = Copy

@@ -1,0 +1,35 @@
+package planner
+
+import "testing"
+
+func TestMultipartParts(t *testing.T) {
+	for etag, want := range map[string]int{
+		`"d41d8cd98f00b204e9800998ecf8427e-3"`: 3,
+		"D41D8CD98F00B204E9800998ECF8427E-10000": 10000,
+		"d41d8cd98f00b204e9800998ecf8427e":       0,
+		"d41d8cd98f00b204e9800998ecf8427e-0":     0,
+		"d41d8cd98f00b204e9800998ecf8427e-10001": 0,
+		"d41d8cd98f00b204e9800998ecf8427e-x":     0,
+		"src-etag-1":                             0,
+		"zz1d8cd98f00b204e9800998ecf8427e-2":     0,
+		"":                                       0,
+	} {
+		if got := MultipartParts(etag); got != want {
+			t.Errorf("MultipartParts(%q) = %d, want %d", etag, got, want)
+		}
+	}
+}
+
+// TestMultipartSourceKeepsItsShape: a multipart source is copied in parts
+// even below the threshold; a single-part one is not.
+func TestMultipartSourceKeepsItsShape(t *testing.T) {
+	rules := Rules{MultipartThreshold: 64 << 20}
+	src := Source{Key: "k", Size: 12 << 20, Encryption: NotSSE, SourceParts: 3}
+	if d := Decide(src, rules, nil); d.Action != Multipart {
+		t.Errorf("multipart source: %s, want multipart", d.Action)
+	}
+	src.SourceParts = 0
+	if d := Decide(src, rules, nil); d.Action != Copy {
+		t.Errorf("single-part source: %s, want copy", d.Action)
+	}
+}
