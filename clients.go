@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -22,22 +23,41 @@ type clients struct {
 	src, dst *s3.Client
 	// stream: the destination cannot read the source in the same request
 	// (other endpoint or other credentials), so copies go through us.
-	stream bool
+	stream  bool
+	traffic *traffic
 }
 
-// retryMaxAttempts: the SDK retries throttling, 5xx and connection errors
-// this many times in all with jittered backoff; beyond that the version is
-// recorded failed-retryable and the next run tries it again. This is the
-// only retry loop in the program.
+// The SDK's retryer, configured once here: the only retry loop in the
+// program. Beyond it, a version is recorded failed and the next run tries
+// it again.
 const (
-	retryMaxAttempts = 6
-	// retryMaxBackoff caps one wait: long enough for a SlowDown burst to
-	// pass, short enough that a stuck object does not stall a worker long.
+	// retryMaxAttempts: throttling, 5xx and connection errors are tried
+	// this many times in all, with jittered exponential backoff...
+	retryMaxAttempts = 10
+	// retryMaxBackoff: ...each wait at most this long: together about two
+	// minutes, enough for a burst of SlowDown to pass, not so long that a
+	// dead endpoint stalls a worker for long.
 	retryMaxBackoff = 20 * time.Second
 )
 
+// newRetryer is adaptive mode: on throttling answers (503 SlowDown, which
+// is also how S3 reports KMS throttling, and 429) it also lowers the
+// client's own request rate for a while. The retry quota of standard mode
+// is off: it would turn a throttling storm into failed versions, where
+// slowing down is what S3 asks for.
+func newRetryer() aws.Retryer {
+	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = retryMaxAttempts
+			so.MaxBackoff = retryMaxBackoff
+			so.RateLimiter = ratelimit.None
+		})
+	})
+}
+
 func newClients(ctx context.Context, s Settings) (clients, error) {
-	conns := s.Workers*s.PartWorkers + 8 // one idle connection per request in flight, plus listing and HEADs
+	tr := newTraffic(s.maxInFlight(), s.MaxRequestsPerSecond)
+	conns := s.maxInFlight() + 8 // an idle connection per request in flight, plus listings
 	srcCfg, err := awsConfig(ctx, s.Profile, s, s.sourceEndpoint(), conns)
 	if err != nil {
 		return clients{}, fmt.Errorf("source credentials: %w", err)
@@ -47,11 +67,22 @@ func newClients(ctx context.Context, s Settings) (clients, error) {
 	if err != nil {
 		return clients{}, fmt.Errorf("destination credentials: %w", err)
 	}
-	return clients{
-		src:    newS3(srcCfg, s.sourceEndpoint()),
-		dst:    newS3(dstCfg, s.destEndpoint()),
-		stream: s.sourceEndpoint() != s.destEndpoint() || destProfile != s.Profile,
-	}, nil
+	srcCfg.APIOptions = append(srcCfg.APIOptions, tr.apiOption)
+	dstCfg.APIOptions = append(dstCfg.APIOptions, tr.apiOption)
+	c := clients{
+		src:     newS3(srcCfg, s.sourceEndpoint()),
+		dst:     newS3(dstCfg, s.destEndpoint()),
+		traffic: tr,
+	}
+	switch s.CopyMode {
+	case "stream":
+		c.stream = true
+	case "server":
+		c.stream = false
+	default:
+		c.stream = s.sourceEndpoint() != s.destEndpoint() || destProfile != s.Profile
+	}
+	return c, nil
 }
 
 func awsConfig(ctx context.Context, profile string, s Settings, endpoint string, conns int) (aws.Config, error) {
@@ -61,12 +92,7 @@ func awsConfig(ctx context.Context, profile string, s Settings, endpoint string,
 	})
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = retryMaxAttempts
-				o.MaxBackoff = retryMaxBackoff
-			})
-		}),
+		config.WithRetryer(newRetryer),
 	}
 	if s.Region != "" {
 		opts = append(opts, config.WithRegion(s.Region))

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3backfill/s3backfill/checkpoint"
+	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -24,7 +25,7 @@ func cmdRun(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer j.db.Close()
+	defer j.close()
 	ctx := c.Context
 	start := time.Now()
 
@@ -57,7 +58,7 @@ func cmdPhase(c *cli.Context, stdout, stderr io.Writer, phase string) error {
 	if err != nil {
 		return err
 	}
-	defer j.db.Close()
+	defer j.close()
 	ctx := c.Context
 	switch phase {
 	case "scan":
@@ -117,7 +118,7 @@ func cmdCheck(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer j.db.Close()
+	defer j.close()
 	findings, err := j.preflight(c.Context, true)
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func cmdVerify(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer j.db.Close()
+	defer j.close()
 	checked, bad, err := j.verifyAll(c.Context, stdout, c.Bool("content"))
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -150,6 +151,52 @@ func cmdVerify(c *cli.Context, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// cmdCleanup aborts every unfinished upload this job started and lists
+// the other incomplete uploads under the destination without touching them.
+func cmdCleanup(c *cli.Context, stdout, stderr io.Writer) error {
+	j, err := openJob(c, stderr)
+	if err != nil {
+		return err
+	}
+	defer j.close()
+	ctx := c.Context
+	ex, err := j.executor(nil)
+	if err != nil {
+		return err
+	}
+	ours, err := j.db.Uploads(ctx)
+	if err != nil {
+		return err
+	}
+	mine := map[string]bool{}
+	for _, u := range ours {
+		if err := ex.AbortUpload(ctx, u.Bucket, u.Key, u.UploadID); err != nil {
+			return err
+		}
+		if err := j.db.DropUpload(ctx, u.UploadID); err != nil {
+			return err
+		}
+		mine[u.UploadID] = true
+		fmt.Fprintf(stdout, "aborted: s3://%s/%s upload %s (started by this job)\n", u.Bucket, u.Key, u.UploadID)
+	}
+	others := 0
+	for _, dest := range j.rules.targets() {
+		err := ex.ListUploads(ctx, dest, j.rules.destPrefix, func(u executor.PendingUpload) {
+			if mine[u.UploadID] {
+				return
+			}
+			others++
+			fmt.Fprintf(stdout, "not touched: s3://%s/%s upload %s started %s (not this job's)\n",
+				dest, u.Key, u.UploadID, u.Initiated.UTC().Format(time.RFC3339))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%d upload(s) of this job aborted; %d other incomplete upload(s) under the destination left alone\n", len(ours), others)
+	return nil
+}
+
 func cmdStatus(c *cli.Context, stdout io.Writer) error {
 	db, s, err := openReader(c)
 	if err != nil {
@@ -161,7 +208,20 @@ func cmdStatus(c *cli.Context, stdout io.Writer) error {
 		dest = "the destinations of the replication configuration"
 	}
 	fmt.Fprintf(stdout, "job: %s -> %s\n", s.Source, dest)
-	return printCounts(c.Context, db, stdout, false)
+	if err := printCounts(c.Context, db, stdout, false); err != nil {
+		return err
+	}
+	last, err := db.LastRun(c.Context)
+	if err != nil || last == nil {
+		return err
+	}
+	state := "finished " + last.FinishedAt
+	if last.FinishedAt == "" {
+		state = "running or stopped abruptly; last seen " + last.UpdatedAt
+	}
+	fmt.Fprintf(stdout, "last run: %s, started %s, %s\n  %d S3 requests, %d throttled (503 SlowDown / 429), %.0f requests/s lately\n",
+		last.Command, last.StartedAt, state, last.Requests, last.Throttled, last.Rate)
+	return nil
 }
 
 func cmdReport(c *cli.Context, stdout io.Writer) error {
@@ -304,6 +364,10 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 	if j.clients, err = newClients(ctx, s); err != nil {
 		return fail(usageError{err})
 	}
+	j.progress.traffic = j.clients.traffic
+	if err := j.startStats(ctx, c.Command.Name); err != nil {
+		return fail(err)
+	}
 	j.source, _ = parseS3URL("source", s.Source)
 	if j.rules, err = j.loadRules(ctx); err != nil {
 		return fail(err)
@@ -357,6 +421,15 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 	}
 	if c.IsSet("part-workers") {
 		s.PartWorkers = c.Int("part-workers")
+	}
+	if c.IsSet("max-in-flight") {
+		s.MaxInFlight = c.Int("max-in-flight")
+	}
+	if c.IsSet("max-requests-per-second") {
+		s.MaxRequestsPerSecond = c.Float64("max-requests-per-second")
+	}
+	if c.IsSet("copy-mode") {
+		s.CopyMode = c.String("copy-mode")
 	}
 	for _, f := range []struct {
 		name string

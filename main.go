@@ -162,6 +162,12 @@ rerun: it resumes, and later runs copy only versions created since.
 				Action: func(c *cli.Context) error { return cmdVerify(c, stdout, stderr) },
 			},
 			{
+				Name:   "cleanup",
+				Usage:  "abort the unfinished multipart uploads this job started; list other incomplete uploads under the destination",
+				Flags:  jobFlags,
+				Action: func(c *cli.Context) error { return cmdCleanup(c, stdout, stderr) },
+			},
+			{
 				Name:   "status",
 				Usage:  "print counts by status and encryption",
 				Flags:  []cli.Flag{dbFlag()},
@@ -216,6 +222,9 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dest-profile", Usage: "another `PROFILE` for the destination; copies are then streamed"},
 		&cli.IntFlag{Name: "workers", Usage: "keys copied in parallel", Value: defaultWorkers},
 		&cli.IntFlag{Name: "part-workers", Usage: "parts of one large object copied in parallel", Value: defaultPartWorkers},
+		&cli.IntFlag{Name: "max-in-flight", Usage: "S3 requests in flight at most, over all workers and parts (default: 2 × --workers)"},
+		&cli.Float64Flag{Name: "max-requests-per-second", Usage: "send at most this many S3 requests per second (default: no cap; S3's own throttling still slows the run down)"},
+		&cli.StringFlag{Name: "copy-mode", Usage: "auto: server-side copies unless source and destination differ in endpoint or credentials, then streamed; server; stream", Value: "auto"},
 		&cli.StringFlag{Name: "multipart-threshold", Usage: "copy objects larger than `SIZE` in parts (5MiB..5GiB)", Value: formatSize(defaultMultipartThreshold)},
 		&cli.StringFlag{Name: "part-size", Usage: "part `SIZE` of multipart copies", Value: formatSize(defaultPartSize)},
 		&cli.BoolFlag{Name: "replicate-kms", Usage: "replicate SSE-KMS versions (S3's SseKmsEncryptedObjects), encrypted with --replica-kms-key-id"},

@@ -22,6 +22,68 @@ type job struct {
 	ring     *planner.KeyRing
 	log      *slog.Logger
 	progress progressFactory
+
+	runNo     int64
+	stopStats context.CancelFunc
+	statsDone chan struct{}
+}
+
+// stopGrace is how long copies in flight may finish after Ctrl-C: a few
+// seconds, so that most small copies land and a large one keeps the parts
+// it finished (its upload continues next run).
+const stopGrace = 5 * time.Second
+
+// statsInterval is how often a run records its request traffic for status.
+const statsInterval = 5 * time.Second
+
+// startStats records this run and keeps its traffic figures current.
+func (j *job) startStats(ctx context.Context, command string) error {
+	no, err := j.db.BeginRun(ctx, command)
+	if err != nil {
+		return err
+	}
+	j.runNo = no
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	j.stopStats, j.statsDone = cancel, make(chan struct{})
+	go j.clients.traffic.sample(sctx)
+	go func() {
+		defer close(j.statsDone)
+		t := time.NewTicker(statsInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if err := j.db.UpdateRun(sctx, j.runNo, j.runStats(), false); err != nil {
+					j.log.Debug("could not record the run's traffic", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (j *job) runStats() checkpoint.RunStats {
+	req, th := j.clients.traffic.stats()
+	return checkpoint.RunStats{Requests: req, Throttled: th, Rate: j.clients.traffic.rate()}
+}
+
+// close records the run's final traffic and closes the checkpoint.
+func (j *job) close() {
+	if j.stopStats != nil {
+		j.stopStats()
+		<-j.statsDone
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := j.db.UpdateRun(ctx, j.runNo, j.runStats(), true); err != nil {
+			j.log.Warn("could not record the run's traffic", "err", err)
+		}
+		if req, th := j.clients.traffic.stats(); th > 0 {
+			j.log.Info("S3 slowed this run down", "requests", req, "throttled", th)
+		}
+	}
+	j.db.Close()
 }
 
 // scan lists the source into the checkpoint. Versions already recorded
@@ -77,6 +139,7 @@ func (j *job) executor(progress executor.Progress) (*executor.Executor, error) {
 		PartSize:     j.settings.PartSize,
 		Stream:       j.clients.stream,
 		Keys:         j.ring,
+		StopGrace:    stopGrace,
 	}, j.clients.src, j.clients.dst, progress, j.log.With("component", "executor"))
 }
 
@@ -117,7 +180,7 @@ func taskOf(r checkpoint.Row) executor.Task {
 		ID: r.ID, Key: r.Key, VersionID: r.VersionID, DestBucket: r.Dest, DestKey: r.DestKey, DeleteMarker: r.DeleteMarker,
 		Size: r.Size, ETag: r.ETag, StorageClass: firstNonEmpty(r.ReplicaStorageClass, r.StorageClass),
 		SourceChecksum: planner.Checksum{Algorithm: r.ChecksumAlgorithm, Value: r.Checksum, Type: r.ChecksumType},
-		InDoubt:        r.Status == checkpoint.StatusCopying, ClaimedAt: claimed,
+		InDoubt:        r.Status == checkpoint.StatusCopying, ClaimedAt: claimed, HasUpload: r.HasUpload,
 		Action: planner.Action(r.Action), SourceEncryption: planner.Encryption(r.SourceEncryption),
 		SSECKeyID: r.SSECKeyID, ReplicaEncryption: planner.Encryption(r.ReplicaEncryption),
 		ReplicaKMSKeyID: r.ReplicaKMSKeyID, ReplicaSSECKeyID: r.ReplicaSSECKeyID,
@@ -127,10 +190,33 @@ func taskOf(r checkpoint.Row) executor.Task {
 
 func (s *store) Claim(ctx context.Context, ids []int64) error { return s.db.Claim(ctx, ids) }
 
+func (s *store) LoadUpload(ctx context.Context, taskID int64) (*executor.Upload, error) {
+	u, err := s.db.LoadUpload(ctx, taskID)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	out := &executor.Upload{UploadID: u.UploadID, Bucket: u.Bucket, Key: u.Key, Fingerprint: u.Fingerprint, PartSizes: u.PartSizes}
+	for _, p := range u.Parts {
+		out.Parts = append(out.Parts, executor.Part{Number: p.Number, ETag: p.ETag})
+	}
+	return out, nil
+}
+
+func (s *store) SaveUpload(ctx context.Context, taskID int64, u executor.Upload) error {
+	return s.db.SaveUpload(ctx, checkpoint.Upload{RowID: taskID, UploadID: u.UploadID, Bucket: u.Bucket, Key: u.Key,
+		Fingerprint: u.Fingerprint, PartSizes: u.PartSizes})
+}
+
+func (s *store) SavePart(ctx context.Context, uploadID string, number int32, etag string) error {
+	return s.db.SavePart(ctx, uploadID, checkpoint.Part{Number: number, ETag: etag})
+}
+
+func (s *store) DropUpload(ctx context.Context, uploadID string) error { return s.db.DropUpload(ctx, uploadID) }
+
 func (s *store) Record(o executor.Outcome) error {
 	return s.rec.Record(checkpoint.Outcome{
 		ID: o.ID, Status: o.Status, DestVersionID: o.DestVersionID, ReplicaETag: o.ReplicaETag,
-		ETagStatus: o.ETagStatus, ETagReason: o.ETagReason, ChecksumStatus: o.ChecksumStatus,
+		ETagStatus: o.ETagStatus, ETagReason: o.ETagReason, ChecksumStatus: o.ChecksumStatus, PartLayout: o.PartLayout,
 		ChecksumReason: o.ChecksumReason, ReplicaEncryption: string(o.ReplicaEncryption), ReplicaKMSKeyID: o.ReplicaKMSKeyID,
 		ErrorCode: o.ErrorCode, HTTPStatus: o.HTTPStatus, Message: o.Message,
 	})

@@ -75,7 +75,7 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 		Key: r0.Key, VersionID: r0.VersionID, DeleteMarker: r0.DeleteMarker, Size: r0.Size,
 		Encryption: planner.Encryption(r0.SourceEncryption), KMSKeyID: r0.KMSKeyID, SSECKeyID: r0.SSECKeyID,
 		BucketKey: r0.BucketKey, Archived: r0.Archived, LastModified: lm, StorageClass: r0.StorageClass,
-		ReplicationStatus: r0.ReplicationStatus,
+		ReplicationStatus: r0.ReplicationStatus, SourceParts: planner.MultipartParts(r0.ETag),
 	}
 	base := checkpoint.Plan{
 		Inspected: r0.Inspected || r0.DeleteMarker, SourceEncryption: r0.SourceEncryption, KMSKeyID: r0.KMSKeyID,

@@ -20,6 +20,7 @@ type progressFactory struct {
 	out      io.Writer // the terminal (stderr)
 	log      *slog.Logger
 	interval time.Duration // between log lines when not on a terminal
+	traffic  *traffic      // request rate and throttling, shown alongside
 }
 
 // meter counts one phase's work.
@@ -32,6 +33,7 @@ type meter struct {
 
 	bar      *progressbar.ProgressBar
 	log      *slog.Logger
+	traffic  *traffic
 	stop     chan struct{}
 	finished sync.Once
 	wg       sync.WaitGroup
@@ -47,7 +49,8 @@ func (f progressFactory) counter(phase, unit string) *meter { return f.bar(phase
 
 // bar meters total items (and totalBytes bytes, if known).
 func (f progressFactory) bar(phase, unit string, total, totalBytes int64) *meter {
-	m := &meter{phase: phase, unit: unit, total: total, bytes: totalBytes, start: time.Now(), log: f.log, stop: make(chan struct{})}
+	m := &meter{phase: phase, unit: unit, total: total, bytes: totalBytes, start: time.Now(), log: f.log,
+		traffic: f.traffic, stop: make(chan struct{})}
 	if f.tty {
 		max := total
 		if max == 0 {
@@ -98,7 +101,7 @@ func (m *meter) add(n int, bytes int64) {
 		return
 	}
 	_ = m.bar.Add(n)
-	if m.bytes > 0 || m.failed.Load() > 0 {
+	if m.bytes > 0 || m.failed.Load() > 0 || m.traffic != nil {
 		m.mu.Lock()
 		if time.Since(m.lastDesc) > 250*time.Millisecond {
 			m.lastDesc = time.Now()
@@ -117,7 +120,19 @@ func (m *meter) describe() string {
 	if f := m.failed.Load(); f > 0 {
 		s += fmt.Sprintf(" (%d failed)", f)
 	}
-	return s
+	return s + m.trafficNote()
+}
+
+// trafficNote is the request rate, and the throttled answers if any.
+func (m *meter) trafficNote() string {
+	if m.traffic == nil {
+		return ""
+	}
+	s := fmt.Sprintf(" [%.0f req/s", m.traffic.rate())
+	if _, th := m.traffic.stats(); th > 0 {
+		s += fmt.Sprintf(", %d throttled", th)
+	}
+	return s + "]"
 }
 
 // line is the log line of a non-terminal run.
@@ -143,7 +158,7 @@ func (m *meter) line() string {
 	if f := m.failed.Load(); f > 0 {
 		s += fmt.Sprintf(", %d failed", f)
 	}
-	return s
+	return s + m.trafficNote()
 }
 
 // finish ends the display; a non-terminal run gets a last line.

@@ -33,6 +33,11 @@ type Settings struct {
 
 	Workers            int   `json:"workers"`
 	PartWorkers        int   `json:"part_workers"`
+	// MaxInFlight caps the S3 requests in flight over all workers and
+	// parts; 0 means 2 × workers.
+	MaxInFlight          int     `json:"max_in_flight,omitempty"`
+	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
+	CopyMode             string  `json:"copy_mode,omitempty"` // auto (""), server or stream
 	MultipartThreshold int64 `json:"multipart_threshold"`
 	PartSize           int64 `json:"part_size"`
 
@@ -69,6 +74,16 @@ func defaultSettings() Settings {
 		PartSize:           defaultPartSize,
 		Filter:             planner.Filter{MaxSize: -1},
 	}
+}
+
+// maxInFlight is the cap on requests in flight: by default twice the
+// workers, so that parts of large objects can overlap the small ones
+// without parts × workers requests piling onto one server.
+func (s Settings) maxInFlight() int {
+	if s.MaxInFlight > 0 {
+		return s.MaxInFlight
+	}
+	return 2 * s.Workers
 }
 
 // usesConfig: the rules come from a replication configuration.
@@ -135,8 +150,16 @@ func (s Settings) validate() error {
 	if err := s.Filter.Validate(); err != nil {
 		return err
 	}
-	if s.Workers < 1 || s.PartWorkers < 1 {
-		return fmt.Errorf("--workers and --part-workers must be at least 1")
+	if s.Workers < 1 || s.PartWorkers < 1 || s.MaxInFlight < 0 {
+		return fmt.Errorf("--workers and --part-workers must be at least 1, --max-in-flight at least 0")
+	}
+	if s.MaxRequestsPerSecond < 0 {
+		return fmt.Errorf("--max-requests-per-second must not be negative")
+	}
+	switch s.CopyMode {
+	case "", "auto", "server", "stream":
+	default:
+		return fmt.Errorf("--copy-mode %q: want auto, server or stream", s.CopyMode)
 	}
 	if s.PartSize < 5<<20 || s.PartSize > 5<<30 {
 		return fmt.Errorf("--part-size must be between 5MiB and 5GiB (S3's part limits), got %s", formatSize(s.PartSize))
