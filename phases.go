@@ -211,7 +211,9 @@ func (s *store) SavePart(ctx context.Context, uploadID string, number int32, eta
 	return s.db.SavePart(ctx, uploadID, checkpoint.Part{Number: number, ETag: etag})
 }
 
-func (s *store) DropUpload(ctx context.Context, uploadID string) error { return s.db.DropUpload(ctx, uploadID) }
+func (s *store) DropUpload(ctx context.Context, uploadID string) error {
+	return s.db.DropUpload(ctx, uploadID)
+}
 
 func (s *store) Record(o executor.Outcome) error {
 	return s.rec.Record(checkpoint.Outcome{

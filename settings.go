@@ -31,15 +31,15 @@ type Settings struct {
 	Profile           string `json:"profile,omitempty"`
 	DestProfile       string `json:"dest_profile,omitempty"`
 
-	Workers            int   `json:"workers"`
-	PartWorkers        int   `json:"part_workers"`
+	Workers     int `json:"workers"`
+	PartWorkers int `json:"part_workers"`
 	// MaxInFlight caps the S3 requests in flight over all workers and
 	// parts; 0 means 2 × workers.
 	MaxInFlight          int     `json:"max_in_flight,omitempty"`
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
 	CopyMode             string  `json:"copy_mode,omitempty"` // auto (""), server or stream
-	MultipartThreshold int64 `json:"multipart_threshold"`
-	PartSize           int64 `json:"part_size"`
+	MultipartThreshold   int64   `json:"multipart_threshold"`
+	PartSize             int64   `json:"part_size"`
 
 	ReplicateKMS    bool   `json:"replicate_kms,omitempty"`
 	ReplicaKMSKeyID string `json:"replica_kms_key_id,omitempty"`
