@@ -27,12 +27,22 @@ func asKeyError(err error, target **keyError) bool { return errors.As(err, targe
 
 // resolveKeys finds the task's SSE-C keys by id.
 func (e *Executor) resolveKeys(t Task) (keys, error) {
-	var k keys
+	k, err := e.resolveReplicaKey(t)
+	if err != nil {
+		return k, err
+	}
 	if t.SourceEncryption == planner.SSEC {
 		if k.src = e.cfg.Keys.ByID(t.SSECKeyID); k.src == nil {
 			return k, &keyError{planner.CodeSSECKeyNotFound, fmt.Sprintf("key id %q (which opened this version when planned) is not in the key file", t.SSECKeyID)}
 		}
 	}
+	return k, nil
+}
+
+// resolveReplicaKey finds only the key of the replica (reading it back
+// needs no source key).
+func (e *Executor) resolveReplicaKey(t Task) (keys, error) {
+	var k keys
 	if t.ReplicaEncryption == planner.SSEC {
 		if k.dst = e.cfg.Keys.ByID(t.ReplicaSSECKeyID); k.dst == nil {
 			return k, &keyError{"DstSSECKeyNotFound", fmt.Sprintf("replica key id %q is not in the key file", t.ReplicaSSECKeyID)}
@@ -189,7 +199,8 @@ func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
 	if !aws.ToBool(out.DeleteMarker) {
 		// An unversioned destination deletes the replica instead: its
 		// current state still matches the source's, its history cannot.
-		msg = "destination is not versioned: the replica was deleted (no delete marker)"
+		// (MinIO also makes no marker for a key without versions.)
+		msg = "no delete marker was made: the destination is not versioned (the replica, if any, was deleted) or held no version of the key"
 	}
 	return Outcome{ID: t.ID, Status: Succeeded, DestVersionID: aws.ToString(out.VersionId), Message: msg}, nil
 }

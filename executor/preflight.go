@@ -133,6 +133,9 @@ func checkSSECAllowed(ctx context.Context, c PreflightDest, bucket string, add f
 	out, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err != nil {
 		// No default encryption configured is the usual answer here.
+		if code, _, _ := Classify(err); code != "ServerSideEncryptionConfigurationNotFoundError" {
+			add(false, "cannot read the encryption settings of destination bucket %q (%s): whether it blocks SSE-C writes is unknown", bucket, code)
+		}
 		return
 	}
 	if out.ServerSideEncryptionConfiguration == nil {

@@ -35,7 +35,11 @@ func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) 
 	if t.DeleteMarker {
 		return VerifyOK, "delete marker", nil
 	}
-	k, err := e.resolveKeys(t)
+	resolve := e.resolveReplicaKey
+	if content {
+		resolve = e.resolveKeys // reading the source needs its key too
+	}
+	k, err := resolve(t)
 	if err != nil {
 		return VerifyMismatch, "cannot verify: " + err.Error(), nil
 	}

@@ -117,6 +117,11 @@ func ChecksumOf(h *s3.HeadObjectOutput, prefer string) planner.Checksum {
 			continue
 		}
 		cs := planner.Checksum{Algorithm: c.alg, Value: v, Type: string(h.ChecksumType)}
+		if cs.Type == "" && compositeValue(v) {
+			// Some servers leave the type out; a composite value ends in
+			// "-<parts>" like a multipart ETag.
+			cs.Type = "COMPOSITE"
+		}
 		if c.alg == prefer {
 			return cs
 		}
@@ -125,6 +130,21 @@ func ChecksumOf(h *s3.HeadObjectOutput, prefer string) planner.Checksum {
 		}
 	}
 	return first
+}
+
+// compositeValue reports the "<base64>-<parts>" form of a checksum of
+// parts.
+func compositeValue(v string) bool {
+	i := strings.LastIndexByte(v, '-')
+	if i < 0 || i == len(v)-1 {
+		return false
+	}
+	for _, r := range v[i+1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // httpStatus is the HTTP status of a failed S3 call, or 0.

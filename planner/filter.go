@@ -8,8 +8,9 @@ import (
 )
 
 // Filter selects the versions a job replicates, as S3 Batch Replication's
-// manifest generator does. The zero Filter selects everything. Versions it
-// leaves out are skipped with the reason Excludes gives.
+// manifest generator does. Filter{MaxSize: -1} selects everything (a
+// MaxSize of 0 selects empty objects only). Versions it leaves out are
+// skipped with the reason ExcludesListed or ExcludesInspected gives.
 type Filter struct {
 	CreatedAfter, CreatedBefore time.Time // zero: no bound
 	KeyPrefix, KeySuffix        string
@@ -21,6 +22,10 @@ type Filter struct {
 	// from x-amz-replication-status; NONE is its absence).
 	ReplicationStatuses []string
 }
+
+// StorageClasses are S3's storage classes, as listings name them.
+var StorageClasses = []string{"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+	"GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE", "FSX_OPENZFS", "FSX_ONTAP"}
 
 // Replication statuses, as the filter names them.
 var replicationStatuses = []string{"NONE", "PENDING", "FAILED", "COMPLETED", "REPLICA"}
@@ -39,6 +44,11 @@ func (f Filter) Validate() error {
 			return fmt.Errorf("--replication-status %q: want one of %s", s, strings.Join(replicationStatuses, ","))
 		}
 	}
+	for _, c := range f.StorageClasses {
+		if !slices.Contains(StorageClasses, c) {
+			return fmt.Errorf("--storage-class %q: want one of %s", c, strings.Join(StorageClasses, ","))
+		}
+	}
 	return nil
 }
 
@@ -50,7 +60,9 @@ func (f Filter) NeedsInspection() bool {
 
 // ExcludesListed says why the filter leaves a version out by what the
 // listing tells (key, time, size, storage class), or "" if it does not.
-// Delete markers are filtered by key and time only.
+// Delete markers are filtered by key and time only: they keep the deletions
+// of the keys the filter selects (a filter on size, class or encryption
+// would otherwise leave a deleted object live on the replica).
 func (f Filter) ExcludesListed(src Source) string {
 	switch {
 	case f.KeyPrefix != "" && !strings.HasPrefix(src.Key, f.KeyPrefix):
@@ -79,12 +91,10 @@ func (f Filter) ExcludesListed(src Source) string {
 }
 
 // ExcludesInspected says why the filter leaves an inspected version out
-// by its encryption or replication status, or "" if it does not.
+// by its encryption or replication status (a delete marker's is NONE), or
+// "" if it does not.
 func (f Filter) ExcludesInspected(src Source) string {
-	if src.DeleteMarker {
-		return ""
-	}
-	if len(f.Encryptions) > 0 && !slices.Contains(f.Encryptions, src.Encryption) {
+	if !src.DeleteMarker && len(f.Encryptions) > 0 && !slices.Contains(f.Encryptions, src.Encryption) {
 		return fmt.Sprintf("filtered out: encryption %s not in %s", src.Encryption, joinEncryptions(f.Encryptions))
 	}
 	if len(f.ReplicationStatuses) > 0 {

@@ -1,0 +1,247 @@
+package inventory
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// headFake answers every HEAD 200 with fixed headers (or, with ssecMD5
+// set, as S3 does for an SSE-C version: 400 without a key, 403 with
+// another) and records the request headers.
+type headFake struct {
+	mu      sync.Mutex
+	reqs    []http.Header
+	queries []string
+}
+
+func newHeadFake(t *testing.T, reply map[string]string, ssecMD5 string) (*headFake, *s3.Client) {
+	t.Helper()
+	f := &headFake{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.reqs = append(f.reqs, r.Header.Clone())
+		f.queries = append(f.queries, r.URL.RawQuery)
+		f.mu.Unlock()
+		if r.Method != http.MethodHead {
+			w.WriteHeader(http.StatusNotImplemented)
+			return
+		}
+		if ssecMD5 != "" {
+			switch got := r.Header.Get("x-amz-server-side-encryption-customer-key-MD5"); {
+			case got == "":
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			case got != ssecMD5:
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+		}
+		for k, v := range reply {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	return f, s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		HTTPClient: srv.Client(), Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), RetryMaxAttempts: 1})
+}
+
+func (f *headFake) headers() []http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]http.Header(nil), f.reqs...)
+}
+
+const (
+	sha256Value = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
+	crc32Value  = "NSRBwg=="
+)
+
+func TestInspectFacts(t *testing.T) {
+	const kmsKey = "arn:aws:kms:us-east-1:111122223333:key/src"
+	const restored = `ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"`
+	plain := map[string]string{"Content-Length": "42", "ETag": `"abc"`}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range plain {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		reply map[string]string
+		want  Inspection
+	}{
+		{"plain", plain, Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+
+		{"sse-kms with bucket key", with("x-amz-server-side-encryption", "aws:kms",
+			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey, "x-amz-server-side-encryption-bucket-key-enabled", "true"),
+			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, BucketKey: true, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"sse-kms bucket key false", with("x-amz-server-side-encryption", "aws:kms",
+			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey, "x-amz-server-side-encryption-bucket-key-enabled", "false"),
+			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"sse-kms without bucket key header", with("x-amz-server-side-encryption", "aws:kms",
+			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey),
+			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+
+		{"replication status completed", with("x-amz-replication-status", "COMPLETED"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "COMPLETED", HeadCalls: 1}},
+		{"replication status replica", with("x-amz-replication-status", "REPLICA"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "REPLICA", HeadCalls: 1}},
+		{"replication status failed", with("x-amz-replication-status", "FAILED"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "FAILED", HeadCalls: 1}},
+
+		{"sha256 full object", with("x-amz-checksum-sha256", sha256Value, "x-amz-checksum-type", "FULL_OBJECT"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+				Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}}},
+		{"crc32 composite", with("x-amz-checksum-crc32", crc32Value+"-3", "x-amz-checksum-type", "COMPOSITE"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+				Checksum: planner.Checksum{Algorithm: "CRC32", Value: crc32Value + "-3", Type: "COMPOSITE"}}},
+		{"checksum without type", with("x-amz-checksum-crc32", crc32Value),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+				Checksum: planner.Checksum{Algorithm: "CRC32", Value: crc32Value}}},
+		{"two checksums: the stronger", with("x-amz-checksum-crc32", crc32Value, "x-amz-checksum-sha256", sha256Value,
+			"x-amz-checksum-type", "FULL_OBJECT"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+				Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}}},
+
+		// Archive tiers.
+		{"glacier", with("x-amz-storage-class", "GLACIER"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"deep archive", with("x-amz-storage-class", "DEEP_ARCHIVE"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"glacier restored", with("x-amz-storage-class", "GLACIER", "x-amz-restore", restored),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"deep archive restored", with("x-amz-storage-class", "DEEP_ARCHIVE", "x-amz-restore", restored),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"glacier restoring", with("x-amz-storage-class", "GLACIER", "x-amz-restore", `ongoing-request="true"`),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"deep archive restoring", with("x-amz-storage-class", "DEEP_ARCHIVE", "x-amz-restore", `ongoing-request="true"`),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"intelligent-tiering archive access", with("x-amz-storage-class", "INTELLIGENT_TIERING", "x-amz-archive-status", "ARCHIVE_ACCESS"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"intelligent-tiering deep archive access", with("x-amz-storage-class", "INTELLIGENT_TIERING", "x-amz-archive-status", "DEEP_ARCHIVE_ACCESS"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"archive status alone", with("x-amz-archive-status", "ARCHIVE_ACCESS"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+		{"intelligent-tiering archive restored", with("x-amz-storage-class", "INTELLIGENT_TIERING",
+			"x-amz-archive-status", "ARCHIVE_ACCESS", "x-amz-restore", restored),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"intelligent-tiering frequent access", with("x-amz-storage-class", "INTELLIGENT_TIERING"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"glacier instant retrieval", with("x-amz-storage-class", "GLACIER_IR"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"standard-ia", with("x-amz-storage-class", "STANDARD_IA"),
+			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, c := newHeadFake(t, tc.reply, "")
+			got, err := Inspect(context.Background(), c, "b", "k", "v1", nil)
+			if err != nil {
+				t.Fatalf("Inspect: %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("Inspect =\n %+v, want\n %+v", got, tc.want)
+			}
+			hs := f.headers()
+			if len(hs) != 1 {
+				t.Fatalf("%d requests, want 1", len(hs))
+			}
+			if v := hs[0].Get("x-amz-checksum-mode"); v != "ENABLED" {
+				t.Errorf("HEAD x-amz-checksum-mode = %q, want ENABLED", v)
+			}
+		})
+	}
+}
+
+// TestInspectSSECFacts: the facts of an SSE-C version come from the HEAD
+// that opened it, and every HEAD (the keyless one and each key trial)
+// asks for the checksum.
+func TestInspectSSECFacts(t *testing.T) {
+	ring := testRing(t)
+	opener := ring.ByID("three")
+	f, c := newHeadFake(t, map[string]string{
+		"Content-Length": "9", "ETag": `"opaque"`,
+		"x-amz-server-side-encryption-customer-algorithm": "AES256",
+		"x-amz-server-side-encryption-customer-key-MD5":   opener.MD5(),
+		"x-amz-checksum-sha256":                           sha256Value, "x-amz-checksum-type": "FULL_OBJECT",
+		"x-amz-replication-status": "PENDING",
+		"x-amz-storage-class":      "DEEP_ARCHIVE",
+	}, opener.MD5())
+	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", ring.Candidates("other/k"))
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	want := Inspection{Encryption: planner.SSEC, SSECKeyID: "three", Size: 9, ETag: `"opaque"`, ReplicationStatus: "PENDING",
+		Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}, Archived: true, HeadCalls: 4}
+	if got != want {
+		t.Errorf("Inspect =\n %+v, want\n %+v", got, want)
+	}
+	hs := f.headers()
+	if len(hs) != 4 {
+		t.Fatalf("%d HEADs, want 4 (keyless, one, two, three)", len(hs))
+	}
+	for i, h := range hs {
+		if v := h.Get("x-amz-checksum-mode"); v != "ENABLED" {
+			t.Errorf("HEAD %d: x-amz-checksum-mode = %q, want ENABLED", i, v)
+		}
+	}
+	for i, q := range f.queries {
+		if q != "versionId=v1" {
+			t.Errorf("HEAD %d query %q, want versionId=v1", i, q)
+		}
+	}
+}
+
+func TestChecksumOf(t *testing.T) {
+	all := &s3.HeadObjectOutput{
+		ChecksumSHA256: aws.String("sha256"), ChecksumSHA1: aws.String("sha1"), ChecksumCRC64NVME: aws.String("crc64"),
+		ChecksumCRC32C: aws.String("crc32c"), ChecksumCRC32: aws.String("crc32"), ChecksumType: types.ChecksumTypeFullObject,
+	}
+	full := func(alg, v string) planner.Checksum {
+		return planner.Checksum{Algorithm: alg, Value: v, Type: "FULL_OBJECT"}
+	}
+	for _, tc := range []struct {
+		name   string
+		h      *s3.HeadObjectOutput
+		prefer string
+		want   planner.Checksum
+	}{
+		{"none", &s3.HeadObjectOutput{}, "", planner.Checksum{}},
+		{"none, prefer", &s3.HeadObjectOutput{ChecksumType: types.ChecksumTypeFullObject}, "SHA256", planner.Checksum{}},
+		{"empty value is none", &s3.HeadObjectOutput{ChecksumSHA256: aws.String("")}, "", planner.Checksum{}},
+		{"all, no preference: strongest", all, "", full("SHA256", "sha256")},
+		{"all, prefer SHA256", all, "SHA256", full("SHA256", "sha256")},
+		{"all, prefer SHA1", all, "SHA1", full("SHA1", "sha1")},
+		{"all, prefer CRC64NVME", all, "CRC64NVME", full("CRC64NVME", "crc64")},
+		{"all, prefer CRC32C", all, "CRC32C", full("CRC32C", "crc32c")},
+		{"all, prefer CRC32", all, "CRC32", full("CRC32", "crc32")},
+		{"all, prefer unknown", all, "MD5", full("SHA256", "sha256")},
+		{"preferred absent: strongest of the rest", &s3.HeadObjectOutput{ChecksumCRC32: aws.String("crc32"),
+			ChecksumCRC64NVME: aws.String("crc64"), ChecksumType: types.ChecksumTypeFullObject}, "SHA256", full("CRC64NVME", "crc64")},
+		{"SHA1 over CRCs", &s3.HeadObjectOutput{ChecksumCRC32C: aws.String("crc32c"), ChecksumSHA1: aws.String("sha1"),
+			ChecksumType: types.ChecksumTypeFullObject}, "", full("SHA1", "sha1")},
+		{"CRC32C over CRC32", &s3.HeadObjectOutput{ChecksumCRC32: aws.String("crc32"), ChecksumCRC32C: aws.String("crc32c")}, "",
+			planner.Checksum{Algorithm: "CRC32C", Value: "crc32c"}},
+		{"composite type carried", &s3.HeadObjectOutput{ChecksumCRC32: aws.String("crc32-2"), ChecksumType: types.ChecksumTypeComposite}, "CRC32",
+			planner.Checksum{Algorithm: "CRC32", Value: "crc32-2", Type: "COMPOSITE"}},
+	} {
+		if got := ChecksumOf(tc.h, tc.prefer); got != tc.want {
+			t.Errorf("%s: ChecksumOf(prefer %q) = %+v, want %+v", tc.name, tc.prefer, got, tc.want)
+		}
+	}
+}
