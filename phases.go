@@ -197,7 +197,7 @@ func (s *store) LoadUpload(ctx context.Context, taskID int64) (*executor.Upload,
 	}
 	out := &executor.Upload{UploadID: u.UploadID, Bucket: u.Bucket, Key: u.Key, Fingerprint: u.Fingerprint, PartSizes: u.PartSizes}
 	for _, p := range u.Parts {
-		out.Parts = append(out.Parts, executor.Part{Number: p.Number, ETag: p.ETag})
+		out.Parts = append(out.Parts, executor.Part{Number: p.Number, ETag: p.ETag, Checksum: p.Checksum})
 	}
 	return out, nil
 }
@@ -207,8 +207,8 @@ func (s *store) SaveUpload(ctx context.Context, taskID int64, u executor.Upload)
 		Fingerprint: u.Fingerprint, PartSizes: u.PartSizes})
 }
 
-func (s *store) SavePart(ctx context.Context, uploadID string, number int32, etag string) error {
-	return s.db.SavePart(ctx, uploadID, checkpoint.Part{Number: number, ETag: etag})
+func (s *store) SavePart(ctx context.Context, uploadID string, p executor.Part) error {
+	return s.db.SavePart(ctx, uploadID, checkpoint.Part{Number: p.Number, ETag: p.ETag, Checksum: p.Checksum})
 }
 
 func (s *store) DropUpload(ctx context.Context, uploadID string) error {

@@ -116,14 +116,14 @@ func TestUploads(t *testing.T) {
 	if err := db.SaveUpload(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []Part{{1, `"e1"`}, {3, `"e3"`}} {
+	for _, p := range []Part{{1, `"e1"`, ""}, {3, `"e3"`, "crc"}} {
 		if err := db.SavePart(ctx, "u1", p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := db.LoadUpload(ctx, id)
 	if err != nil || got == nil || got.UploadID != "u1" || fmt.Sprint(got.PartSizes) != "[5 5 2]" ||
-		fmt.Sprint(got.Parts) != `[{1 "e1"} {3 "e3"}]` {
+		fmt.Sprint(got.Parts) != `[{1 "e1" } {3 "e3" crc}]` {
 		t.Fatalf("LoadUpload = %+v, %v", got, err)
 	}
 	work, err := db.NextWork(ctx, WorkCursor{}, 10)

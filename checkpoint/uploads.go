@@ -20,8 +20,9 @@ type Upload struct {
 
 // Part is one copied part.
 type Part struct {
-	Number int32
-	ETag   string
+	Number   int32
+	ETag     string
+	Checksum string // CRC32 of a streamed part, which completing the upload needs
 }
 
 // SaveUpload records a new upload for a row, replacing any other.
@@ -51,8 +52,8 @@ func (db *DB) SaveUpload(ctx context.Context, u Upload) error {
 // SavePart records a copied part of an upload, durably: after a crash the
 // next run copies only the parts not recorded (and confirmed by the server).
 func (db *DB) SavePart(ctx context.Context, uploadID string, p Part) error {
-	_, err := db.w.ExecContext(ctx, `INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag) VALUES (?, ?, ?)`,
-		uploadID, p.Number, p.ETag)
+	_, err := db.w.ExecContext(ctx, `INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, checksum) VALUES (?, ?, ?, ?)`,
+		uploadID, p.Number, p.ETag, p.Checksum)
 	if err != nil {
 		return fmt.Errorf("save part %d of upload %s: %w", p.Number, uploadID, err)
 	}
@@ -75,14 +76,14 @@ func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*Upload, error) {
 	if err := json.Unmarshal([]byte(sizes), &u.PartSizes); err != nil {
 		return nil, fmt.Errorf("load upload of row %d: part sizes: %w", rowID, err)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT part_number, etag FROM upload_parts WHERE upload_id = ? ORDER BY part_number`, u.UploadID)
+	rows, err := db.r.QueryContext(ctx, `SELECT part_number, etag, checksum FROM upload_parts WHERE upload_id = ? ORDER BY part_number`, u.UploadID)
 	if err != nil {
 		return nil, fmt.Errorf("load parts of upload %s: %w", u.UploadID, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var p Part
-		if err := rows.Scan(&p.Number, &p.ETag); err != nil {
+		if err := rows.Scan(&p.Number, &p.ETag, &p.Checksum); err != nil {
 			return nil, fmt.Errorf("load parts of upload %s: %w", u.UploadID, err)
 		}
 		u.Parts = append(u.Parts, p)

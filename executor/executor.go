@@ -93,7 +93,7 @@ type Store interface {
 	// LoadUpload returns the unfinished upload of a task, or nil.
 	LoadUpload(ctx context.Context, taskID int64) (*Upload, error)
 	SaveUpload(ctx context.Context, taskID int64, u Upload) error
-	SavePart(ctx context.Context, uploadID string, number int32, etag string) error
+	SavePart(ctx context.Context, uploadID string, p Part) error
 	// DropUpload forgets an upload that was completed or aborted.
 	DropUpload(ctx context.Context, uploadID string) error
 }
@@ -109,8 +109,9 @@ type Upload struct {
 
 // Part is one finished part.
 type Part struct {
-	Number int32
-	ETag   string
+	Number   int32
+	ETag     string
+	Checksum string // CRC32 of a streamed part (the upload declared CRC32)
 }
 
 // Cursor is where the store's NextWork continues: after this destination
@@ -329,6 +330,10 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, e
 	if asKeyError(err, &ke) {
 		code = ke.code
 	}
+	msg := err.Error()
+	if t.ReplicaEncryption == planner.DSSEKMS && status == 400 {
+		msg = "writing a DSSE-KMS replica was refused (does the destination support DSSE-KMS?): " + msg
+	}
 	e.log.Debug("version failed", "key", t.Key, "version", t.VersionID, "code", code, "err", err)
-	return Outcome{ID: t.ID, Status: Failed, ErrorCode: code, HTTPStatus: status, Message: err.Error()}, nil
+	return Outcome{ID: t.ID, Status: Failed, ErrorCode: code, HTTPStatus: status, Message: msg}, nil
 }

@@ -409,12 +409,12 @@ func (s *memStore) SaveUpload(_ context.Context, taskID int64, u Upload) error {
 	return nil
 }
 
-func (s *memStore) SavePart(_ context.Context, uploadID string, number int32, etag string) error {
+func (s *memStore) SavePart(_ context.Context, uploadID string, p Part) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range s.uploads {
 		if u.UploadID == uploadID {
-			u.Parts = append(u.Parts, Part{Number: number, ETag: etag})
+			u.Parts = append(u.Parts, p)
 		}
 	}
 	return nil

@@ -36,7 +36,7 @@ const abortTimeout = 30 * time.Second
 func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k keys, stream bool) (copyResult, error) {
 	lay := e.layoutOf(ctx, t, k)
 	fp := fingerprint(t, lay, stream)
-	uploadID, done, err := e.resumable(ctx, store, t, k, fp)
+	uploadID, done, err := e.resumable(ctx, store, t, k, fp, stream)
 	if err != nil {
 		return copyResult{}, err
 	}
@@ -56,26 +56,26 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 	g.SetLimit(e.cfg.PartWorkers)
 	for i, size := range lay.sizes {
 		n := int32(i + 1)
-		if etag, ok := done[n]; ok {
-			parts[i] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)}
+		if p, ok := done[n]; ok {
+			parts[i] = completedPart(p)
 			continue
 		}
 		first := lay.offset(i)
 		g.Go(func() error {
-			var etag string
+			var p Part
 			var err error
 			if stream {
-				etag, err = e.streamPart(gctx, t, k, uploadID, n, first, size)
+				p, err = e.streamPart(gctx, t, k, uploadID, n, first, size)
 			} else {
-				etag, err = e.copyPart(gctx, t, k, uploadID, n, first, size)
+				p, err = e.copyPart(gctx, t, k, uploadID, n, first, size)
 			}
 			if err != nil {
 				return err
 			}
-			if err := store.SavePart(gctx, uploadID, n, etag); err != nil {
+			if err := store.SavePart(gctx, uploadID, p); err != nil {
 				return runFatal{err}
 			}
-			parts[i] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(etag)}
+			parts[i] = completedPart(p)
 			return nil
 		})
 	}
@@ -110,7 +110,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 // when it can be continued: same plan and layout (fingerprint), still
 // there, parts confirmed by ListParts with their sizes. An upload that
 // cannot be continued is aborted and forgotten.
-func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, fp string) (string, map[int32]string, error) {
+func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, fp string, stream bool) (string, map[int32]Part, error) {
 	u, err := store.LoadUpload(ctx, t.ID)
 	if err != nil {
 		return "", nil, runFatal{err}
@@ -145,12 +145,12 @@ func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, f
 		}
 		return "", nil, forget()
 	}
-	done := map[int32]string{}
+	done := map[int32]Part{}
 	for _, p := range u.Parts {
 		l, ok := listed[p.Number]
 		if ok && int(p.Number) <= len(u.PartSizes) && l.size == u.PartSizes[p.Number-1] &&
-			strings.Trim(l.etag, `"`) == strings.Trim(p.ETag, `"`) {
-			done[p.Number] = p.ETag
+			strings.Trim(l.etag, `"`) == strings.Trim(p.ETag, `"`) && (!stream || p.Checksum != "") {
+			done[p.Number] = p
 		}
 	}
 	return u.UploadID, done, nil
@@ -205,8 +205,17 @@ func (e *Executor) createUpload(ctx context.Context, t Task, k keys, stream bool
 	return aws.ToString(up.UploadId), nil
 }
 
+// completedPart is a finished part as CompleteMultipartUpload lists it.
+func completedPart(p Part) types.CompletedPart {
+	cp := types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
+	if p.Checksum != "" {
+		cp.ChecksumCRC32 = aws.String(p.Checksum)
+	}
+	return cp
+}
+
 // copyPart copies one part server-side.
-func (e *Executor) copyPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (string, error) {
+func (e *Executor) copyPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (Part, error) {
 	in := &s3.UploadPartCopyInput{
 		Bucket:          aws.String(t.DestBucket),
 		Key:             aws.String(t.DestKey),
@@ -218,29 +227,29 @@ func (e *Executor) copyPart(ctx context.Context, t Task, k keys, uploadID string
 	k.applyUploadPartCopy(in)
 	out, err := e.dst.UploadPartCopy(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("UploadPartCopy part %d: %w", n, err)
+		return Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, err)
 	}
 	if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
-		return "", fmt.Errorf("UploadPartCopy part %d: %w", n, errNoPartETag)
+		return Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, errNoPartETag)
 	}
-	return aws.ToString(out.CopyPartResult.ETag), nil
+	return Part{Number: n, ETag: aws.ToString(out.CopyPartResult.ETag)}, nil
 }
 
 // streamPart reads one part's range of the source into memory and uploads
 // it: memory in use is the size of the parts in flight.
-func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (string, error) {
+func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (Part, error) {
 	get := &s3.GetObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1))}
 	k.applyGetSource(get)
 	obj, err := e.src.GetObject(ctx, get)
 	if err != nil {
-		return "", fmt.Errorf("GetObject (source) part %d: %w", n, err)
+		return Part{}, fmt.Errorf("GetObject (source) part %d: %w", n, err)
 	}
 	buf := make([]byte, size)
 	_, err = io.ReadFull(obj.Body, buf)
 	obj.Body.Close()
 	if err != nil {
-		return "", fmt.Errorf("GetObject (source) part %d body: %w", n, err)
+		return Part{}, fmt.Errorf("GetObject (source) part %d body: %w", n, err)
 	}
 	in := &s3.UploadPartInput{
 		Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID),
@@ -250,9 +259,9 @@ func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID stri
 	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
 	out, err := e.dst.UploadPart(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("UploadPart part %d: %w", n, err)
+		return Part{}, fmt.Errorf("UploadPart part %d: %w", n, err)
 	}
-	return aws.ToString(out.ETag), nil
+	return Part{Number: n, ETag: aws.ToString(out.ETag), Checksum: aws.ToString(out.ChecksumCRC32)}, nil
 }
 
 // dropUpload aborts and forgets the recorded upload of a task that will not

@@ -15,6 +15,7 @@ CREATE TABLE upload_parts (
     upload_id   TEXT    NOT NULL REFERENCES uploads (upload_id) ON DELETE CASCADE,
     part_number INTEGER NOT NULL,
     etag        TEXT    NOT NULL,
+    checksum    TEXT    NOT NULL DEFAULT '',  -- the part's CRC32, where the upload declared it
     PRIMARY KEY (upload_id, part_number)
 );
 
