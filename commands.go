@@ -356,11 +356,6 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 		}
 	}
 	j.settings = s
-	if !found || string(stored) != string(s.marshal()) {
-		if err := db.SaveSettings(ctx, s.marshal()); err != nil {
-			return fail(err)
-		}
-	}
 	if j.clients, err = newClients(ctx, s); err != nil {
 		return fail(usageError{err})
 	}
@@ -375,6 +370,13 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 	if s.usesConfig() {
 		for _, n := range j.rules.cfg.Notes() {
 			log.Info("replication configuration: " + n)
+		}
+	}
+	// Stored only once they are known to work, so that a rerun with --db
+	// alone does not meet the same mistake.
+	if !found || string(stored) != string(s.marshal()) {
+		if err := db.SaveSettings(ctx, s.marshal()); err != nil {
+			return fail(err)
 		}
 	}
 	if j.clients.stream {

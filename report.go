@@ -21,7 +21,7 @@ var reportHeader = []string{
 	"DestinationBucket", "DestinationKey", "DestinationVersionId",
 	"SourceEncryption", "ReplicaEncryption", "KeyId", "ReplicaKeyId",
 	"Size", "SourceETag", "ReplicaETag", "ETagStatus", "ETagReason", "ChecksumStatus", "ChecksumReason",
-	"DeleteMarker", "RuleId", "VerifyStatus", "VerifyMessage",
+	"DeleteMarker", "RuleId", "PartLayout", "VerifyStatus", "VerifyMessage",
 }
 
 // writeReport writes the CSV report of every row (or the failed ones),
@@ -52,10 +52,6 @@ func reportRow(srcBucket string, r checkpoint.Row) []string {
 	}
 	keyID := firstNonEmpty(r.SSECKeyID, r.KMSKeyID)
 	replicaKeyID := firstNonEmpty(r.ReplicaSSECKeyID, r.ReplicaKMSKeyID)
-	destBucket := ""
-	if r.DestKey != "" {
-		destBucket = r.Dest
-	}
 	replicaEnc := r.ReplicaEncryption
 	if r.Status != checkpoint.StatusSucceeded {
 		replicaEnc = "" // planned, not made
@@ -63,10 +59,10 @@ func reportRow(srcBucket string, r checkpoint.Row) []string {
 	size := strconv.FormatInt(r.Size, 10)
 	return []string{
 		srcBucket, encodeKey(r.Key), r.VersionID, taskStatus(r.Status), r.ErrorCode, httpStatus, r.Message,
-		destBucket, encodeKey(r.DestKey), r.DestVersionID,
+		r.Dest, encodeKey(r.DestKey), r.DestVersionID,
 		sourceEncryption(r), replicaEnc, keyID, replicaKeyID,
 		size, strings.Trim(r.ETag, `"`), strings.Trim(r.ReplicaETag, `"`), r.ETagStatus, r.ETagReason,
-		r.ChecksumStatus, r.ChecksumReason, strconv.FormatBool(r.DeleteMarker), r.RuleID, r.VerifyStatus, r.VerifyMessage,
+		r.ChecksumStatus, r.ChecksumReason, strconv.FormatBool(r.DeleteMarker), r.RuleID, r.PartLayout, r.VerifyStatus, r.VerifyMessage,
 	}
 }
 

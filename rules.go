@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -31,6 +32,9 @@ func (j *job) loadRules(ctx context.Context) (jobRules, error) {
 	case s.ReplicationConfigFromSource:
 		cfg, err := inventory.ReadReplicationConfig(ctx, j.clients.src, src.Bucket)
 		if err != nil {
+			if code, status, _ := executor.Classify(err); status == 404 && code == "NoSuchBucket" {
+				return jobRules{}, fmt.Errorf("--replication-config-from-source: source bucket %q does not exist (check the bucket name and the endpoint)", src.Bucket)
+			}
 			return jobRules{}, err
 		}
 		jr.cfg = cfg

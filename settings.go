@@ -122,10 +122,19 @@ func (s Settings) validate() error {
 		if s.ReplicationConfig != "" && s.ReplicationConfigFromSource {
 			return fmt.Errorf("give --replication-config or --replication-config-from-source, not both")
 		}
-		if s.Dest != "" || s.ReplicateKMS || s.ReplicaKMSKeyID != "" || s.DeleteMarkers {
-			return fmt.Errorf("the replication configuration names the destinations and their rules: " +
-				"drop --dest, --replicate-kms, --replica-kms-key-id and --delete-markers, the one-rule form of the same " +
-				"settings (a job started with --dest keeps it: use another --db)")
+		var mixed []string
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--dest", s.Dest != ""}, {"--replicate-kms", s.ReplicateKMS}, {"--replica-kms-key-id", s.ReplicaKMSKeyID != ""},
+			{"--delete-markers", s.DeleteMarkers}} {
+			if f.set {
+				mixed = append(mixed, f.name)
+			}
+		}
+		if len(mixed) > 0 {
+			return fmt.Errorf("the replication configuration names the destinations and their rules: drop %s, "+
+				"the one-rule form of the same settings (a job started with --dest keeps it: use another --db)", strings.Join(mixed, ", "))
 		}
 		if _, err := parseS3URL("source", s.Source); err != nil {
 			return err
