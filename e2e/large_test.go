@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+
+	mrand "math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/checkpoint"
+	"github.com/s3backfill/s3backfill/internal/labenv"
+)
+
+const mib = 1 << 20
+
+// putInParts uploads data as a multipart object cut at sizes, and records
+// the version in w.
+func putInParts(t *testing.T, w *world, key string, data []byte, sizes []int, sse types.ServerSideEncryption) *srcVersion {
+	t.Helper()
+	ctx := context.Background()
+	up, err := w.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(w.bucket), Key: aws.String(key),
+		ServerSideEncryption: sse})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	off := 0
+	for i, n := range sizes {
+		p, err := w.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(w.bucket), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(data[off : off+n]), ContentLength: aws.Int64(int64(n))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: p.ETag})
+		off += n
+	}
+	if off != len(data) {
+		t.Fatalf("part sizes add up to %d, data has %d", off, len(data))
+	}
+	done, err := w.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(w.bucket), Key: aws.String(key),
+		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := encNone
+	if sse == types.ServerSideEncryptionAes256 {
+		enc = encS3
+	}
+	v := &srcVersion{key: key, versionID: aws.ToString(done.VersionId), data: data, enc: enc}
+	w.add(v)
+	return v
+}
+
+func etagOf(t *testing.T, c *s3.Client, bucket, key, versionID string) string {
+	t.Helper()
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	h, err := c.HeadObject(context.Background(), in)
+	if err != nil {
+		t.Fatalf("HEAD %s: %v", key, err)
+	}
+	return aws.ToString(h.ETag)
+}
+
+// TestPartLayoutReplay: a multipart source with uneven parts, plaintext and
+// SSE-S3, gets a replica with the very same multipart ETag; a single-part
+// object above the threshold is cut at --part-size.
+func TestPartLayoutReplay(t *testing.T) {
+	lab := labenv.Get(t)
+	c := lab.Client()
+	src := lab.Bucket(t, c, "layout-src", true)
+	dst := lab.Bucket(t, c, "layout-dst", true)
+	w := newWorld(c, src)
+	r := mrand.New(mrand.NewPCG(7, 8))
+	plain := putInParts(t, w, "uneven/plain", content(r, 19*mib), []int{5 * mib, 7 * mib, 6 * mib, 1 * mib}, "")
+	sse := putInParts(t, w, "uneven/sse-s3", content(r, 11*mib+3), []int{6 * mib, 5*mib + 3}, types.ServerSideEncryptionAes256)
+	w.put(t, &srcVersion{key: "single/big", data: content(r, 8*mib), enc: encNone}) // one PUT: not multipart
+	dir := t.TempDir()
+	db, report := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--report", report,
+		"--endpoint-url", lab.Endpoint, "--multipart-threshold", "6MiB", "--part-size", "5MiB")
+	if res.code != 0 {
+		t.Fatalf("%s", res)
+	}
+	checkReplicas(t, w, c, dst, "", "", func(v *srcVersion) expectation {
+		return expectation{replicated: true, status: "succeeded", replicaEnc: v.enc}
+	})
+	for _, v := range []*srcVersion{plain, sse} {
+		want := etagOf(t, c, src, v.key, v.versionID)
+		if got := etagOf(t, c, dst, v.key, ""); got != want || !strings.Contains(got, "-") {
+			t.Errorf("%s: replica ETag %s, want the source's multipart ETag %s", v.key, got, want)
+		}
+	}
+	_, rows, _ := reportRows(t, report)
+	for key, want := range map[string]string{
+		plain.key:    "source's 4 parts",
+		sse.key:      "source's 2 parts",
+		"single/big": "5MiB parts",
+	} {
+		for _, row := range rows {
+			if row["Key"] == key && row["PartLayout"] != want {
+				t.Errorf("%s: PartLayout %q, want %q", key, row["PartLayout"], want)
+			}
+			if row["Key"] == key && key != "single/big" && row["ETagStatus"] != "match" {
+				t.Errorf("%s: ETagStatus %q, want match", key, row["ETagStatus"])
+			}
+		}
+	}
+}
+
+// TestMultipartResumeAfterKill kills the tool (SIGKILL) in the middle of a
+// multipart copy with many parts: the next run completes the same upload
+// and copies only the parts not recorded as done.
+func TestMultipartResumeAfterKill(t *testing.T) {
+	lab := labenv.Get(t)
+	c := lab.Client()
+	src := lab.Bucket(t, c, "mpkill-src", true)
+	dst := lab.Bucket(t, c, "mpkill-dst", true)
+	w := newWorld(c, src)
+	r := mrand.New(mrand.NewPCG(9, 10))
+	const parts = 24
+	sizes := make([]int, parts)
+	for i := range sizes {
+		sizes[i] = 5 * mib
+	}
+	v := putInParts(t, w, "huge/object.bin", content(r, parts*5*mib), sizes, "")
+	p := newProxy(t, lab, lab.Endpoint)
+	// Part copies take a while, so that the kill lands among them.
+	p.setFaults(func(req *http.Request, n int) fault {
+		if requestKind(req) == "UploadPartCopy" {
+			return slow
+		}
+		return pass
+	})
+	db := filepath.Join(t.TempDir(), "job.db")
+	args := []string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst, "--db", db, "--endpoint-url", p.url(),
+		"--ca-bundle", p.caBundle, "--part-workers", "2"}
+	cmd, out := start(t, lab, args...)
+	deadline := time.Now().Add(3 * time.Minute)
+	for p.count("UploadPartCopy") < parts/3 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no part copies after 3 minutes:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	firstRun := p.count("UploadPartCopy")
+	uploads := p.uploadIDs("UploadPartCopy")
+	if len(uploads) != 1 {
+		t.Fatalf("first run used uploads %v, want one", uploads)
+	}
+	recorded := recordedParts(t, db)
+	if recorded == 0 || recorded >= parts {
+		t.Fatalf("%d parts recorded at the kill; the test needs some, not all", recorded)
+	}
+
+	p.setFaults(nil)
+	final := tool(t, lab, nil, "run", "--db", db)
+	if final.code != 0 {
+		t.Fatalf("rerun: %s", final)
+	}
+	if got := p.count("UploadPartCopy") - firstRun; got != parts-recorded {
+		t.Errorf("rerun copied %d parts, want the %d not recorded (of %d; %d recorded before the kill)", got, parts-recorded, parts, recorded)
+	}
+	if done := p.uploadIDs("CompleteMultipartUpload"); len(done) != 1 || done[0] != uploads[0] {
+		t.Errorf("completed uploads %v, want the first run's %s", done, uploads[0])
+	}
+	if p.count("CreateMultipartUpload") != 1 {
+		t.Errorf("%d uploads created, want 1", p.count("CreateMultipartUpload"))
+	}
+	checkReplicas(t, w, c, dst, "", "", func(*srcVersion) expectation {
+		return expectation{replicated: true, status: "succeeded", replicaEnc: encNone}
+	})
+	if got, want := etagOf(t, c, dst, v.key, ""), etagOf(t, c, src, v.key, v.versionID); got != want {
+		t.Errorf("replica ETag %s, want %s", got, want)
+	}
+	if n := recordedUploads(t, db); n != 0 {
+		t.Errorf("%d uploads still recorded after completion", n)
+	}
+}
+
+func recordedParts(t *testing.T, path string) int {
+	t.Helper()
+	db, err := checkpoint.OpenReader(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ups, err := db.Uploads(context.Background())
+	if err != nil || len(ups) != 1 {
+		t.Fatalf("uploads recorded: %v, %v", ups, err)
+	}
+	u, err := db.LoadUpload(context.Background(), ups[0].RowID)
+	if err != nil || u == nil {
+		t.Fatalf("load upload: %v", err)
+	}
+	return len(u.Parts)
+}
+
+func recordedUploads(t *testing.T, path string) int {
+	t.Helper()
+	db, err := checkpoint.OpenReader(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ups, err := db.Uploads(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ups)
+}
