@@ -4,7 +4,7 @@ import "testing"
 
 func TestMultipartParts(t *testing.T) {
 	for etag, want := range map[string]int{
-		`"d41d8cd98f00b204e9800998ecf8427e-3"`: 3,
+		`"d41d8cd98f00b204e9800998ecf8427e-3"`:   3,
 		"D41D8CD98F00B204E9800998ECF8427E-10000": 10000,
 		"d41d8cd98f00b204e9800998ecf8427e":       0,
 		"d41d8cd98f00b204e9800998ecf8427e-0":     0,
