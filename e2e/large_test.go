@@ -3,9 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,4 +227,80 @@ func recordedUploads(t *testing.T, path string) int {
 		t.Fatal(err)
 	}
 	return len(ups)
+}
+
+// TestInterruptAndCleanup: Ctrl-C (SIGINT) stops a run within seconds,
+// keeps the multipart upload in flight for the next run and says how to
+// resume; cleanup then aborts that upload and lists an upload the job did
+// not start without touching it.
+func TestInterruptAndCleanup(t *testing.T) {
+	lab := labenv.Get(t)
+	c := lab.Client()
+	src := lab.Bucket(t, c, "intr-src", true)
+	dst := lab.Bucket(t, c, "intr-dst", true)
+	w := newWorld(c, src)
+	r := mrand.New(mrand.NewPCG(15, 16))
+	sizes := make([]int, 20)
+	for i := range sizes {
+		sizes[i] = 5 * mib
+	}
+	putInParts(t, w, "huge/a.bin", content(r, 20*5*mib), sizes, "")
+	foreign, err := c.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(dst), Key: aws.String("someone/else.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, lab, lab.Endpoint)
+	p.setFaults(func(req *http.Request, n int) fault {
+		if requestKind(req) == "UploadPartCopy" {
+			return slow
+		}
+		return pass
+	})
+	db := filepath.Join(t.TempDir(), "job.db")
+	cmd, out := start(t, lab, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db,
+		"--endpoint-url", p.url(), "--ca-bundle", p.caBundle, "--part-workers", "1")
+	for p.count("UploadPartCopy") < 3 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if took := time.Since(sent); took > 15*time.Second {
+		t.Errorf("the run took %s to stop after Ctrl-C", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "rerun") {
+		t.Errorf("after Ctrl-C: %v\n%s", err, out)
+	}
+	if n := recordedUploads(t, db); n != 1 {
+		t.Fatalf("%d uploads recorded after Ctrl-C, want the one in flight", n)
+	}
+
+	res := tool(t, lab, nil, "cleanup", "--db", db, "--endpoint-url", lab.Endpoint)
+	if res.code != 0 || !strings.Contains(res.stdout, "aborted: s3://"+dst+"/huge/a.bin") ||
+		!strings.Contains(res.stdout, "not touched: s3://"+dst+"/someone/else.bin upload "+aws.ToString(foreign.UploadId)) {
+		t.Fatalf("cleanup:\n%s", res)
+	}
+	left, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(dst)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.Uploads) != 1 || aws.ToString(left.Uploads[0].UploadId) != aws.ToString(foreign.UploadId) {
+		t.Errorf("uploads left: %+v, want only the foreign one", left.Uploads)
+	}
+	if n := recordedUploads(t, db); n != 0 {
+		t.Errorf("%d uploads still recorded after cleanup", n)
+	}
+	// The next run starts the copy over and finishes it.
+	if res := tool(t, lab, nil, "run", "--db", db); res.code != 0 {
+		t.Fatalf("%s", res)
+	}
+	checkReplicas(t, w, c, dst, "", "", func(*srcVersion) expectation {
+		return expectation{replicated: true, status: "succeeded", replicaEnc: encNone}
+	})
+	c.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: aws.String(dst),
+		Key: aws.String("someone/else.bin"), UploadId: foreign.UploadId})
 }

@@ -334,6 +334,9 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, e
 	if t.ReplicaEncryption == planner.DSSEKMS && status == 400 {
 		msg = "writing a DSSE-KMS replica was refused (does the destination support DSSE-KMS?): " + msg
 	}
+	if class == Retryable {
+		msg = "transient, still failing after the SDK's retries; the next run tries again: " + msg
+	}
 	e.log.Debug("version failed", "key", t.Key, "version", t.VersionID, "code", code, "err", err)
 	return Outcome{ID: t.ID, Status: Failed, ErrorCode: code, HTTPStatus: status, Message: msg}, nil
 }
