@@ -1,6 +1,8 @@
 // Package checkpoint is the job's single source of truth: one SQLite file
-// (WAL) holding the job's settings, one row per source version with its
-// plan and outcome, and the scans that found them.
+// (WAL) holding the job's settings, one row per source version and
+// destination with its plan and outcome, the scans that found them, the
+// multipart uploads in progress with their finished parts, and each run's
+// request traffic.
 //
 // It owns all SQL and is the only importer of database/sql and go-sqlite3.
 // Outcomes are written through one batching writer; a row is marked
