@@ -110,47 +110,35 @@ func collect(rows *sql.Rows, err error) ([]Row, error) {
 }
 
 // EachRow calls fn for every row, by destination, key and oldest version
-// first; with a status, only the rows in it. It pages through the table so
-// that no read transaction stays open for long.
+// first; with a status, only the rows in it. It pages through the table a
+// few hundred keys at a time (keyset paging on the indexes, so a page costs
+// the same at the end of a large job as at its start), so that no read
+// transaction stays open for long.
 func (db *DB) EachRow(ctx context.Context, status string, fn func(Row) error) error {
-	const page = 1000
-	where, args := "", []any{}
+	const keysPerPage = 500
+	keys := `SELECT DISTINCT dest, key FROM versions WHERE (dest, key) > (?, ?) ORDER BY dest, key LIMIT ?`
+	rowsOf := `SELECT ` + rowColumns + ` FROM versions WHERE (dest, key) IN (` + keys + `) ORDER BY ` + versionOrder
+	args := func(d, k string) []any { return []any{d, k, keysPerPage} }
 	if status != "" {
-		where, args = "AND status = ?", []any{status}
+		keys = `SELECT DISTINCT dest, key FROM versions WHERE status = ? AND (dest, key) > (?, ?) ORDER BY dest, key LIMIT ?`
+		rowsOf = `SELECT ` + rowColumns + ` FROM versions WHERE status = ? AND (dest, key) IN (` + keys + `) ORDER BY ` + versionOrder
+		args = func(d, k string) []any { return []any{status, status, d, k, keysPerPage} }
 	}
-	lastDest, lastKey, lastScan, lastRank := "", "", int64(-1), int64(0)
+	lastDest, lastKey := "", ""
 	for {
-		// Keyset paging on (dest, key, scan_no, -rank).
-		rows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`, scan_no, rank FROM versions
-			WHERE (dest > ? OR (dest = ? AND (key > ? OR (key = ? AND (scan_no > ? OR (scan_no = ? AND rank < ?)))))) `+where+`
-			ORDER BY `+versionOrder+` LIMIT ?`,
-			append(append([]any{lastDest, lastDest, lastKey, lastKey, lastScan, lastScan, lastRank}, args...), page)...)
+		page, err := collect(db.r.QueryContext(ctx, rowsOf, args(lastDest, lastKey)...))
 		if err != nil {
 			return fmt.Errorf("read rows: %w", err)
 		}
-		n := 0
-		for rows.Next() {
-			r, err := scanRow(rows, &lastScan, &lastRank)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("read rows: %w", err)
-			}
-			lastDest, lastKey = r.Dest, r.Key
-			n++
+		if len(page) == 0 {
+			return nil
+		}
+		for _, r := range page {
 			if err := fn(r); err != nil {
-				rows.Close()
 				return err
 			}
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("read rows: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read rows: %w", err)
-		}
-		if n < page {
-			return nil
-		}
+		lastDest, lastKey = page[len(page)-1].Dest, page[len(page)-1].Key
 	}
 }
 

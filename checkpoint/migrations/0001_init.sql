@@ -84,3 +84,7 @@ CREATE TABLE versions (
 
 CREATE INDEX versions_status ON versions (status, dest, key);
 CREATE INDEX versions_order ON versions (dest, key, scan_no, rank);
+-- The keys with work to do, in the order NextWork hands them out: its
+-- WHERE must repeat this one word for word for SQLite to use the index.
+CREATE INDEX versions_work ON versions (dest, key)
+    WHERE status IN ('pending', 'copying', 'failed') AND action IN ('copy', 'multipart', 'delete-marker');
