@@ -77,11 +77,8 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 		BucketKey: r0.BucketKey, Archived: r0.Archived, LastModified: lm, StorageClass: r0.StorageClass,
 		ReplicationStatus: r0.ReplicationStatus, SourceParts: planner.MultipartParts(r0.ETag),
 	}
-	base := checkpoint.Plan{
-		Inspected: r0.Inspected || r0.DeleteMarker, SourceEncryption: r0.SourceEncryption, KMSKeyID: r0.KMSKeyID,
-		SSECKeyID: r0.SSECKeyID, BucketKey: r0.BucketKey, ReplicationStatus: r0.ReplicationStatus,
-		ChecksumAlgorithm: r0.ChecksumAlgorithm, Checksum: r0.Checksum, ChecksumType: r0.ChecksumType, Archived: r0.Archived,
-	}
+	base := checkpoint.Plan{Inspection: r0.Inspection}
+	base.Inspected = r0.Inspected || r0.DeleteMarker
 	every := func(f func(p *checkpoint.Plan)) {
 		for i, r := range rows {
 			out[i] = base
@@ -120,11 +117,11 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 		}
 		src.Encryption, src.KMSKeyID, src.SSECKeyID = ins.Encryption, ins.KMSKeyID, ins.SSECKeyID
 		src.BucketKey, src.Archived, src.ReplicationStatus = ins.BucketKey, ins.Archived, ins.ReplicationStatus
-		base = checkpoint.Plan{
+		base = checkpoint.Plan{Inspection: checkpoint.Inspection{
 			Inspected: true, SourceEncryption: string(ins.Encryption), KMSKeyID: ins.KMSKeyID, SSECKeyID: ins.SSECKeyID,
 			BucketKey: ins.BucketKey, ReplicationStatus: ins.ReplicationStatus, Archived: ins.Archived,
 			ChecksumAlgorithm: ins.Checksum.Algorithm, Checksum: ins.Checksum.Value, ChecksumType: ins.Checksum.Type,
-		}
+		}}
 	}
 	if reason := filter.ExcludesInspected(src); reason != "" {
 		skipAll(reason)

@@ -55,17 +55,8 @@ func (db *DB) CountToPlan(ctx context.Context) (int64, error) {
 
 // Plan is what inspection and the planner decided for one row.
 type Plan struct {
-	ID                int64
-	Inspected         bool
-	SourceEncryption  string
-	KMSKeyID          string
-	SSECKeyID         string
-	BucketKey         bool
-	ReplicationStatus string
-	ChecksumAlgorithm string
-	Checksum          string
-	ChecksumType      string
-	Archived          bool
+	ID int64
+	Inspection
 
 	Action              string
 	RuleID              string

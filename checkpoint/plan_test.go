@@ -149,12 +149,11 @@ func TestSavePlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	plans := []Plan{
-		{ID: v1, Inspected: true, SourceEncryption: "SSE-C", SSECKeyID: "old",
-			Action: "multipart", DestKey: "dst/k", ReplicaEncryption: "SSE-C", ReplicaSSECKeyID: "new", Status: StatusPending},
-		{ID: v2, Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src",
+		{ID: v1, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C", SSECKeyID: "old"}, Action: "multipart", DestKey: "dst/k", ReplicaEncryption: "SSE-C", ReplicaSSECKeyID: "new", Status: StatusPending},
+		{ID: v2, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src"},
 			Action: "fail", DestKey: "dst/k", Status: StatusFailed, ErrorCode: "SrcHeadObjectNotPermitted", HTTPStatus: 403, Message: "HEAD: forbidden"},
 		// Claimed by a run: its plan stays until the copy settles it.
-		{ID: v3, Inspected: true, SourceEncryption: "NOT-SSE", Action: "skip", Status: StatusSkipped, Message: "nope"},
+		{ID: v3, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Action: "skip", Status: StatusSkipped, Message: "nope"},
 		// A row that does not exist is no error.
 		{ID: 9999, Action: "copy", Status: StatusPending},
 	}
@@ -175,8 +174,7 @@ func TestSavePlans(t *testing.T) {
 	}
 
 	// Replanning replaces the whole plan, errors included.
-	if err := db.SavePlans(ctx, []Plan{{ID: v2, Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src",
-		Action: "copy", DestKey: "dst/k", ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst", Status: StatusPending}}); err != nil {
+	if err := db.SavePlans(ctx, []Plan{{ID: v2, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src"}, Action: "copy", DestKey: "dst/k", ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst", Status: StatusPending}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := rowByVersion(t, db, "k", "v2"); r.Action != "copy" || r.Status != StatusPending || r.ErrorCode != "" || r.HTTPStatus != 0 ||

@@ -16,6 +16,20 @@ const (
 	StatusSkipped   = "skipped"
 )
 
+// Inspection is what a HEAD of the source version told.
+type Inspection struct {
+	Inspected         bool
+	SourceEncryption  string
+	KMSKeyID          string
+	SSECKeyID         string
+	BucketKey         bool
+	ReplicationStatus string
+	ChecksumAlgorithm string
+	Checksum          string
+	ChecksumType      string
+	Archived          bool
+}
+
 // Row is one version with its plan and outcome.
 type Row struct {
 	ID           int64
@@ -29,16 +43,7 @@ type Row struct {
 	LastModified string
 	StorageClass string
 
-	Inspected         bool
-	SourceEncryption  string
-	KMSKeyID          string
-	SSECKeyID         string
-	BucketKey         bool
-	ReplicationStatus string
-	ChecksumAlgorithm string
-	Checksum          string
-	ChecksumType      string
-	Archived          bool
+	Inspection
 
 	Action              string
 	RuleID              string

@@ -25,11 +25,11 @@ func TestCounts(t *testing.T) {
 	})
 	id := func(v string) int64 { return ids(t, db, v)[0] }
 	if err := db.SavePlans(ctx, []Plan{
-		{ID: id("k1@v1"), Inspected: true, SourceEncryption: "SSE-KMS", Action: "copy", Status: StatusPending},
-		{ID: id("k1@v2"), Inspected: true, SourceEncryption: "SSE-KMS", Action: "copy", Status: StatusPending},
-		{ID: id("k2@dm"), Inspected: true, Action: "delete-marker", Status: StatusPending},
-		{ID: id("k4@v1"), Inspected: true, SourceEncryption: "SSE-C", Action: "fail", Status: StatusFailed, ErrorCode: "SrcSSECKeyNotFound"},
-		{ID: id("k5@v1"), Inspected: true, SourceEncryption: "SSE-KMS", Action: "skip", Status: StatusSkipped},
+		{ID: id("k1@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "copy", Status: StatusPending},
+		{ID: id("k1@v2"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "copy", Status: StatusPending},
+		{ID: id("k2@dm"), Inspection: Inspection{Inspected: true}, Action: "delete-marker", Status: StatusPending},
+		{ID: id("k4@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C"}, Action: "fail", Status: StatusFailed, ErrorCode: "SrcSSECKeyNotFound"},
+		{ID: id("k5@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "skip", Status: StatusSkipped},
 		// k3 and k6 stay unplanned.
 	}); err != nil {
 		t.Fatal(err)
