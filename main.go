@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,18 @@ const exitCodesHelp = `EXIT CODES:
    3  finished, but some versions failed (see the report); verify: some replicas do not match`
 
 func main() {
+	// S3BACKFILL_CPUPROFILE=FILE writes a CPU profile of the run (go tool
+	// pprof), for the benchmarks; it is not a user setting.
+	if path := os.Getenv("S3BACKFILL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				code := run(os.Args, os.Stdout, os.Stderr)
+				pprof.StopCPUProfile()
+				f.Close()
+				os.Exit(code)
+			}
+		}
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
