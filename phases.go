@@ -103,8 +103,9 @@ func (j *job) scan(ctx context.Context) (checkpoint.ScanStats, error) {
 		})
 	})
 	if err != nil {
+		// Keep what was listed: the next scan adds only the rest.
 		bar.finish()
-		return checkpoint.ScanStats{}, err
+		return checkpoint.ScanStats{}, errors.Join(err, scan.Stop())
 	}
 	st, err := scan.Finish(ctx)
 	bar.finish()

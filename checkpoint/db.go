@@ -73,6 +73,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	// Other processes (status, report) may read while a run writes.
 	q.Set("_busy_timeout", "10000")
 	q.Set("_txlock", "immediate")
+	q.Set("_cache_size", "-65536")
 	if readOnly {
 		q.Set("_query_only", "1")
 	}

@@ -2,7 +2,10 @@ package checkpoint
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,7 +32,9 @@ const (
 	maxScanBatch = 200_000
 )
 
-// Scan records one listing of the source into the checkpoint.
+// Scan records one listing of the source into the checkpoint. Batches
+// are written by a goroutine of their own, so that listing the next page
+// and writing the last one overlap.
 type Scan struct {
 	db     *DB
 	dests  []string
@@ -37,6 +42,13 @@ type Scan struct {
 	before int64
 	seen   int64
 	buf    []Version
+
+	batches chan []Version
+	pending sync.WaitGroup // batches queued and not yet written
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error // the writer's first error
+	stopped bool
 }
 
 // BeginScan starts a scan that records each listed version once for each
@@ -57,7 +69,31 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 	if s.no, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
+	// Two batches may wait for the writer: the listing runs ahead by at
+	// most that much.
+	s.batches, s.done = make(chan []Version, 2), make(chan struct{})
+	go s.writer(ctx)
 	return s, nil
+}
+
+func (s *Scan) writer(ctx context.Context) {
+	defer close(s.done)
+	for b := range s.batches {
+		if s.writeErr() == nil {
+			if err := s.write(ctx, b); err != nil {
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+			}
+		} // else drain: the scan has failed
+		s.pending.Done()
+	}
+}
+
+func (s *Scan) writeErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // Add buffers one version, writing a batch when the buffer is full and
@@ -65,17 +101,47 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 // order: by key, newest first within a key.
 func (s *Scan) Add(ctx context.Context, v Version) error {
 	if n := len(s.buf); n >= maxScanBatch || (n >= scanBatch && s.buf[n-1].Key != v.Key) {
-		if err := s.flush(ctx); err != nil {
+		if err := s.writeErr(); err != nil {
 			return err
 		}
+		s.pending.Add(1)
+		select {
+		case s.batches <- s.buf:
+		case <-ctx.Done():
+			s.pending.Done()
+			return ctx.Err()
+		}
+		s.buf = make([]Version, 0, scanBatch)
 	}
 	s.buf = append(s.buf, v)
 	s.seen++
 	return nil
 }
 
-func (s *Scan) flush(ctx context.Context) error {
-	if len(s.buf) == 0 {
+// Stop writes what is buffered and ends the writer, without marking the
+// scan finished: an interrupted listing keeps what it found.
+func (s *Scan) Stop() error {
+	if !s.stopped {
+		s.stopped = true
+		if len(s.buf) > 0 {
+			s.pending.Add(1)
+			s.batches <- s.buf
+			s.buf = nil
+		}
+		close(s.batches)
+	}
+	<-s.done
+	return s.writeErr()
+}
+
+// rowsPerInsert is how many rows one INSERT statement carries: the cost of
+// a statement through database/sql and cgo is paid once per so many rows
+// (13 parameters each, far below SQLite's limit).
+const rowsPerInsert = 64
+
+// write records one batch in one transaction.
+func (s *Scan) write(ctx context.Context, batch []Version) error {
+	if len(batch) == 0 {
 		return nil
 	}
 	tx, err := s.db.w.BeginTx(ctx, nil)
@@ -83,30 +149,61 @@ func (s *Scan) flush(ctx context.Context) error {
 		return fmt.Errorf("scan: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, upsertVersion)
-	if err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
-	defer stmt.Close()
 	now := s.db.stamp()
-	for _, v := range s.buf {
+	args := make([]any, 0, rowsPerInsert*13)
+	n := 0
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		st, ok := stmts[n]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, upsertVersions(n)); err != nil {
+				return err
+			}
+			stmts[n] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		args, n = args[:0], 0
+		return err
+	}
+	for _, v := range batch {
 		lm := ""
 		if !v.LastModified.IsZero() {
 			lm = v.LastModified.UTC().Format(time.RFC3339Nano)
 		}
 		for _, dest := range s.dests {
-			if _, err := stmt.ExecContext(ctx, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
-				v.Size, v.ETag, lm, v.StorageClass, now, now); err != nil {
-				return fmt.Errorf("scan: record %s@%s: %w", v.Key, v.VersionID, err)
+			args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
+				v.Size, v.ETag, lm, v.StorageClass, now, now)
+			if n++; n == rowsPerInsert {
+				if err := flush(); err != nil {
+					return fmt.Errorf("scan: record versions up to %s@%s: %w", v.Key, v.VersionID, err)
+				}
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("scan: record versions: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	s.buf = s.buf[:0]
 	return nil
 }
+
+// upsertVersions is upsertVersion for n rows.
+func upsertVersions(n int) string {
+	return strings.Replace(upsertVersion, upsertValues,
+		strings.TrimSuffix(strings.Repeat(upsertValues+", ", n), ", "), 1)
+}
+
 
 // upsertVersion records a listed version. A version already known keeps
 // its plan and outcome; only is-latest is refreshed. The exception is the
@@ -118,7 +215,7 @@ func (s *Scan) flush(ctx context.Context) error {
 const upsertVersion = `
 	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES ` + upsertValues + `
 	ON CONFLICT (dest, key, version_id) DO UPDATE SET
 		is_latest = excluded.is_latest,
 		updated_at = excluded.updated_at,
@@ -141,6 +238,8 @@ const upsertVersion = `
 		last_modified = excluded.last_modified, storage_class = excluded.storage_class
 	WHERE is_latest != excluded.is_latest OR ` + nullReplaced
 
+const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 const nullReplaced = `(version_id = 'null' AND (etag != excluded.etag OR size != excluded.size
 	OR last_modified != excluded.last_modified OR delete_marker != excluded.delete_marker))`
 
@@ -152,7 +251,7 @@ type ScanStats struct {
 
 // Finish writes what is buffered and closes the scan.
 func (s *Scan) Finish(ctx context.Context) (ScanStats, error) {
-	if err := s.flush(ctx); err != nil {
+	if err := s.Stop(); err != nil {
 		return ScanStats{}, err
 	}
 	var after int64

@@ -320,7 +320,9 @@ func TestInterruptedScanKeepsKeysWhole(t *testing.T) {
 				t.Fatal(err)
 			}
 			addKeys(s)
-			// No Finish: the process died with the last batch unwritten.
+			// No Finish: the process died with the last batch unwritten
+			// (the batches already handed to the writer are written).
+			s.pending.Wait()
 			perKey := map[string]int{}
 			written := 0
 			for _, r := range allRows(t, db, false) {
