@@ -204,7 +204,6 @@ func upsertVersions(n int) string {
 		strings.TrimSuffix(strings.Repeat(upsertValues+", ", n), ", "), 1)
 }
 
-
 // upsertVersion records a listed version. A version already known keeps
 // its plan and outcome; only is-latest is refreshed. The exception is the
 // "null" version: writing a key while versioning is off or suspended
