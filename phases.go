@@ -23,6 +23,8 @@ type job struct {
 	log      *slog.Logger
 	progress progressFactory
 
+	ssecMix ssecMix // SSE-C share of the versions inspected so far
+
 	runNo     int64
 	stopStats context.CancelFunc
 	statsDone chan struct{}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -105,7 +106,7 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 	// An SSE-C version is inspected again when the key that opened it is
 	// gone, or none did: the key file may have changed since.
 	if !base.Inspected || (src.Encryption == planner.SSEC && j.ring.ByID(src.SSECKeyID) == nil) {
-		ins, err := inventory.Inspect(ctx, j.clients.src, bucket, r0.Key, r0.VersionID, j.ring.Candidates(r0.Key))
+		ins, err := inventory.Inspect(ctx, j.clients.src, bucket, r0.Key, r0.VersionID, j.ring.Candidates(r0.Key), j.ssecMix.mostly())
 		if err != nil {
 			code, status, class := executor.Classify(err)
 			if class == executor.Fatal {
@@ -115,6 +116,7 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 			failAll(err, headErrorCode(code, status), status)
 			return nil
 		}
+		j.ssecMix.saw(ins.Encryption == planner.SSEC)
 		src.Encryption, src.KMSKeyID, src.SSECKeyID = ins.Encryption, ins.KMSKeyID, ins.SSECKeyID
 		src.BucketKey, src.Archived, src.ReplicationStatus = ins.BucketKey, ins.Archived, ins.ReplicationStatus
 		base = checkpoint.Plan{Inspection: checkpoint.Inspection{
@@ -164,6 +166,23 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 		}
 	}
 	return nil
+}
+
+// ssecMix counts the SSE-C versions among those inspected, so that
+// inspection can try a key first when most versions need one.
+type ssecMix struct{ ssec, all atomic.Int64 }
+
+func (m *ssecMix) saw(ssec bool) {
+	m.all.Add(1)
+	if ssec {
+		m.ssec.Add(1)
+	}
+}
+
+// mostly reports whether, after a few versions, most were SSE-C.
+func (m *ssecMix) mostly() bool {
+	all := m.all.Load()
+	return all >= 8 && 2*m.ssec.Load() > all
 }
 
 // headErrorCode names a failed HEAD of the source in S3 Batch

@@ -47,11 +47,29 @@ type Inspection struct {
 // until one opens it. An SSE-C version that no candidate opens is not an
 // error: the planner records it failed with a code that says so. Other
 // errors (the version is gone, access denied, throttling) are returned.
-func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key) (Inspection, error) {
+//
+// With keysFirst (most versions seen so far were SSE-C), the first
+// candidate is tried before the keyless HEAD: a non-SSE-C version answers
+// 400 to a HEAD with a key, so the guess costs one request when wrong and
+// saves one when right.
+func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key, keysFirst bool) (Inspection, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID),
 		ChecksumMode: types.ChecksumModeEnabled}
+	var ins Inspection
+	if keysFirst && len(candidates) > 0 {
+		found, wrongKey, err := ins.tryKey(ctx, c, in, candidates[0])
+		switch {
+		case err != nil:
+			return ins, err
+		case found:
+			return ins, nil
+		case wrongKey:
+			return ins, ins.tryKeys(ctx, c, in, candidates[1:])
+		}
+		// 400: not SSE-C; the keyless HEAD says what it is.
+	}
 	out, err := c.HeadObject(ctx, in)
-	ins := Inspection{HeadCalls: 1}
+	ins.HeadCalls++
 	if err == nil {
 		ins.read(out)
 		return ins, nil
@@ -59,27 +77,46 @@ func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candi
 	if httpStatus(err) != 400 {
 		return ins, fmt.Errorf("head %s@%s: %w", key, versionID, err)
 	}
+	return ins, ins.tryKeys(ctx, c, in, candidates)
+}
+
+// tryKeys tries candidate keys on an SSE-C version until one opens it.
+func (ins *Inspection) tryKeys(ctx context.Context, c Header, in *s3.HeadObjectInput, candidates []*planner.Key) error {
 	ins.Encryption = planner.SSEC
 	for _, k := range candidates {
-		tin := *in
-		tin.SSECustomerAlgorithm = aws.String("AES256")
-		tin.SSECustomerKey = aws.String(k.Base64())
-		tin.SSECustomerKeyMD5 = aws.String(k.MD5())
-		out, err := c.HeadObject(ctx, &tin)
-		ins.HeadCalls++
-		switch {
-		case err == nil:
-			ins.read(out)
-			ins.SSECKeyID = k.ID
-			return ins, nil
-		case httpStatus(err) == 403:
-			continue // wrong key
-		default:
-			return ins, fmt.Errorf("head %s@%s with key %s: %w", key, versionID, k.ID, err)
+		found, _, err := ins.tryKey(ctx, c, in, k)
+		if err != nil || found {
+			return err
 		}
 	}
-	return ins, nil
+	return nil
 }
+
+// tryKey HEADs a version with one key: found when it opens it; wrongKey
+// (403) when the version is SSE-C under another key. A 400 is neither: the
+// version is not SSE-C.
+func (ins *Inspection) tryKey(ctx context.Context, c Header, in *s3.HeadObjectInput, k *planner.Key) (found, wrongKey bool, err error) {
+	tin := *in
+	tin.SSECustomerAlgorithm = aws.String("AES256")
+	tin.SSECustomerKey = aws.String(k.Base64())
+	tin.SSECustomerKeyMD5 = aws.String(k.MD5())
+	out, err := c.HeadObject(ctx, &tin)
+	ins.HeadCalls++
+	switch status := httpStatus(err); {
+	case err == nil:
+		ins.read(out)
+		ins.SSECKeyID = k.ID
+		return true, false, nil
+	case status == 403:
+		ins.Encryption = planner.SSEC
+		return false, true, nil
+	case status == 400:
+		return false, false, nil
+	default:
+		return false, false, fmt.Errorf("head %s@%s with key %s: %w", aws.ToString(in.Key), aws.ToString(in.VersionId), k.ID, err)
+	}
+}
+
 
 // read takes what a successful HEAD says.
 func (ins *Inspection) read(out *s3.HeadObjectOutput) {

@@ -150,7 +150,7 @@ func TestInspectFacts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c := newHeadFake(t, tc.reply, "")
-			got, err := Inspect(context.Background(), c, "b", "k", "v1", nil)
+			got, err := Inspect(context.Background(), c, "b", "k", "v1", nil, false)
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
 			}
@@ -182,7 +182,7 @@ func TestInspectSSECFacts(t *testing.T) {
 		"x-amz-replication-status": "PENDING",
 		"x-amz-storage-class":      "DEEP_ARCHIVE",
 	}, opener.MD5())
-	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", ring.Candidates("other/k"))
+	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", ring.Candidates("other/k"), false)
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}

@@ -27,6 +27,8 @@ func fakeHead(t *testing.T, keyMD5 string, tried *[]string) *s3.Client {
 		switch {
 		case keyMD5 == "missing":
 			w.WriteHeader(http.StatusNotFound)
+		case keyMD5 == "" && got != "":
+			w.WriteHeader(http.StatusBadRequest) // a key for a version that has none
 		case keyMD5 == "":
 			w.Header().Set("x-amz-server-side-encryption", "AES256")
 			w.Header().Set("Content-Length", "5")
@@ -80,7 +82,7 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 			md5 = k.MD5()
 		}
 		c := fakeHead(t, md5, &tried)
-		ins, err := Inspect(context.Background(), c, "b", tc.key, "v1", ring.Candidates(tc.key))
+		ins, err := Inspect(context.Background(), c, "b", tc.key, "v1", ring.Candidates(tc.key), false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.key, err)
 		}
@@ -110,16 +112,50 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 
 func TestInspectPlainAndErrors(t *testing.T) {
 	var tried []string
-	ins, err := Inspect(context.Background(), fakeHead(t, "", &tried), "b", "k", "v", testRing(t).Candidates("k"))
+	ins, err := Inspect(context.Background(), fakeHead(t, "", &tried), "b", "k", "v", testRing(t).Candidates("k"), false)
 	if err != nil || ins.Encryption != planner.SSES3 || ins.HeadCalls != 1 || ins.Size != 5 {
 		t.Errorf("SSE-S3: %+v, %v", ins, err)
 	}
 	tried = nil
-	_, err = Inspect(context.Background(), fakeHead(t, "missing", &tried), "b", "k", "v", testRing(t).Candidates("k"))
+	_, err = Inspect(context.Background(), fakeHead(t, "missing", &tried), "b", "k", "v", testRing(t).Candidates("k"), false)
 	if err == nil || httpStatus(err) != 404 || !strings.Contains(err.Error(), "k@v") || len(tried) != 1 {
 		t.Errorf("404: %v after %d calls, want the error (no key trials)", err, len(tried))
 	}
 	if httpStatus(errors.New("x")) != 0 {
 		t.Error("httpStatus of a plain error")
+	}
+}
+
+// TestInspectKeysFirst: with keysFirst, the first candidate is tried before
+// the keyless HEAD: one request when it opens the version, a keyless HEAD
+// after it when the version is not SSE-C (400), the other candidates
+// without a keyless HEAD when it is SSE-C under another key (403).
+func TestInspectKeysFirst(t *testing.T) {
+	ring := testRing(t)
+	for _, tc := range []struct {
+		name, opener string // "" = SSE-S3
+		wantCalls       int
+		wantEnc         planner.Encryption
+	}{
+		{"first key opens", "one", 1, planner.SSEC},
+		{"a later key opens", "three", 3, planner.SSEC},
+		{"not SSE-C", "", 2, planner.SSES3},
+	} {
+		var tried []string
+		md5 := ""
+		if tc.opener != "" {
+			md5 = ring.ByID(tc.opener).MD5()
+		}
+		c := fakeHead(t, md5, &tried)
+		ins, err := Inspect(context.Background(), c, "b", "x/k", "v1", ring.Candidates("x/k"), true)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if ins.HeadCalls != tc.wantCalls || len(tried) != tc.wantCalls || ins.Encryption != tc.wantEnc {
+			t.Errorf("%s: %d calls (%q), encryption %s; want %d calls, %s", tc.name, ins.HeadCalls, tried, ins.Encryption, tc.wantCalls, tc.wantEnc)
+		}
+		if tc.opener != "" && (ins.SSECKeyID != tc.opener || tried[0] == "") {
+			t.Errorf("%s: opened by %q after trying %q", tc.name, ins.SSECKeyID, tried)
+		}
 	}
 }
