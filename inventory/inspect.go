@@ -117,7 +117,6 @@ func (ins *Inspection) tryKey(ctx context.Context, c Header, in *s3.HeadObjectIn
 	}
 }
 
-
 // read takes what a successful HEAD says.
 func (ins *Inspection) read(out *s3.HeadObjectOutput) {
 	ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))

@@ -134,8 +134,8 @@ func TestInspectKeysFirst(t *testing.T) {
 	ring := testRing(t)
 	for _, tc := range []struct {
 		name, opener string // "" = SSE-S3
-		wantCalls       int
-		wantEnc         planner.Encryption
+		wantCalls    int
+		wantEnc      planner.Encryption
 	}{
 		{"first key opens", "one", 1, planner.SSEC},
 		{"a later key opens", "three", 3, planner.SSEC},
