@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -84,7 +85,14 @@ func openJob(c *cli.Context, stderr io.Writer) (*job, error) {
 		}
 	}
 	if j.clients.stream {
-		log.Info("source and destination differ in endpoint or credentials: copies are streamed through this machine")
+		budget := s.PartSize * int64(s.maxInFlight())
+		log.Info("copies are streamed through this machine (source and destination differ in endpoint or credentials, or --copy-mode stream)",
+			"memory_for_parts", formatSize(budget))
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// Streamed parts are the bulk of the heap and are bounded; this
+			// keeps the garbage collector from letting it double.
+			debug.SetMemoryLimit(budget + 128<<20)
+		}
 	}
 	return j, nil
 }

@@ -143,6 +143,7 @@ func (j *job) executor(progress executor.Progress) (*executor.Executor, error) {
 		Stream:       j.clients.stream,
 		Keys:         j.ring,
 		StopGrace:    stopGrace,
+		StreamParts:  j.settings.maxInFlight(),
 	}, j.clients.src, j.clients.dst, progress, j.log.With("component", "executor"))
 }
 

@@ -138,11 +138,15 @@ type Config struct {
 	// StopGrace is how long copies in flight may go on once the run is
 	// told to stop; then their requests are cancelled.
 	StopGrace time.Duration
+	// StreamParts is how many parts streamed copies may hold in memory at
+	// once (each up to PartSize); 0 means Workers × PartWorkers.
+	StreamParts int
 }
 
 // Executor copies.
 type Executor struct {
 	cfg      Config
+	buffers  *partBuffers
 	src      SourceAPI
 	dst      DestAPI
 	progress Progress
@@ -158,7 +162,11 @@ func New(cfg Config, src SourceAPI, dst DestAPI, progress Progress, log *slog.Lo
 	if cfg.PartSize < 5<<20 {
 		return nil, fmt.Errorf("executor: part size must be at least 5MiB")
 	}
-	return &Executor{cfg: cfg, src: src, dst: dst, progress: progress, log: log}, nil
+	parts := cfg.StreamParts
+	if parts <= 0 {
+		parts = cfg.Workers * cfg.PartWorkers
+	}
+	return &Executor{cfg: cfg, buffers: newPartBuffers(cfg.PartSize, parts), src: src, dst: dst, progress: progress, log: log}, nil
 }
 
 // claimBatch is how many keys are claimed per checkpoint commit: one commit

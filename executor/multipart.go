@@ -245,7 +245,12 @@ func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID stri
 	if err != nil {
 		return Part{}, fmt.Errorf("GetObject (source) part %d: %w", n, err)
 	}
-	buf := make([]byte, size)
+	buf, err := e.buffers.get(ctx, size)
+	if err != nil {
+		obj.Body.Close()
+		return Part{}, err
+	}
+	defer e.buffers.put(buf)
 	_, err = io.ReadFull(obj.Body, buf)
 	obj.Body.Close()
 	if err != nil {

@@ -44,7 +44,11 @@ func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, 
 		// One part: read it into a buffer of its own size (the manager
 		// would take a whole part-sized buffer even for 4 KiB), and have
 		// the replica checksummed with the source's algorithm.
-		buf := make([]byte, t.Size)
+		buf, err := e.buffers.get(ctx, t.Size)
+		if err != nil {
+			return copyResult{}, err
+		}
+		defer e.buffers.put(buf)
 		if _, err := io.ReadFull(obj.Body, buf); err != nil {
 			return copyResult{}, fmt.Errorf("GetObject (source) body: %w", err)
 		}
