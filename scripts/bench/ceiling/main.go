@@ -55,6 +55,7 @@ type options struct {
 	partSize, threshold      int64
 	keyFile                  string
 	listOnly                 bool
+	calls                    string
 }
 
 func main() {
@@ -70,12 +71,17 @@ func main() {
 	flag.StringVar(&threshold, "multipart-threshold", "64MiB", "copy larger objects in parts")
 	flag.StringVar(&o.keyFile, "keys", "", "SSE-C key file (s3backfill's format); every version is SSE-C under one of its keys")
 	flag.BoolVar(&o.listOnly, "list-only", false, "list the source and stop")
+	flag.StringVar(&o.calls, "calls", "copy", "copy: only the copy (SSE-C keys tried on the copy itself); "+
+		"checked: the calls a copier that follows the replication rules and verifies its replicas must make, "+
+		"as s3backfill does: HEAD the source (a keyless HEAD, then the keys, to learn its encryption), the copy, "+
+		"HEAD the replica (with its checksum)")
 	flag.Parse()
 	var err error
 	if o.partSize, err = parseSize(partSize); err == nil {
 		o.threshold, err = parseSize(threshold)
 	}
-	if err != nil || o.source == "" || (o.dest == "" && !o.listOnly) || o.workers < 1 || o.partWorkers < 1 {
+	if err != nil || o.source == "" || (o.dest == "" && !o.listOnly) || o.workers < 1 || o.partWorkers < 1 ||
+		(o.calls != "copy" && o.calls != "checked") {
 		fmt.Fprintln(os.Stderr, "usage: ceiling -source BUCKET -dest BUCKET [-workers W] [-part-workers P] [-part-size SIZE] [-multipart-threshold SIZE] [-keys FILE] [-source-server N -dest-server N] [-list-only]")
 		os.Exit(2)
 	}
@@ -240,6 +246,9 @@ func status(err error) int {
 // copy copies one version, trying the SSE-C keys in order when there are
 // several (403 = wrong key).
 func (c *copier) copy(ctx context.Context, v version) error {
+	if c.o.calls == "checked" {
+		return c.checkedCopy(ctx, v)
+	}
 	if len(c.keys) == 0 {
 		return c.copyWith(ctx, v, nil)
 	}
@@ -250,6 +259,42 @@ func (c *copier) copy(ctx context.Context, v version) error {
 		}
 	}
 	return err
+}
+
+// checkedCopy makes the calls a rule-following, verifying copier needs:
+// the source's encryption is not in a listing, so a HEAD (and, for an
+// SSE-C version, HEADs with the keys until one opens it) comes first; the
+// replica is read back with its checksum afterwards.
+func (c *copier) checkedCopy(ctx context.Context, v version) error {
+	head := func(cl *s3.Client, bucket, id string, k *benchlab.Key) error {
+		in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(v.key), ChecksumMode: types.ChecksumModeEnabled}
+		if id != "" {
+			in.VersionId = aws.String(id)
+		}
+		if k != nil {
+			in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = sse(k)
+		}
+		_, err := cl.HeadObject(ctx, in)
+		c.count("HeadObject")
+		return err
+	}
+	var key *benchlab.Key
+	err := head(c.src, c.o.source, v.id, nil)
+	if status(err) == 400 && len(c.keys) > 0 {
+		for i := range c.keys {
+			if err = head(c.src, c.o.source, v.id, &c.keys[i]); status(err) != 403 {
+				key = &c.keys[i]
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.copyWith(ctx, v, key); err != nil {
+		return err
+	}
+	return head(c.dst, c.o.dest, "", key)
 }
 
 func (c *copier) copyWith(ctx context.Context, v version, k *benchlab.Key) error {
