@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// streamCopy copies a version through this process: GET from the source
-// (decrypting SSE-C with the source key) and upload to the destination
-// (encrypting with the replica's key or KMS key), in parts above the part
-// size. It is for sources the destination cannot read itself: another
-// endpoint, or credentials that cannot read the source and write the
-// destination in one request. Memory stays within part size × part workers.
+// streamCopy copies a version of at most one part through this process:
+// GET from the source (decrypting SSE-C with the source key) into a buffer
+// of its size, then one PutObject through the SDK's upload manager
+// (encrypting with the replica's key or KMS key, checksummed with the
+// source's algorithm). It is for sources the destination cannot read
+// itself: another endpoint, or credentials that cannot read the source and
+// write the destination in one request. Larger objects are streamed part
+// by part (multipartCopy), resumable.
 func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, error) {
 	attrs, err := e.sourceAttributes(ctx, t, k)
 	if err != nil {
@@ -30,47 +32,30 @@ func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, 
 		return copyResult{}, fmt.Errorf("GetObject (source): %w", err)
 	}
 	defer obj.Body.Close()
-
+	buf, err := e.buffers.get(ctx, t.Size)
+	if err != nil {
+		return copyResult{}, err
+	}
+	defer e.buffers.put(buf)
+	if _, err := io.ReadFull(obj.Body, buf); err != nil {
+		return copyResult{}, fmt.Errorf("GetObject (source) body: %w", err)
+	}
 	put := &s3.PutObjectInput{
-		Bucket:       aws.String(t.DestBucket),
-		Key:          aws.String(t.DestKey),
-		Body:         obj.Body,
-		StorageClass: storageClass(t.StorageClass),
+		Bucket:        aws.String(t.DestBucket),
+		Key:           aws.String(t.DestKey),
+		Body:          bytes.NewReader(buf),
+		ContentLength: aws.Int64(t.Size),
+		StorageClass:  storageClass(t.StorageClass),
+	}
+	if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+		put.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
 	}
 	attrs.applyPutObject(put)
 	k.applyPutObject(put, replicaSSEOf(t))
-	parts, partSize := partLayout(t.Size, e.cfg.PartSize)
-	if parts == 1 {
-		// One part: read it into a buffer of its own size (the manager
-		// would take a whole part-sized buffer even for 4 KiB), and have
-		// the replica checksummed with the source's algorithm.
-		buf, err := e.buffers.get(ctx, t.Size)
-		if err != nil {
-			return copyResult{}, err
-		}
-		defer e.buffers.put(buf)
-		if _, err := io.ReadFull(obj.Body, buf); err != nil {
-			return copyResult{}, fmt.Errorf("GetObject (source) body: %w", err)
-		}
-		put.Body, put.ContentLength = bytes.NewReader(buf), aws.Int64(t.Size)
-		if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
-			put.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
-		}
-	}
-	up := manager.NewUploader(e.dst, func(u *manager.Uploader) {
-		u.PartSize = partSize
-		u.Concurrency = e.cfg.PartWorkers
-		// A failed upload is aborted (the manager's default), so a failed
-		// stream leaves no parts behind.
-		u.LeavePartsOnError = false
-	})
-	out, err := up.Upload(ctx, put)
+	// One part: the manager sends a single PutObject.
+	out, err := manager.NewUploader(e.dst, func(u *manager.Uploader) { u.PartSize = max(e.cfg.PartSize, t.Size) }).Upload(ctx, put)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("streamed upload: %w", err)
 	}
-	method := "stream"
-	if parts > 1 {
-		method = fmt.Sprintf("stream (%d parts)", parts)
-	}
-	return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: method}, nil
+	return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream"}, nil
 }
