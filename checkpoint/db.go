@@ -73,7 +73,10 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	// Other processes (status, report) may read while a run writes.
 	q.Set("_busy_timeout", "10000")
 	q.Set("_txlock", "immediate")
-	q.Set("_cache_size", "-65536")
+	// 16 MiB of page cache (SQLite's default is 2 MiB): the scan's
+	// inserts and the paged reads stay in memory, and memory stays flat
+	// whatever the size of the job.
+	q.Set("_cache_size", "-16384")
 	if readOnly {
 		q.Set("_query_only", "1")
 	}

@@ -45,7 +45,11 @@ func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(V
 		if err != nil {
 			return fmt.Errorf("list versions of s3://%s/%s: %w", bucket, prefix, err)
 		}
-		refs, _ := capture.order()
+		var refs []entryRef
+		if len(page.Versions) > 0 && len(page.DeleteMarkers) > 0 {
+			// Only pages with both kinds need the order of the body.
+			refs, _ = capture.order()
+		}
 		for _, v := range merge(page, refs) {
 			if v.Key == lastKey {
 				rank++
@@ -68,6 +72,13 @@ func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(V
 func merge(page *s3.ListObjectVersionsOutput, refs []entryRef) []Version {
 	vs, ds := page.Versions, page.DeleteMarkers
 	if out, ok := mergeByRefs(vs, ds, refs); ok {
+		return out
+	}
+	if len(ds) == 0 { // nothing to interleave
+		out := make([]Version, len(vs))
+		for i, v := range vs {
+			out[i] = fromVersion(v)
+		}
 		return out
 	}
 	out := make([]Version, 0, len(vs)+len(ds))
