@@ -36,3 +36,20 @@ func TestPartBuffersBudget(t *testing.T) {
 		t.Errorf("after the big part: %d bytes, %v", len(small), err)
 	}
 }
+
+func TestPartWorkersFor(t *testing.T) {
+	e := &Executor{cfg: Config{PartWorkers: 4, PartSize: 16 << 20}}
+	for _, tc := range []struct {
+		sizes []int64
+		want  int
+	}{
+		{[]int64{16 << 20, 16 << 20, 1 << 20}, 5}, // about the part size (avg 11 MiB)
+		{[]int64{5 << 20, 5 << 20, 5 << 20}, 12},  // 5 MiB parts: 64 MiB in flight
+		{[]int64{1 << 20, 1 << 20}, 16},           // capped at 4 × part workers
+		{[]int64{64 << 20, 64 << 20}, 4},          // never below --part-workers
+	} {
+		if got := e.partWorkersFor(layout{sizes: tc.sizes}); got != tc.want {
+			t.Errorf("sizes %v: %d part workers, want %d", tc.sizes, got, tc.want)
+		}
+	}
+}

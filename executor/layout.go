@@ -109,6 +109,24 @@ func (e *Executor) sourceParts(ctx context.Context, t Task, k keys) ([]int64, er
 	return sizes, nil
 }
 
+// partWorkersFor scales the parts of one object in flight to their size:
+// replaying a source cut in 5 MiB parts with the concurrency meant for
+// 16 MiB parts would move a third of the bytes at a time. The bytes in
+// flight stay those of --part-workers parts of --part-size, with at most
+// four times as many parts.
+func (e *Executor) partWorkersFor(l layout) int {
+	var total int64
+	for _, s := range l.sizes {
+		total += s
+	}
+	avg := total / int64(len(l.sizes))
+	if avg <= 0 {
+		return e.cfg.PartWorkers
+	}
+	n := int(int64(e.cfg.PartWorkers) * e.cfg.PartSize / avg)
+	return min(max(n, e.cfg.PartWorkers), 4*e.cfg.PartWorkers)
+}
+
 // fingerprint names what an upload was made for: the source version, the
 // replica's key, encryption and class, and the layout. An upload recorded
 // with another fingerprint (the plan changed) cannot be continued.

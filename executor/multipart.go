@@ -53,7 +53,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 	}
 	parts := make([]types.CompletedPart, len(lay.sizes))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.cfg.PartWorkers)
+	g.SetLimit(e.partWorkersFor(lay))
 	for i, size := range lay.sizes {
 		n := int32(i + 1)
 		if p, ok := done[n]; ok {
