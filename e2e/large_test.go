@@ -138,12 +138,17 @@ func TestMultipartResumeAfterKill(t *testing.T) {
 	}
 	v := putInParts(t, w, "huge/object.bin", content(r, parts*5*mib), sizes, "")
 	p := newProxy(t, lab, lab.Endpoint)
-	// Part copies take a while, so that the kill lands among them.
+	// Part copies take a while, and those after the first third hang, so
+	// that the kill lands among them however fast the machine copies.
 	p.setFaults(func(req *http.Request, n int) fault {
-		if requestKind(req) == "UploadPartCopy" {
+		switch {
+		case requestKind(req) != "UploadPartCopy":
+			return pass
+		case n <= parts/3:
 			return slow
+		default:
+			return hang
 		}
-		return pass
 	})
 	db := filepath.Join(t.TempDir(), "job.db")
 	args := []string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst, "--db", db, "--endpoint-url", p.url(),
@@ -251,16 +256,22 @@ func TestInterruptAndCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProxy(t, lab, lab.Endpoint)
+	// Three parts go through; the fourth hangs, so the upload is certainly
+	// in flight when Ctrl-C comes, however fast the machine copies.
 	p.setFaults(func(req *http.Request, n int) fault {
-		if requestKind(req) == "UploadPartCopy" {
+		switch {
+		case requestKind(req) != "UploadPartCopy":
+			return pass
+		case n <= 3:
 			return slow
+		default:
+			return hang
 		}
-		return pass
 	})
 	db := filepath.Join(t.TempDir(), "job.db")
 	cmd, out := start(t, lab, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db,
 		"--endpoint-url", p.url(), "--ca-bundle", p.caBundle, "--part-workers", "1")
-	for p.count("UploadPartCopy") < 3 {
+	for p.count("UploadPartCopy") < 4 {
 		time.Sleep(20 * time.Millisecond)
 	}
 	sent := time.Now()

@@ -48,6 +48,7 @@ const (
 	reset            // drop the connection without an answer
 	resetAfter       // pass the request on, then drop the connection instead of answering
 	slow             // pass the request on after a pause
+	hang             // answer nothing until the client gives up (at most a minute)
 )
 
 func newProxy(t *testing.T, lab *labenv.Lab, target string) *proxy {
@@ -97,6 +98,12 @@ func newProxy(t *testing.T, lab *labenv.Lab, target string) *proxy {
 		case slow:
 			time.Sleep(300 * time.Millisecond)
 			rp.ServeHTTP(w, r)
+		case hang:
+			select {
+			case <-r.Context().Done():
+			case <-time.After(time.Minute):
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
 		default:
 			rp.ServeHTTP(w, r)
 		}
