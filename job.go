@@ -145,6 +145,9 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 	if c.IsSet("copy-mode") {
 		s.CopyMode = c.String("copy-mode")
 	}
+	if c.IsSet("part-layout") {
+		s.PartLayout = c.String("part-layout")
+	}
 	for _, f := range []struct {
 		name string
 		dst  *int64

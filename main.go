@@ -240,6 +240,7 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "copy-mode", Usage: "auto (server-side copies, streamed when source and destination differ in endpoint or credentials), server or stream", Value: "auto"},
 		&cli.StringFlag{Name: "multipart-threshold", Usage: "copy objects larger than `SIZE` in parts (5MiB..5GiB)", Value: formatSize(defaultMultipartThreshold)},
 		&cli.StringFlag{Name: "part-size", Usage: "part `SIZE` of multipart copies", Value: formatSize(defaultPartSize)},
+		&cli.StringFlag{Name: "part-layout", Usage: "source: a source uploaded in parts is copied in the same parts (its multipart ETag is kept); size: every multipart copy is cut at --part-size (fewer requests)", Value: "source"},
 		&cli.BoolFlag{Name: "replicate-kms", Usage: "replicate SSE-KMS versions (S3's SseKmsEncryptedObjects), encrypted with --replica-kms-key-id"},
 		&cli.StringFlag{Name: "replica-kms-key-id", Usage: "KMS key `ID` (or ARN) for replicas of SSE-KMS versions"},
 		&cli.BoolFlag{Name: "delete-markers", Usage: "replay delete markers on the destination (S3's DeleteMarkerReplication)"},

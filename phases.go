@@ -136,14 +136,15 @@ func (j *job) copyAll(ctx context.Context) error {
 // executor makes the job's executor, reporting to progress.
 func (j *job) executor(progress executor.Progress) (*executor.Executor, error) {
 	return executor.New(executor.Config{
-		SourceBucket: j.source.Bucket,
-		Workers:      j.settings.Workers,
-		PartWorkers:  j.settings.PartWorkers,
-		PartSize:     j.settings.PartSize,
-		Stream:       j.clients.stream,
-		Keys:         j.ring,
-		StopGrace:    stopGrace,
-		StreamParts:  j.settings.maxInFlight(),
+		SourceBucket:  j.source.Bucket,
+		Workers:       j.settings.Workers,
+		PartWorkers:   j.settings.PartWorkers,
+		PartSize:      j.settings.PartSize,
+		Stream:        j.clients.stream,
+		Keys:          j.ring,
+		StopGrace:     stopGrace,
+		StreamParts:   j.settings.maxInFlight(),
+		CutAtPartSize: j.settings.PartLayout == "size",
 	}, j.clients.src, j.clients.dst, progress, j.log.With("component", "executor"))
 }
 

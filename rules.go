@@ -19,6 +19,7 @@ type jobRules struct {
 	cfg                   *planner.ReplicationConfig
 	srcPrefix, destPrefix string
 	threshold             int64
+	cutAtPartSize         bool
 }
 
 // loadRules builds the job's rules from its settings; with
@@ -27,7 +28,7 @@ type jobRules struct {
 func (j *job) loadRules(ctx context.Context) (jobRules, error) {
 	s := j.settings
 	src, _ := parseS3URL("source", s.Source)
-	jr := jobRules{threshold: s.MultipartThreshold}
+	jr := jobRules{threshold: s.MultipartThreshold, cutAtPartSize: s.PartLayout == "size"}
 	switch {
 	case s.ReplicationConfigFromSource:
 		cfg, err := inventory.ReadReplicationConfig(ctx, j.clients.src, src.Bucket)
@@ -77,6 +78,7 @@ func (jr jobRules) forRow(key, dest string, tags map[string]string) (rules plann
 			DestPrefix:         jr.destPrefix,
 			RuleID:             r.ID,
 			StorageClass:       r.Dest.StorageClass,
+			CutAtPartSize:      jr.cutAtPartSize,
 		}, true
 	}
 	return planner.Rules{}, false

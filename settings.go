@@ -37,7 +37,8 @@ type Settings struct {
 	// parts; 0 means 2 × workers.
 	MaxInFlight          int     `json:"max_in_flight,omitempty"`
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
-	CopyMode             string  `json:"copy_mode,omitempty"` // auto (""), server or stream
+	CopyMode             string  `json:"copy_mode,omitempty"`   // auto (""), server or stream
+	PartLayout           string  `json:"part_layout,omitempty"` // source (""), or size
 	MultipartThreshold   int64   `json:"multipart_threshold"`
 	PartSize             int64   `json:"part_size"`
 
@@ -169,6 +170,11 @@ func (s Settings) validate() error {
 	case "", "auto", "server", "stream":
 	default:
 		return fmt.Errorf("--copy-mode %q: want auto, server or stream", s.CopyMode)
+	}
+	switch s.PartLayout {
+	case "", "source", "size":
+	default:
+		return fmt.Errorf("--part-layout %q: want source or size", s.PartLayout)
 	}
 	if s.PartSize < 5<<20 || s.PartSize > 5<<30 {
 		return fmt.Errorf("--part-size must be between 5MiB and 5GiB (S3's part limits), got %s", formatSize(s.PartSize))

@@ -104,6 +104,22 @@ func TestPartLayoutReplay(t *testing.T) {
 			t.Errorf("%s: replica ETag %s, want the source's multipart ETag %s", v.key, got, want)
 		}
 	}
+	// --part-layout size cuts every multipart copy at --part-size instead.
+	dst2 := lab.Bucket(t, c, "layout-dst2", true)
+	report2 := filepath.Join(dir, "report2.csv")
+	if res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst2, "--db", filepath.Join(dir, "job2.db"),
+		"--report", report2, "--endpoint-url", lab.Endpoint, "--multipart-threshold", "6MiB", "--part-size", "5MiB",
+		"--part-layout", "size"); res.code != 0 {
+		t.Fatalf("%s", res)
+	}
+	_, rows2, _ := reportRows(t, report2)
+	for _, row := range rows2 {
+		if row["Key"] == plain.key && (row["PartLayout"] != "5MiB parts" || row["ETagStatus"] != "differs-expected") {
+			t.Errorf("--part-layout size: %s has PartLayout %q, ETagStatus %q; want 5MiB parts, differs-expected",
+				plain.key, row["PartLayout"], row["ETagStatus"])
+		}
+	}
+
 	_, rows, _ := reportRows(t, report)
 	for key, want := range map[string]string{
 		plain.key:    "source's 4 parts",

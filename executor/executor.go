@@ -141,6 +141,9 @@ type Config struct {
 	// StreamParts is how many parts streamed copies may hold in memory at
 	// once (each up to PartSize); 0 means Workers × PartWorkers.
 	StreamParts int
+	// CutAtPartSize: multipart replicas are cut at PartSize, even where
+	// the source has parts of its own to replay.
+	CutAtPartSize bool
 }
 
 // Executor copies.

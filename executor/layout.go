@@ -48,9 +48,10 @@ func (l layout) offset(i int) int64 {
 // layoutOf decides a replica's parts. A multipart source is replayed part
 // for part (HEAD with partNumber gives each part's size), so that a
 // plaintext or SSE-S3 replica gets the very multipart ETag of its source;
-// anything else is cut in parts of the configured size.
+// anything else, or everything with CutAtPartSize, is cut in parts of the
+// configured size.
 func (e *Executor) layoutOf(ctx context.Context, t Task, k keys) layout {
-	if planner.MultipartParts(t.ETag) > 1 {
+	if planner.MultipartParts(t.ETag) > 1 && !e.cfg.CutAtPartSize {
 		if sizes, err := e.sourceParts(ctx, t, k); err == nil && len(sizes) > 1 {
 			return layout{sizes: sizes, how: fmt.Sprintf("source's %d parts", len(sizes))}
 		} else if err != nil {

@@ -33,3 +33,12 @@ func TestMultipartSourceKeepsItsShape(t *testing.T) {
 		t.Errorf("single-part source: %s, want copy", d.Action)
 	}
 }
+
+// TestCutAtPartSize: with --part-layout size, a multipart source below the
+// threshold is one CopyObject like any other.
+func TestCutAtPartSize(t *testing.T) {
+	rules := Rules{MultipartThreshold: 64 << 20, CutAtPartSize: true}
+	if d := Decide(Source{Key: "k", Size: 12 << 20, Encryption: NotSSE, SourceParts: 3}, rules, nil); d.Action != Copy {
+		t.Errorf("multipart source with CutAtPartSize: %s, want copy", d.Action)
+	}
+}

@@ -57,6 +57,9 @@ type Rules struct {
 	DestPrefix         string
 	RuleID             string // the replication rule these come from, for the report
 	StorageClass       string // the replica's storage class; "" keeps the source's
+	// CutAtPartSize: cut multipart replicas at the part size instead of
+	// replaying a multipart source's own parts (--part-layout size).
+	CutAtPartSize bool
 
 	// maxCopyObject overrides MaxCopyObjectSize in tests.
 	maxCopyObject int64
@@ -175,7 +178,7 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 	if maxCopy == 0 {
 		maxCopy = MaxCopyObjectSize
 	}
-	if src.Size > rules.MultipartThreshold || src.Size > maxCopy || src.SourceParts > 1 {
+	if src.Size > rules.MultipartThreshold || src.Size > maxCopy || (src.SourceParts > 1 && !rules.CutAtPartSize) {
 		d.Action = Multipart
 	} else {
 		d.Action = Copy
