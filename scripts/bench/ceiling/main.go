@@ -56,6 +56,7 @@ type options struct {
 	keyFile                  string
 	listOnly                 bool
 	calls                    string
+	sourceLayout             bool
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.StringVar(&threshold, "multipart-threshold", "64MiB", "copy larger objects in parts")
 	flag.StringVar(&o.keyFile, "keys", "", "SSE-C key file (s3backfill's format); every version is SSE-C under one of its keys")
 	flag.BoolVar(&o.listOnly, "list-only", false, "list the source and stop")
+	flag.BoolVar(&o.sourceLayout, "source-layout", false, "copy a multipart source in its own parts (HEAD with partNumber for each part's size), as s3backfill does by default")
 	flag.StringVar(&o.calls, "calls", "copy", "copy: only the copy (SSE-C keys tried on the copy itself); "+
 		"checked: the calls a copier that follows the replication rules and verifies its replicas must make, "+
 		"as s3backfill does: HEAD the source (a keyless HEAD, then the keys, to learn its encryption), the copy, "+
@@ -329,13 +331,18 @@ func (c *copier) multipart(ctx context.Context, v version, k *benchlab.Key) erro
 	if err != nil {
 		return err
 	}
-	n := int((v.size + c.o.partSize - 1) / c.o.partSize)
+	sizes, err := c.layout(ctx, v, k)
+	if err != nil {
+		return err
+	}
+	n := len(sizes)
 	parts := make([]types.CompletedPart, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.o.partWorkers)
+	var off int64
 	for i := range n {
-		first := int64(i) * c.o.partSize
-		last := min(first+c.o.partSize, v.size) - 1
+		first, last := off, off+sizes[i]-1
+		off += sizes[i]
 		g.Go(func() error {
 			in := &s3.UploadPartCopyInput{Bucket: aws.String(c.o.dest), Key: aws.String(v.key), UploadId: up.UploadId,
 				PartNumber: aws.Int32(int32(i + 1)), CopySource: aws.String(copySource(c.o.source, v.key, v.id)),
@@ -366,6 +373,47 @@ func (c *copier) multipart(ctx context.Context, v version, k *benchlab.Key) erro
 	_, err = c.dst.CompleteMultipartUpload(ctx, complete)
 	c.count("CompleteMultipartUpload")
 	return err
+}
+
+// layout is the parts' sizes: the source's own with -source-layout (a HEAD
+// with partNumber per part, -part-workers at a time), else -part-size parts.
+func (c *copier) layout(ctx context.Context, v version, k *benchlab.Key) ([]int64, error) {
+	if c.o.sourceLayout {
+		head := func(n int32) (*s3.HeadObjectOutput, error) {
+			in := &s3.HeadObjectInput{Bucket: aws.String(c.o.source), Key: aws.String(v.key), VersionId: aws.String(v.id), PartNumber: aws.Int32(n)}
+			if k != nil {
+				in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = sse(k)
+			}
+			out, err := c.src.HeadObject(ctx, in)
+			c.count("HeadObject")
+			return out, err
+		}
+		first, err := head(1)
+		if err != nil {
+			return nil, err
+		}
+		if n := int(aws.ToInt32(first.PartsCount)); n > 1 {
+			sizes := make([]int64, n)
+			sizes[0] = aws.ToInt64(first.ContentLength)
+			g, _ := errgroup.WithContext(ctx)
+			g.SetLimit(c.o.partWorkers)
+			for i := 2; i <= n; i++ {
+				g.Go(func() error {
+					out, err := head(int32(i))
+					if err == nil {
+						sizes[i-1] = aws.ToInt64(out.ContentLength)
+					}
+					return err
+				})
+			}
+			return sizes, g.Wait()
+		}
+	}
+	var sizes []int64
+	for off := int64(0); off < v.size; off += c.o.partSize {
+		sizes = append(sizes, min(c.o.partSize, v.size-off))
+	}
+	return sizes, nil
 }
 
 // stream copies through this process: GET, then an upload-manager PUT
