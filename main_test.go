@@ -95,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no source", append([]string{"run", "--dest", "s3://d"}, base...), "--source and --dest (or --replication-config) are needed"},
 		{"bad url", append([]string{"run", "--source", "b", "--dest", "s3://d"}, base...), "want s3://BUCKET"},
 		{"bad size", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "big"}, base...), "--part-size"},
+		{"bad endpoint", []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "--ca-bundle", "ca.pem"}, `--endpoint-url "--ca-bundle": want a URL`},
 		{"small part", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},
 		{"kms without key", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--replicate-kms"}, base...), "--replica-kms-key-id"},
 		{"overlap", append([]string{"run", "--source", "s3://s", "--dest", "s3://s/copy"}, base...), "overlap"},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -157,6 +158,13 @@ func (s Settings) validate() error {
 			return fmt.Errorf("--source %s and --dest %s overlap: replicas would be listed as sources; use separate buckets or prefixes", src, dst)
 		}
 	}
+	for _, e := range []struct{ flag, url string }{
+		{"endpoint-url", s.EndpointURL}, {"source-endpoint-url", s.SourceEndpointURL}, {"dest-endpoint-url", s.DestEndpointURL},
+	} {
+		if err := checkEndpoint(e.flag, e.url); err != nil {
+			return err
+		}
+	}
 	if err := s.Filter.Validate(); err != nil {
 		return err
 	}
@@ -185,6 +193,19 @@ func (s Settings) validate() error {
 		MultipartThreshold: s.MultipartThreshold,
 	}
 	return rules.Validate()
+}
+
+// checkEndpoint: an endpoint is an http or https URL with a host, such as
+// https://127.0.0.1:9000; anything else would fail in every request.
+func checkEndpoint(flag, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("--%s %q: want a URL such as https://s3.example.com or https://127.0.0.1:9000", flag, v)
+	}
+	return nil
 }
 
 // parseTime reads --created-after/--created-before: RFC 3339, or a date
