@@ -7,9 +7,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,33 +54,11 @@ type destReport struct {
 
 func readDestReport(t *testing.T, path string) *destReport {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("report: %v", err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("report %s: %v", path, err)
-	}
-	if len(recs) == 0 {
-		t.Fatalf("report %s is empty", path)
-	}
-	r := &destReport{path: path, header: recs[0], byVer: map[string][]map[string]string{}}
-	for _, rec := range recs[1:] {
-		m := map[string]string{}
-		for i, col := range r.header {
-			if i < len(rec) {
-				m[col] = rec[i]
-			}
-		}
-		key, err := url.PathUnescape(m["Key"])
-		if err != nil {
-			t.Errorf("report key %q is not URL-encoded: %v", m["Key"], err)
-		}
-		m["Key"] = key
-		r.rows = append(r.rows, m)
-		r.byVer[key+"@"+m["VersionId"]] = append(r.byVer[key+"@"+m["VersionId"]], m)
+	header, rows := readReport(t, path)
+	r := &destReport{path: path, header: header, rows: rows, byVer: map[string][]map[string]string{}}
+	for _, m := range rows {
+		k := m["Key"] + "@" + m["VersionId"]
+		r.byVer[k] = append(r.byVer[k], m)
 	}
 	return r
 }

@@ -218,25 +218,34 @@ func TestMultipartResumeAfterKill(t *testing.T) {
 	}
 }
 
+// recordedParts is how many parts the checkpoint at path records for its
+// one unfinished upload.
 func recordedParts(t *testing.T, path string) int {
 	t.Helper()
-	db, err := checkpoint.OpenReader(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ups, err := db.Uploads(context.Background())
-	if err != nil || len(ups) != 1 {
-		t.Fatalf("uploads recorded: %v, %v", ups, err)
-	}
-	u, err := db.LoadUpload(context.Background(), ups[0].RowID)
-	if err != nil || u == nil {
-		t.Fatalf("load upload: %v", err)
-	}
-	return len(u.Parts)
+	var n int
+	withUploads(t, path, func(db *checkpoint.DB, ups []checkpoint.Upload) {
+		if len(ups) != 1 {
+			t.Fatalf("uploads recorded: %v", ups)
+		}
+		u, err := db.LoadUpload(context.Background(), ups[0].RowID)
+		if err != nil || u == nil {
+			t.Fatalf("load upload: %v", err)
+		}
+		n = len(u.Parts)
+	})
+	return n
 }
 
+// recordedUploads is how many unfinished uploads the checkpoint at path
+// records.
 func recordedUploads(t *testing.T, path string) int {
+	t.Helper()
+	var n int
+	withUploads(t, path, func(_ *checkpoint.DB, ups []checkpoint.Upload) { n = len(ups) })
+	return n
+}
+
+func withUploads(t *testing.T, path string, f func(*checkpoint.DB, []checkpoint.Upload)) {
 	t.Helper()
 	db, err := checkpoint.OpenReader(context.Background(), path)
 	if err != nil {
@@ -247,7 +256,7 @@ func recordedUploads(t *testing.T, path string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ups)
+	f(db, ups)
 }
 
 // TestInterruptAndCleanup: Ctrl-C (SIGINT) stops a run within seconds,

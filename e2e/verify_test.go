@@ -197,6 +197,18 @@ func checkEncryption(t *testing.T, key string, h *s3.HeadObjectOutput, e expecta
 // reportRows reads a CSV report into rows keyed by source version id.
 func reportRows(t *testing.T, path string) (header []string, rows map[string]map[string]string, n int) {
 	t.Helper()
+	header, list := readReport(t, path)
+	rows = map[string]map[string]string{}
+	for _, m := range list {
+		rows[m["Key"]+"@"+m["VersionId"]] = m
+	}
+	return header, rows, len(list)
+}
+
+// readReport reads a CSV report: its header, and each row by column name
+// with the key URL-decoded.
+func readReport(t *testing.T, path string) (header []string, rows []map[string]string) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("report: %v", err)
@@ -210,7 +222,6 @@ func reportRows(t *testing.T, path string) (header []string, rows map[string]map
 		t.Fatalf("report %s is empty", path)
 	}
 	header = recs[0]
-	rows = map[string]map[string]string{}
 	for _, rec := range recs[1:] {
 		m := map[string]string{}
 		for i, col := range header {
@@ -221,9 +232,9 @@ func reportRows(t *testing.T, path string) (header []string, rows map[string]map
 			t.Errorf("report key %q is not URL-encoded: %v", m["Key"], err)
 		}
 		m["Key"] = key
-		rows[key+"@"+m["VersionId"]] = m
+		rows = append(rows, m)
 	}
-	return header, rows, len(recs) - 1
+	return header, rows
 }
 
 func firstNonEmpty(ss ...string) string {
