@@ -1,6 +1,6 @@
 package executor
 
-// Wire-level test fakes (STYLE.md tier 2): a TLS httptest server that
+// Wire-level test fakes: a TLS httptest server that
 // records every request and answers with minimal S3 XML and headers, real
 // *s3.Client's pointed at it, an in-memory Store, and a key ring.
 

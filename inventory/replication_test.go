@@ -75,8 +75,8 @@ func TestReadReplicationConfigMatchesTheJSONParser(t *testing.T) {
 	}
 }
 
-// TestReadReplicationConfigSeeds reads the XML examples of the replication
-// docs in /work/shared/seeds as S3 would return them.
+// TestReadReplicationConfigSeeds reads the examples of S3's replication
+// documentation as S3 would return them (XML).
 func TestReadReplicationConfigSeeds(t *testing.T) {
 	tests := []struct {
 		file             string
