@@ -130,6 +130,8 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 	str("profile", &s.Profile, same)
 	str("dest-profile", &s.DestProfile, same)
 	str("replica-kms-key-id", &s.ReplicaKMSKeyID, same)
+	str("copy-mode", &s.CopyMode, same)
+	str("part-layout", &s.PartLayout, same)
 	if c.IsSet("workers") {
 		s.Workers = c.Int("workers")
 	}
@@ -141,12 +143,6 @@ func applyFlags(c *cli.Context, s *Settings, existing bool) error {
 	}
 	if c.IsSet("max-requests-per-second") {
 		s.MaxRequestsPerSecond = c.Float64("max-requests-per-second")
-	}
-	if c.IsSet("copy-mode") {
-		s.CopyMode = c.String("copy-mode")
-	}
-	if c.IsSet("part-layout") {
-		s.PartLayout = c.String("part-layout")
 	}
 	for _, f := range []struct {
 		name string

@@ -96,6 +96,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bad url", append([]string{"run", "--source", "b", "--dest", "s3://d"}, base...), "want s3://BUCKET"},
 		{"bad size", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "big"}, base...), "--part-size"},
 		{"bad endpoint", []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "--ca-bundle", "ca.pem"}, `--endpoint-url "--ca-bundle": want a URL`},
+		{"copy mode", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--copy-mode", "fast"}, base...), `--copy-mode "fast": want auto, server or stream`},
+		{"part layout", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-layout", "even"}, base...), `--part-layout "even": want source or size`},
 		{"small part", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},
 		{"kms without key", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--replicate-kms"}, base...), "--replica-kms-key-id"},
 		{"overlap", append([]string{"run", "--source", "s3://s", "--dest", "s3://s/copy"}, base...), "overlap"},
