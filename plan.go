@@ -154,9 +154,9 @@ func (j *job) planVersion(ctx context.Context, rows []checkpoint.PlanRow, out []
 		s.NewerReplicated = r.NewerReplicated
 		d := planner.Decide(s, rules, j.ring)
 		p := &out[i]
-		p.Action, p.RuleID, p.DestKey = string(d.Action), d.RuleID, d.DestKey
-		p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID = string(d.ReplicaEncryption), d.ReplicaKMSKeyID, d.ReplicaSSECKeyID
-		p.ReplicaStorageClass = d.ReplicaStorageClass
+		p.Decision = checkpoint.Decision{Action: string(d.Action), RuleID: d.RuleID, DestKey: d.DestKey,
+			ReplicaEncryption: string(d.ReplicaEncryption), ReplicaKMSKeyID: d.ReplicaKMSKeyID,
+			ReplicaSSECKeyID: d.ReplicaSSECKeyID, ReplicaStorageClass: d.ReplicaStorageClass}
 		p.Status, p.ErrorCode, p.Message = checkpoint.StatusPending, d.ErrorCode, d.Reason
 		switch d.Action {
 		case planner.Skip:

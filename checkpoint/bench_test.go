@@ -41,7 +41,7 @@ func seedBench(b *testing.B, n int) *DB {
 		}
 		plans := make([]Plan, len(page))
 		for i, r := range page {
-			plans[i] = Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Action: "copy", DestKey: r.Key, Status: StatusPending}
+			plans[i] = Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Decision: Decision{Action: "copy", DestKey: r.Key}, Status: StatusPending}
 		}
 		if err := db.SavePlans(ctx, plans); err != nil {
 			b.Fatal(err)

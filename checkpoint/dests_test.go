@@ -50,7 +50,7 @@ func TestSeveralDestinations(t *testing.T) {
 	var plans []Plan
 	byName := map[string]int64{}
 	for _, r := range page {
-		plans = append(plans, Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Action: "copy", DestKey: r.Key, Status: StatusPending})
+		plans = append(plans, Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Decision: Decision{Action: "copy", DestKey: r.Key}, Status: StatusPending})
 		byName[r.Dest+":"+r.Key+"@"+r.VersionID] = r.ID
 	}
 	if err := db.SavePlans(ctx, plans); err != nil {

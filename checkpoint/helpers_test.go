@@ -126,7 +126,7 @@ func plan(t *testing.T, db *DB, action, status string, versions ...string) {
 	t.Helper()
 	var plans []Plan
 	for _, id := range ids(t, db, versions...) {
-		plans = append(plans, Plan{ID: id, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-S3"}, Action: action, DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3", Status: status})
+		plans = append(plans, Plan{ID: id, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-S3"}, Decision: Decision{Action: action, DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3"}, Status: status})
 	}
 	if err := db.SavePlans(context.Background(), plans); err != nil {
 		t.Fatalf("SavePlans: %v", err)

@@ -58,13 +58,7 @@ type Plan struct {
 	ID int64
 	Inspection
 
-	Action              string
-	RuleID              string
-	DestKey             string
-	ReplicaEncryption   string
-	ReplicaKMSKeyID     string
-	ReplicaSSECKeyID    string
-	ReplicaStorageClass string
+	Decision
 
 	Status     string // pending, skipped or failed
 	ErrorCode  string

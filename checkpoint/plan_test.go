@@ -149,13 +149,13 @@ func TestSavePlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	plans := []Plan{
-		{ID: v1, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C", SSECKeyID: "old"}, Action: "multipart", DestKey: "dst/k", ReplicaEncryption: "SSE-C", ReplicaSSECKeyID: "new", Status: StatusPending},
+		{ID: v1, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C", SSECKeyID: "old"}, Decision: Decision{Action: "multipart", DestKey: "dst/k", ReplicaEncryption: "SSE-C", ReplicaSSECKeyID: "new"}, Status: StatusPending},
 		{ID: v2, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src"},
-			Action: "fail", DestKey: "dst/k", Status: StatusFailed, ErrorCode: "SrcHeadObjectNotPermitted", HTTPStatus: 403, Message: "HEAD: forbidden"},
+			Decision: Decision{Action: "fail", DestKey: "dst/k"}, Status: StatusFailed, ErrorCode: "SrcHeadObjectNotPermitted", HTTPStatus: 403, Message: "HEAD: forbidden"},
 		// Claimed by a run: its plan stays until the copy settles it.
-		{ID: v3, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Action: "skip", Status: StatusSkipped, Message: "nope"},
+		{ID: v3, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Decision: Decision{Action: "skip"}, Status: StatusSkipped, Message: "nope"},
 		// A row that does not exist is no error.
-		{ID: 9999, Action: "copy", Status: StatusPending},
+		{ID: 9999, Decision: Decision{Action: "copy"}, Status: StatusPending},
 	}
 	if err := db.SavePlans(ctx, plans); err != nil {
 		t.Fatalf("SavePlans: %v", err)
@@ -174,7 +174,7 @@ func TestSavePlans(t *testing.T) {
 	}
 
 	// Replanning replaces the whole plan, errors included.
-	if err := db.SavePlans(ctx, []Plan{{ID: v2, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src"}, Action: "copy", DestKey: "dst/k", ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst", Status: StatusPending}}); err != nil {
+	if err := db.SavePlans(ctx, []Plan{{ID: v2, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS", KMSKeyID: "arn:src"}, Decision: Decision{Action: "copy", DestKey: "dst/k", ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst"}, Status: StatusPending}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := rowByVersion(t, db, "k", "v2"); r.Action != "copy" || r.Status != StatusPending || r.ErrorCode != "" || r.HTTPStatus != 0 ||
@@ -193,8 +193,8 @@ func TestSavePlansIsOneTransaction(t *testing.T) {
 	scanAll(t, db, listing{"k", []string{"v2", "v1"}})
 	v1, v2 := rowByVersion(t, db, "k", "v1").ID, rowByVersion(t, db, "k", "v2").ID
 	err := db.SavePlans(ctx, []Plan{
-		{ID: v1, Action: "copy", Status: StatusSkipped},
-		{ID: v2, Action: "copy", Status: "bogus"}, // violates the status CHECK
+		{ID: v1, Decision: Decision{Action: "copy"}, Status: StatusSkipped},
+		{ID: v2, Decision: Decision{Action: "copy"}, Status: "bogus"}, // violates the status CHECK
 	})
 	if err == nil {
 		t.Fatal("SavePlans accepted an invalid status")

@@ -30,6 +30,18 @@ type Inspection struct {
 	Archived          bool
 }
 
+// Decision is what the planner decided for a row: what to do, under which
+// rule, and the replica's key, encryption and storage class.
+type Decision struct {
+	Action              string
+	RuleID              string
+	DestKey             string
+	ReplicaEncryption   string
+	ReplicaKMSKeyID     string
+	ReplicaSSECKeyID    string
+	ReplicaStorageClass string
+}
+
 // Row is one version with its plan and outcome.
 type Row struct {
 	ID           int64
@@ -45,13 +57,7 @@ type Row struct {
 
 	Inspection
 
-	Action              string
-	RuleID              string
-	DestKey             string
-	ReplicaEncryption   string
-	ReplicaKMSKeyID     string
-	ReplicaSSECKeyID    string
-	ReplicaStorageClass string
+	Decision
 
 	Status         string
 	ClaimedAt      string // when a copy run last claimed the row (RFC 3339)

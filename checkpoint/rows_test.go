@@ -25,11 +25,11 @@ func TestCounts(t *testing.T) {
 	})
 	id := func(v string) int64 { return ids(t, db, v)[0] }
 	if err := db.SavePlans(ctx, []Plan{
-		{ID: id("k1@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "copy", Status: StatusPending},
-		{ID: id("k1@v2"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "copy", Status: StatusPending},
-		{ID: id("k2@dm"), Inspection: Inspection{Inspected: true}, Action: "delete-marker", Status: StatusPending},
-		{ID: id("k4@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C"}, Action: "fail", Status: StatusFailed, ErrorCode: "SrcSSECKeyNotFound"},
-		{ID: id("k5@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Action: "skip", Status: StatusSkipped},
+		{ID: id("k1@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "copy"}, Status: StatusPending},
+		{ID: id("k1@v2"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "copy"}, Status: StatusPending},
+		{ID: id("k2@dm"), Inspection: Inspection{Inspected: true}, Decision: Decision{Action: "delete-marker"}, Status: StatusPending},
+		{ID: id("k4@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C"}, Decision: Decision{Action: "fail"}, Status: StatusFailed, ErrorCode: "SrcSSECKeyNotFound"},
+		{ID: id("k5@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "skip"}, Status: StatusSkipped},
 		// k3 and k6 stay unplanned.
 	}); err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestEachRowPages(t *testing.T) {
 	var plans []Plan
 	for _, r := range allRows(t, db, false) {
 		if r.VersionID != "v4" && r.Key != "zzz" {
-			plans = append(plans, Plan{ID: r.ID, Action: "copy", Status: StatusFailed})
+			plans = append(plans, Plan{ID: r.ID, Decision: Decision{Action: "copy"}, Status: StatusFailed})
 		}
 	}
 	if err := db.SavePlans(ctx, plans); err != nil {
