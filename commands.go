@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,296 +15,302 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3backfill/s3backfill/checkpoint"
-	"github.com/s3backfill/s3backfill/executor"
+	"github.com/s3backfill/s3backfill/internal/job"
+	"github.com/s3backfill/s3backfill/internal/s3client"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
-// cmdRun is scan → plan → copy → report.
-func cmdRun(c *cli.Context, stdout, stderr io.Writer) error {
-	j, err := openJob(c, stderr)
-	if err != nil {
-		return err
+// session is an open job with what main made for it.
+type session struct {
+	*job.Job
+	db  *checkpoint.DB
+	log *slog.Logger
+}
+
+// close records the run's end and closes the checkpoint.
+func (s *session) close() {
+	s.Job.Close()
+	if err := s.db.Close(); err != nil {
+		s.log.Warn("closing the checkpoint", "err", err)
 	}
-	defer j.close()
+}
+
+// openJob opens the checkpoint, merges the stored settings with the flags
+// given now, loads the key file, makes the clients and opens the job,
+// which stores the settings once they work.
+func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
+	log, err := newLogger(c, stderr)
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.Context
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := checkpoint.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*session, error) {
+		db.Close()
+		return nil, err
+	}
+	spec, found, err := job.StoredSpec(ctx, db)
+	if err != nil {
+		return fail(fmt.Errorf("checkpoint %s: %w", path, err))
+	}
+	if err := applyFlags(c, &spec, found); err != nil {
+		return fail(err)
+	}
+	settings, err := spec.Parse()
+	if err != nil {
+		return fail(err)
+	}
+	clients, err := s3client.New(ctx, s3client.Options{
+		SourceEndpoint: spec.SourceEndpoint(), DestEndpoint: spec.DestEndpoint(),
+		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile,
+		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond,
+	})
+	if err != nil {
+		return fail(job.UsageError{Err: err})
+	}
+	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log,
+		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now})
+	if err != nil {
+		return fail(err)
+	}
+	if err := j.BeginRun(ctx, c.Command.Name); err != nil {
+		return fail(err)
+	}
+	if settings.Stream {
+		budget := spec.PartSize * int64(settings.MaxInFlight)
+		log.Info("copies are streamed through this machine (source and destination differ in endpoint or credentials, or --copy-mode stream)",
+			"memory_for_parts", job.FormatSize(budget))
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// Streamed parts are the bulk of the heap and are bounded; this
+			// keeps the garbage collector from letting it double.
+			debug.SetMemoryLimit(budget + 128<<20)
+		}
+	}
+	return &session{Job: j, db: db, log: log}, nil
+}
+
+// cmdRun is check → scan → plan → copy → report.
+func cmdRun(c *cli.Context, s *session, stdout io.Writer) error {
 	ctx := c.Context
 	start := time.Now()
-
 	dry := c.Bool("dry-run")
-	if err := j.checkBeforeCopy(ctx, !dry); err != nil {
+	if err := s.CheckBeforeCopy(ctx, !dry); err != nil {
 		return err
 	}
-	st, err := j.scan(ctx)
+	st, err := s.Scan(ctx)
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	j.log.Info("scan done", "listed", st.Seen, "new", st.Added)
-	if err := j.plan(ctx); err != nil {
+	s.log.Info("scan done", "listed", st.Seen, "new", st.Added)
+	if err := s.Plan(ctx); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
 	if dry {
 		fmt.Fprintln(stdout, "Dry run: nothing was copied. What the next run would do:")
-		return printCounts(ctx, j.db, stdout, true)
+		return printCounts(ctx, s.db, stdout, true)
 	}
-	if err := j.copyAll(ctx); err != nil {
+	if err := s.Copy(ctx); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	j.log.Info("run finished", "took", describeDuration(time.Since(start)))
-	return j.finish(ctx, stdout)
+	s.log.Info("run finished", "took", job.DescribeDuration(time.Since(start)))
+	return s.finish(ctx, stdout)
 }
 
-// cmdPhase runs one phase of a job.
-func cmdPhase(c *cli.Context, stdout, stderr io.Writer, phase string) error {
-	j, err := openJob(c, stderr)
+func cmdScan(c *cli.Context, s *session, stdout io.Writer) error {
+	st, err := s.Scan(c.Context)
 	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	fmt.Fprintf(stdout, "listed %d versions and delete markers, %d of them new to the checkpoint\n", st.Seen, st.Added)
+	return nil
+}
+
+func cmdPlan(c *cli.Context, s *session, stdout io.Writer) error {
+	if err := s.Plan(c.Context); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	return printCounts(c.Context, s.db, stdout, true)
+}
+
+func cmdCopy(c *cli.Context, s *session, stdout io.Writer) error {
+	if err := s.CheckBeforeCopy(c.Context, true); err != nil {
 		return err
 	}
-	defer j.close()
-	ctx := c.Context
-	switch phase {
-	case "scan":
-		st, err := j.scan(ctx)
-		if err != nil {
-			return fmt.Errorf("scan: %w", err)
-		}
-		fmt.Fprintf(stdout, "listed %d versions and delete markers, %d of them new to the checkpoint\n", st.Seen, st.Added)
-		return nil
-	case "plan":
-		if err := j.plan(ctx); err != nil {
-			return fmt.Errorf("plan: %w", err)
-		}
-		return printCounts(ctx, j.db, stdout, true)
-	default:
-		if err := j.checkBeforeCopy(ctx, true); err != nil {
-			return err
-		}
-		if err := j.copyAll(ctx); err != nil {
-			return fmt.Errorf("copy: %w", err)
-		}
-		return j.finish(ctx, stdout)
+	if err := s.Copy(c.Context); err != nil {
+		return fmt.Errorf("copy: %w", err)
 	}
+	return s.finish(c.Context, stdout)
 }
 
 // finish writes the report (if the job has one) and prints the counts;
 // failed versions make the exit code 3.
-func (j *job) finish(ctx context.Context, stdout io.Writer) error {
-	if j.settings.Report != "" {
-		if err := writeReportFile(ctx, j.db, j.settings, j.settings.Report, false); err != nil {
-			return err
-		}
-		j.log.Info("report written", "path", j.settings.Report)
-	}
-	if err := printCounts(ctx, j.db, stdout, false); err != nil {
+func (s *session) finish(ctx context.Context, stdout io.Writer) error {
+	if err := s.WriteReport(ctx); err != nil {
 		return err
 	}
-	counts, err := j.db.Counts(ctx)
+	if err := printCounts(ctx, s.db, stdout, false); err != nil {
+		return err
+	}
+	n, err := s.Failed(ctx)
 	if err != nil {
 		return err
 	}
-	var failed int64
-	for _, n := range counts {
-		if n.Status == checkpoint.StatusFailed {
-			failed += n.Rows
-		}
-	}
-	if failed > 0 {
-		return failedVersionsError{failed, j.db.Path()}
+	if n > 0 {
+		return job.FailedVersionsError{N: n, DB: s.db.Path()}
 	}
 	return nil
 }
 
 // cmdCheck runs the checks a run does before copying, and prints them.
-func cmdCheck(c *cli.Context, stdout, stderr io.Writer) error {
-	j, err := openJob(c, stderr)
+func cmdCheck(c *cli.Context, s *session, stdout io.Writer) error {
+	findings, err := s.Check(c.Context, true)
 	if err != nil {
 		return err
 	}
-	defer j.close()
-	findings, err := j.preflight(c.Context, true)
-	if err != nil {
-		return err
+	problems := 0
+	for _, f := range findings {
+		kind := "warning"
+		if f.Error {
+			kind = "PROBLEM"
+			problems++
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", kind, f.Message)
 	}
-	if n := printFindings(stdout, findings); n > 0 {
-		return fmt.Errorf("%d problem(s) would make copies fail", n)
+	if len(findings) == 0 {
+		fmt.Fprintln(stdout, "ok: buckets reachable, versioning on, replica KMS keys usable, SSE-C allowed where needed")
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d problem(s) would make copies fail", problems)
 	}
 	return nil
 }
 
 // cmdVerify re-checks every replicated version against the destination.
-func cmdVerify(c *cli.Context, stdout, stderr io.Writer) error {
-	j, err := openJob(c, stderr)
-	if err != nil {
-		return err
-	}
-	defer j.close()
-	checked, bad, err := j.verifyAll(c.Context, stdout, c.Bool("content"))
+func cmdVerify(c *cli.Context, s *session, stdout io.Writer) error {
+	content := c.Bool("content")
+	checked, bad, err := s.Verify(c.Context, content, func(m job.Mismatch) { fmt.Fprintf(stdout, "mismatch: %s\n", m) })
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	what := "existence, size, ETag and checksum"
-	if c.Bool("content") {
+	if content {
 		what += ", and the SHA-256 of the content"
 	}
 	fmt.Fprintf(stdout, "verified %d replicas (%s): %d mismatch(es)\n", checked, what, bad)
 	if bad > 0 {
-		return mismatchError{bad}
+		return job.MismatchError{N: bad}
 	}
 	return nil
 }
 
 // cmdCleanup aborts every unfinished upload this job started and lists
 // the other incomplete uploads under the destination without touching them.
-func cmdCleanup(c *cli.Context, stdout, stderr io.Writer) error {
-	j, err := openJob(c, stderr)
+func cmdCleanup(c *cli.Context, s *session, stdout io.Writer) error {
+	aborted, others, err := s.Cleanup(c.Context, func(u job.PendingUpload) {
+		if u.Ours {
+			fmt.Fprintf(stdout, "aborted: s3://%s/%s upload %s (started by this job)\n", u.Bucket, u.Key, u.UploadID)
+			return
+		}
+		fmt.Fprintf(stdout, "not touched: s3://%s/%s upload %s started %s (not this job's)\n",
+			u.Bucket, u.Key, u.UploadID, u.Initiated.UTC().Format(time.RFC3339))
+	})
 	if err != nil {
 		return err
 	}
-	defer j.close()
-	ctx := c.Context
-	ex, err := j.executor(nil)
-	if err != nil {
-		return err
-	}
-	ours, err := j.db.Uploads(ctx)
-	if err != nil {
-		return err
-	}
-	mine := map[string]bool{}
-	for _, u := range ours {
-		if err := ex.AbortUpload(ctx, u.Bucket, u.Key, u.UploadID); err != nil {
-			return err
-		}
-		if err := j.db.DropUpload(ctx, u.UploadID); err != nil {
-			return err
-		}
-		mine[u.UploadID] = true
-		fmt.Fprintf(stdout, "aborted: s3://%s/%s upload %s (started by this job)\n", u.Bucket, u.Key, u.UploadID)
-	}
-	others := 0
-	for _, dest := range j.rules.targets() {
-		err := ex.ListUploads(ctx, dest, j.rules.destPrefix, func(u executor.PendingUpload) {
-			if mine[u.UploadID] {
-				return
-			}
-			others++
-			fmt.Fprintf(stdout, "not touched: s3://%s/%s upload %s started %s (not this job's)\n",
-				dest, u.Key, u.UploadID, u.Initiated.UTC().Format(time.RFC3339))
-		})
-		if err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "%d upload(s) of this job aborted; %d other incomplete upload(s) under the destination left alone\n", len(ours), others)
+	fmt.Fprintf(stdout, "%d upload(s) of this job aborted; %d other incomplete upload(s) under the destination left alone\n", aborted, others)
 	return nil
 }
 
+// openReader opens an existing checkpoint for status and report, which
+// need no S3 client and may run while a run writes it.
+func openReader(c *cli.Context) (*checkpoint.DB, job.Spec, error) {
+	path, err := dbPath(c)
+	if err != nil {
+		return nil, job.Spec{}, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, job.Spec{}, job.Usagef("--db %s: %v", path, errors.Unwrap(err))
+	}
+	db, err := checkpoint.OpenReader(c.Context, path)
+	if err != nil {
+		return nil, job.Spec{}, err
+	}
+	spec, found, err := job.StoredSpec(c.Context, db)
+	if err == nil && !found {
+		err = fmt.Errorf("checkpoint %s holds no job yet", path)
+	}
+	if err != nil {
+		db.Close()
+		return nil, job.Spec{}, err
+	}
+	return db, spec, nil
+}
+
 func cmdStatus(c *cli.Context, stdout io.Writer) error {
-	db, s, err := openReader(c)
+	db, spec, err := openReader(c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	dest := s.Dest
-	if s.usesConfig() {
-		dest = "the destinations of the replication configuration"
-	}
-	fmt.Fprintf(stdout, "job: %s -> %s\n", s.Source, dest)
-	if err := printCounts(c.Context, db, stdout, false); err != nil {
+	st, err := job.ReadStatus(c.Context, db)
+	if err != nil {
 		return err
 	}
-	last, err := db.LastRun(c.Context)
-	if err != nil || last == nil {
+	fmt.Fprintf(stdout, "job: %s\n", spec.Describe())
+	if err := writeCounts(stdout, st.Counts, false); err != nil {
 		return err
 	}
-	state := "finished " + last.FinishedAt
-	if last.FinishedAt == "" {
-		state = "running or stopped abruptly; last seen " + last.UpdatedAt
+	last := st.LastRun
+	if last == nil {
+		return nil
+	}
+	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	state := "finished " + stamp(last.FinishedAt)
+	if last.FinishedAt.IsZero() {
+		state = "running or stopped abruptly; last seen " + stamp(last.UpdatedAt)
 	}
 	fmt.Fprintf(stdout, "last run: %s, started %s, %s\n  %d S3 requests, %d throttled (503 SlowDown / 429), %.0f requests/s lately\n",
-		last.Command, last.StartedAt, state, last.Requests, last.Throttled, last.Rate)
+		last.Command, stamp(last.StartedAt), state, last.Requests, last.Throttled, last.Rate)
 	return nil
 }
 
 func cmdReport(c *cli.Context, stdout io.Writer) error {
-	db, s, err := openReader(c)
+	db, spec, err := openReader(c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if out := c.String("output"); out != "" && out != "-" {
-		return writeReportFile(c.Context, db, s, out, c.Bool("failed-only"))
+	src, err := job.ParseLocation("source", spec.Source)
+	if err != nil {
+		return err
 	}
-	return writeReport(c.Context, db, s, stdout, c.Bool("failed-only"))
+	if out := c.String("output"); out != "" && out != "-" {
+		return job.WriteReportFile(c.Context, db, src.Bucket, out, c.Bool("failed-only"))
+	}
+	return job.WriteReport(c.Context, db, src.Bucket, stdout, c.Bool("failed-only"))
 }
 
-// printCounts prints versions and bytes by status and source encryption
-// (and destination, when there are several); byAction adds the planned
-// action (what a dry run shows).
+// printCounts prints the job's counts (see writeCounts).
 func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction bool) error {
 	counts, err := db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	dests := map[string]bool{}
-	for _, n := range counts {
-		dests[n.Dest] = true
-	}
-	byDest := len(dests) > 1
-	type rowKey struct{ dest, status, action, enc string }
-	agg := map[rowKey]*checkpoint.Count{}
-	var keys []rowKey
-	var total checkpoint.Count
-	for _, n := range counts {
-		k := rowKey{status: n.Status, enc: n.Encryption}
-		if byAction {
-			k.action = n.Action
-		}
-		if byDest {
-			k.dest = n.Dest
-		}
-		if agg[k] == nil {
-			agg[k] = &checkpoint.Count{}
-			keys = append(keys, k)
-		}
-		agg[k].Rows += n.Rows
-		agg[k].Bytes += n.Bytes
-		total.Rows += n.Rows
-		total.Bytes += n.Bytes
-	}
-	sort.Slice(keys, func(a, b int) bool {
-		ka, kb := keys[a], keys[b]
-		return fmt.Sprint(ka.dest, "\x00", ka.status, "\x00", ka.action, "\x00", ka.enc) <
-			fmt.Sprint(kb.dest, "\x00", kb.status, "\x00", kb.action, "\x00", kb.enc)
-	})
-	var cols []string
-	if byDest {
-		cols = append(cols, "DESTINATION")
-	}
-	cols = append(cols, "STATUS")
-	if byAction {
-		cols = append(cols, "ACTION")
-	}
-	cols = append(cols, "ENCRYPTION", "VERSIONS", "BYTES")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, k := range keys {
-		n := agg[k]
-		var cells []string
-		if byDest {
-			cells = append(cells, k.dest)
-		}
-		cells = append(cells, k.status)
-		if byAction {
-			cells = append(cells, orDash(k.action))
-		}
-		cells = append(cells, k.enc, fmt.Sprint(n.Rows), formatSize(n.Bytes))
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	fmt.Fprintln(tw, "total"+strings.Repeat("\t", len(cols)-2)+fmt.Sprintf("%d\t%s", total.Rows, formatSize(total.Bytes)))
-	return tw.Flush()
+	return writeCounts(w, counts, byAction)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// writeCounts prints the counts table (see job.CountsTable).
+func writeCounts(w io.Writer, counts []planner.Count, byAction bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range job.CountsTable(counts, byAction) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	return s
+	return tw.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // seedBench fills a checkpoint with n versions (one per key), planned as
@@ -23,7 +25,7 @@ func seedBench(b *testing.B, n int) *DB {
 	}
 	t0 := time.Now()
 	for i := range n {
-		if err := s.Add(ctx, Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096, LastModified: t0}); err != nil {
+		if err := s.Add(ctx, planner.Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096, LastModified: t0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,9 +41,9 @@ func seedBench(b *testing.B, n int) *DB {
 		if len(page) == 0 {
 			break
 		}
-		plans := make([]Plan, len(page))
+		plans := make([]planner.Plan, len(page))
 		for i, r := range page {
-			plans[i] = Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Decision: Decision{Action: "copy", DestKey: r.Key}, Status: StatusPending}
+			plans[i] = planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: "NOT-SSE"}, Decision: planner.Decision{Action: "copy", DestKey: r.Key}, Status: planner.StatusPending}
 		}
 		if err := db.SavePlans(ctx, plans); err != nil {
 			b.Fatal(err)
@@ -61,7 +63,7 @@ func BenchmarkNextWork(b *testing.B) {
 			ctx := context.Background()
 			b.ResetTimer()
 			for range b.N {
-				var after WorkCursor
+				var after planner.KeyCursor
 				calls := 0
 				for {
 					work, err := db.NextWork(ctx, after, 64)
@@ -72,7 +74,7 @@ func BenchmarkNextWork(b *testing.B) {
 						break
 					}
 					calls++
-					after = WorkCursor{work[len(work)-1].Dest, work[len(work)-1].Key}
+					after = planner.KeyCursor{Dest: work[len(work)-1].Dest, Key: work[len(work)-1].Key}
 				}
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(calls*(b.N)), "µs/call")
 			}
@@ -95,7 +97,7 @@ func BenchmarkScan(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range b.N {
-		if err := s.Add(ctx, Version{Key: fmt.Sprintf("key/%09d", i), VersionID: "v", IsLatest: true, Size: 4096, ETag: `"0123456789abcdef0123456789abcdef"`, LastModified: t0}); err != nil {
+		if err := s.Add(ctx, planner.Version{Key: fmt.Sprintf("key/%09d", i), VersionID: "v", IsLatest: true, Size: 4096, ETag: `"0123456789abcdef0123456789abcdef"`, LastModified: t0}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -115,7 +117,7 @@ func BenchmarkEachRow(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				rows := 0
-				if err := db.EachRow(ctx, "", func(Row) error { rows++; return nil }); err != nil {
+				if err := db.EachRow(ctx, "", func(planner.Row) error { rows++; return nil }); err != nil {
 					b.Fatal(err)
 				}
 				if rows != n {

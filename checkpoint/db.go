@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -28,6 +29,11 @@ type DB struct {
 	lock *os.File // held by the one process that may write
 	path string
 	now  func() time.Time
+
+	recMu sync.Mutex
+	rec   *recorder // the outcome writer, started by the first Record
+
+	rowColumns string // what reads select for scanRow
 }
 
 // Open opens (creating if needed) the checkpoint at path for a run: it
@@ -87,7 +93,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -103,6 +109,9 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 			w.Close()
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
+	} else if db.rowColumns, err = readColumns(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -117,9 +126,10 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools and releases the job's lock.
+// Close flushes the outcomes recorded, closes both pools and releases the
+// job's lock.
 func (db *DB) Close() error {
-	err := errors.Join(db.r.Close(), db.w.Close())
+	err := errors.Join(db.stopRecorder(), db.r.Close(), db.w.Close())
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
 	}
@@ -170,7 +180,7 @@ func (db *DB) applyMigration(ctx context.Context, name string) error {
 	return tx.Commit()
 }
 
-func (db *DB) stamp() string { return db.now().Format(time.RFC3339Nano) }
+func (db *DB) stamp() string { return formatStamp(db.now()) }
 
 // SaveSettings stores the job's settings (opaque JSON to this package).
 func (db *DB) SaveSettings(ctx context.Context, settings []byte) error {
@@ -196,4 +206,38 @@ func (db *DB) Settings(ctx context.Context) (settings []byte, ok bool, err error
 		return nil, false, fmt.Errorf("read job settings: %w", err)
 	}
 	return []byte(s), true, nil
+}
+
+// laterColumns stand in for the columns later migrations added, when a
+// checkpoint written by an older version is read without migrating it (a
+// reader must not change the file): each reads as what the migration sets.
+var laterColumns = map[string]string{
+	"replica_bucket_key": "(bucket_key = 1 AND replica_encryption = 'SSE-KMS') AS replica_bucket_key",
+}
+
+// readColumns is rowColumns for the schema the database has.
+func readColumns(ctx context.Context, w *sql.DB) (string, error) {
+	rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('versions')`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return "", err
+		}
+		have[name] = true
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	cols := rowColumns
+	for col, stand := range laterColumns {
+		if !have[col] {
+			cols = strings.Replace(cols, col, stand, 1)
+		}
+	}
+	return cols, nil
 }

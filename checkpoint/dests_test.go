@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // TestSeveralDestinations: a scan records each version once per
@@ -18,7 +20,7 @@ func TestSeveralDestinations(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, v := range []Version{
+	for _, v := range []planner.Version{
 		{Key: "a", VersionID: "v2", Rank: 0, IsLatest: true, Size: 2, LastModified: t0.Add(time.Hour)},
 		{Key: "a", VersionID: "v1", Rank: 1, Size: 1, LastModified: t0},
 		{Key: "b", VersionID: "v1", Rank: 0, IsLatest: true, Size: 3, LastModified: t0},
@@ -32,7 +34,7 @@ func TestSeveralDestinations(t *testing.T) {
 		t.Fatalf("Finish = %+v, %v; want 3 seen, 6 rows added", st, err)
 	}
 	var order []string
-	if err := db.EachRow(ctx, "", func(r Row) error {
+	if err := db.EachRow(ctx, "", func(r planner.Row) error {
 		order = append(order, r.Dest+":"+r.Key+"@"+r.VersionID)
 		return nil
 	}); err != nil {
@@ -42,25 +44,25 @@ func TestSeveralDestinations(t *testing.T) {
 		t.Errorf("EachRow order = %q, want %q", got, want)
 	}
 
-	// Plan everything; replicate a@v2 to east only.
+	// planner.Plan everything; replicate a@v2 to east only.
 	page, err := db.PlanPage(ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plans []Plan
+	var plans []planner.Plan
 	byName := map[string]int64{}
 	for _, r := range page {
-		plans = append(plans, Plan{ID: r.ID, Inspection: Inspection{Inspected: true, SourceEncryption: "NOT-SSE"}, Decision: Decision{Action: "copy", DestKey: r.Key}, Status: StatusPending})
+		plans = append(plans, planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: "NOT-SSE"}, Decision: planner.Decision{Action: "copy", DestKey: r.Key}, Status: planner.StatusPending})
 		byName[r.Dest+":"+r.Key+"@"+r.VersionID] = r.ID
 	}
 	if err := db.SavePlans(ctx, plans); err != nil {
 		t.Fatal(err)
 	}
-	rec := db.NewRecorder()
-	if err := rec.Record(Outcome{ID: byName["east:a@v2"], Status: StatusSucceeded, DestVersionID: "e2"}); err != nil {
+	rec := db
+	if err := rec.Record(planner.Outcome{Replica: planner.Replica{VersionID: "e2"}, TaskID: byName["east:a@v2"], Status: planner.StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rec.Close(); err != nil {
+	if err := rec.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	// a@v1 is behind a replicated version in east, not in west.
@@ -78,7 +80,7 @@ func TestSeveralDestinations(t *testing.T) {
 
 	// Work pages through (destination, key) pairs.
 	var pairs []string
-	var after WorkCursor
+	var after planner.KeyCursor
 	for {
 		work, err := db.NextWork(ctx, after, 1)
 		if err != nil {
@@ -88,8 +90,8 @@ func TestSeveralDestinations(t *testing.T) {
 			break
 		}
 		w := work[0]
-		pairs = append(pairs, fmt.Sprintf("%s:%s todo=%d done=%d", w.Dest, w.Key, len(w.Todo), len(w.Done)))
-		after = WorkCursor{w.Dest, w.Key}
+		pairs = append(pairs, fmt.Sprintf("%s:%s todo=%d done=%d", w.Dest, w.Key, len(w.Tasks), len(w.Replicas)))
+		after = planner.KeyCursor{Dest: w.Dest, Key: w.Key}
 	}
 	want := "east:a todo=1 done=1|east:b todo=1 done=0|west:a todo=2 done=0|west:b todo=1 done=0"
 	if got := strings.Join(pairs, "|"); got != want {
@@ -109,14 +111,14 @@ func TestSeveralDestinations(t *testing.T) {
 func TestUploads(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	addAll(t, db, []Version{{Key: "big", VersionID: "v1", IsLatest: true, Size: 12}})
-	plan(t, db, "multipart", StatusPending, "big@v1")
+	addAll(t, db, []planner.Version{{Key: "big", VersionID: "v1", IsLatest: true, Size: 12}})
+	plan(t, db, "multipart", planner.StatusPending, "big@v1")
 	id := ids(t, db, "big@v1")[0]
-	u := Upload{RowID: id, UploadID: "u1", Bucket: "dst", Key: "big", Fingerprint: "fp", PartSizes: []int64{5, 5, 2}}
+	u := planner.Upload{TaskID: id, UploadID: "u1", Bucket: "dst", Key: "big", Fingerprint: "fp", PartSizes: []int64{5, 5, 2}}
 	if err := db.SaveUpload(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []Part{{1, `"e1"`, ""}, {3, `"e3"`, "crc"}} {
+	for _, p := range []planner.Part{{Number: 1, ETag: `"e1"`}, {Number: 3, ETag: `"e3"`, Checksum: "crc"}} {
 		if err := db.SavePart(ctx, "u1", p); err != nil {
 			t.Fatal(err)
 		}
@@ -126,12 +128,12 @@ func TestUploads(t *testing.T) {
 		fmt.Sprint(got.Parts) != `[{1 "e1" } {3 "e3" crc}]` {
 		t.Fatalf("LoadUpload = %+v, %v", got, err)
 	}
-	work, err := db.NextWork(ctx, WorkCursor{}, 10)
-	if err != nil || len(work) != 1 || !work[0].Todo[0].HasUpload {
+	work, err := db.NextWork(ctx, planner.KeyCursor{}, 10)
+	if err != nil || len(work) != 1 || !work[0].Tasks[0].HasUpload {
 		t.Errorf("NextWork = %+v, %v; want the row flagged with its upload", work, err)
 	}
 	// A new upload for the row replaces the old one and its parts.
-	if err := db.SaveUpload(ctx, Upload{RowID: id, UploadID: "u2", Bucket: "dst", Key: "big", Fingerprint: "fp2", PartSizes: []int64{12}}); err != nil {
+	if err := db.SaveUpload(ctx, planner.Upload{TaskID: id, UploadID: "u2", Bucket: "dst", Key: "big", Fingerprint: "fp2", PartSizes: []int64{12}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := db.LoadUpload(ctx, id); got.UploadID != "u2" || len(got.Parts) != 0 {

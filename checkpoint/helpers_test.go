@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // clock is the fixed time the test databases stamp rows with.
@@ -34,14 +36,14 @@ type listing struct {
 	ids []string
 }
 
-// ver is the Version a listing gives for the rank-th newest version.
-func ver(key, id string, rank int) Version {
-	return Version{Key: key, VersionID: id, Rank: rank, IsLatest: rank == 0, Size: int64(len(key) + len(id)),
+// ver is the planner.Version a listing gives for the rank-th newest version.
+func ver(key, id string, rank int) planner.Version {
+	return planner.Version{Key: key, VersionID: id, Rank: rank, IsLatest: rank == 0, Size: int64(len(key) + len(id)),
 		ETag: "etag-" + id, LastModified: clock.Add(-time.Duration(rank) * time.Hour)}
 }
 
 // scanAll runs one complete scan of the listings, in listing order.
-func scanAll(t *testing.T, db *DB, ls ...listing) ScanStats {
+func scanAll(t *testing.T, db *DB, ls ...listing) planner.ScanStats {
 	t.Helper()
 	ctx := context.Background()
 	s, err := db.BeginScan(ctx, testDests)
@@ -63,10 +65,10 @@ func scanAll(t *testing.T, db *DB, ls ...listing) ScanStats {
 }
 
 // allRows returns EachRow's rows.
-func allRows(t *testing.T, db *DB, failedOnly bool) []Row {
+func allRows(t *testing.T, db *DB, failedOnly bool) []planner.Row {
 	t.Helper()
-	var rows []Row
-	if err := db.EachRow(context.Background(), onlyFailed(failedOnly), func(r Row) error {
+	var rows []planner.Row
+	if err := db.EachRow(context.Background(), onlyFailed(failedOnly), func(r planner.Row) error {
 		rows = append(rows, r)
 		return nil
 	}); err != nil {
@@ -96,7 +98,7 @@ func history(t *testing.T, db *DB) string {
 }
 
 // rowByVersion finds a row by key and version id.
-func rowByVersion(t *testing.T, db *DB, key, vid string) Row {
+func rowByVersion(t *testing.T, db *DB, key, vid string) planner.Row {
 	t.Helper()
 	for _, r := range allRows(t, db, false) {
 		if r.Key == key && r.VersionID == vid {
@@ -104,7 +106,7 @@ func rowByVersion(t *testing.T, db *DB, key, vid string) Row {
 		}
 	}
 	t.Fatalf("no row %s@%s", key, vid)
-	return Row{}
+	return planner.Row{}
 }
 
 // ids returns the row ids of versions given as "key@vid".
@@ -122,11 +124,11 @@ func ids(t *testing.T, db *DB, versions ...string) []int64 {
 }
 
 // plan saves a plan with that action and status for the versions.
-func plan(t *testing.T, db *DB, action, status string, versions ...string) {
+func plan(t *testing.T, db *DB, action planner.Action, status planner.Status, versions ...string) {
 	t.Helper()
-	var plans []Plan
+	var plans []planner.Plan
 	for _, id := range ids(t, db, versions...) {
-		plans = append(plans, Plan{ID: id, Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-S3"}, Decision: Decision{Action: action, DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3"}, Status: status})
+		plans = append(plans, planner.Plan{TaskID: id, Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-S3"}, Decision: planner.Decision{Action: action, DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3"}, Status: status})
 	}
 	if err := db.SavePlans(context.Background(), plans); err != nil {
 		t.Fatalf("SavePlans: %v", err)
@@ -135,24 +137,24 @@ func plan(t *testing.T, db *DB, action, status string, versions ...string) {
 
 // record claims the versions and records an outcome with that status for
 // each, through a recorder.
-func record(t *testing.T, db *DB, status string, versions ...string) {
+func record(t *testing.T, db *DB, status planner.Status, versions ...string) {
 	t.Helper()
 	rowIDs := ids(t, db, versions...)
 	if err := db.Claim(context.Background(), rowIDs); err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
-	rec := db.NewRecorder()
+	rec := db
 	for i, id := range rowIDs {
-		o := Outcome{ID: id, Status: status}
-		if status == StatusSucceeded {
-			o.DestVersionID = "dst-" + versions[i]
+		o := planner.Outcome{TaskID: id, Status: status}
+		if status == planner.StatusSucceeded {
+			o.Replica.VersionID = "dst-" + versions[i]
 		}
 		if err := rec.Record(o); err != nil {
 			t.Fatalf("Record: %v", err)
 		}
 	}
-	if err := rec.Close(); err != nil {
-		t.Fatalf("Recorder.Close: %v", err)
+	if err := rec.Flush(); err != nil {
+		t.Fatalf("Flush.Close: %v", err)
 	}
 }
 
@@ -171,9 +173,9 @@ const testDest = "dst"
 
 var testDests = []string{testDest}
 
-func onlyFailed(failedOnly bool) string {
+func onlyFailed(failedOnly bool) planner.Status {
 	if failedOnly {
-		return StatusFailed
+		return planner.StatusFailed
 	}
 	return ""
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 func TestCounts(t *testing.T) {
@@ -14,7 +16,7 @@ func TestCounts(t *testing.T) {
 	if c, err := db.Counts(ctx); err != nil || len(c) != 0 {
 		t.Fatalf("Counts of an empty checkpoint = %v, %v", c, err)
 	}
-	addAll(t, db, []Version{
+	addAll(t, db, []planner.Version{
 		{Key: "k1", VersionID: "v2", Rank: 0, IsLatest: true, Size: 200},
 		{Key: "k1", VersionID: "v1", Rank: 1, Size: 100},
 		{Key: "k2", VersionID: "dm", Rank: 0, IsLatest: true, DeleteMarker: true},
@@ -24,23 +26,23 @@ func TestCounts(t *testing.T) {
 		{Key: "k6", VersionID: "v1", Rank: 0, IsLatest: true, Size: 7},
 	})
 	id := func(v string) int64 { return ids(t, db, v)[0] }
-	if err := db.SavePlans(ctx, []Plan{
-		{ID: id("k1@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "copy"}, Status: StatusPending},
-		{ID: id("k1@v2"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "copy"}, Status: StatusPending},
-		{ID: id("k2@dm"), Inspection: Inspection{Inspected: true}, Decision: Decision{Action: "delete-marker"}, Status: StatusPending},
-		{ID: id("k4@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-C"}, Decision: Decision{Action: "fail"}, Status: StatusFailed, ErrorCode: "SrcSSECKeyNotFound"},
-		{ID: id("k5@v1"), Inspection: Inspection{Inspected: true, SourceEncryption: "SSE-KMS"}, Decision: Decision{Action: "skip"}, Status: StatusSkipped},
+	if err := db.SavePlans(ctx, []planner.Plan{
+		{TaskID: id("k1@v1"), Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-KMS"}, Decision: planner.Decision{Action: "copy"}, Status: planner.StatusPending},
+		{TaskID: id("k1@v2"), Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-KMS"}, Decision: planner.Decision{Action: "copy"}, Status: planner.StatusPending},
+		{TaskID: id("k2@dm"), Inspection: planner.Inspection{Inspected: true}, Decision: planner.Decision{Action: "delete-marker"}, Status: planner.StatusPending},
+		{TaskID: id("k4@v1"), Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-C"}, Decision: planner.Decision{Action: "fail", ErrorCode: "SrcSSECKeyNotFound"}, Status: planner.StatusFailed},
+		{TaskID: id("k5@v1"), Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-KMS"}, Decision: planner.Decision{Action: "skip"}, Status: planner.StatusSkipped},
 		// k3 and k6 stay unplanned.
 	}); err != nil {
 		t.Fatal(err)
 	}
-	record(t, db, StatusSucceeded, "k1@v1")
+	record(t, db, planner.StatusSucceeded, "k1@v1")
 
 	got, err := db.Counts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Count{
+	want := []planner.Count{
 		{Dest: testDest, Status: "failed", Action: "fail", Encryption: "SSE-C", Rows: 1, Bytes: 4000},
 		{Dest: testDest, Status: "pending", Action: "", Encryption: "UNINSPECTED", Rows: 2, Bytes: 10},
 		{Dest: testDest, Status: "pending", Action: "copy", Encryption: "SSE-KMS", Rows: 1, Bytes: 200},
@@ -57,7 +59,7 @@ func TestEachRowFailedOnly(t *testing.T) {
 	db := workFixture(t)
 	var got []string
 	for _, r := range allRows(t, db, true) {
-		if r.Status != StatusFailed {
+		if r.Status != planner.StatusFailed {
 			t.Errorf("failedOnly returned %s@%s with status %s", r.Key, r.VersionID, r.Status)
 		}
 		got = append(got, r.Key+"@"+r.VersionID)
@@ -108,10 +110,10 @@ func TestEachRowPages(t *testing.T) {
 	}
 
 	// 1500 failed rows: failedOnly pages too.
-	var plans []Plan
+	var plans []planner.Plan
 	for _, r := range allRows(t, db, false) {
 		if r.VersionID != "v4" && r.Key != "zzz" {
-			plans = append(plans, Plan{ID: r.ID, Decision: Decision{Action: "copy"}, Status: StatusFailed})
+			plans = append(plans, planner.Plan{TaskID: r.ID, Decision: planner.Decision{Action: "copy"}, Status: planner.StatusFailed})
 		}
 	}
 	if err := db.SavePlans(ctx, plans); err != nil {
@@ -125,7 +127,7 @@ func TestEachRowStopsOnError(t *testing.T) {
 	db := workFixture(t)
 	stop := errors.New("stop")
 	calls := 0
-	err := db.EachRow(ctx, "", func(Row) error {
+	err := db.EachRow(ctx, "", func(planner.Row) error {
 		calls++
 		if calls == 3 {
 			return stop
@@ -138,7 +140,7 @@ func TestEachRowStopsOnError(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := db.EachRow(cancelled, "", func(Row) error { return nil }); !errors.Is(err, context.Canceled) {
+	if err := db.EachRow(cancelled, "", func(planner.Row) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("EachRow on a cancelled context = %v, want context.Canceled", err)
 	}
 }

@@ -5,16 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-)
+	"time"
 
-// RunStats is the request traffic of one run.
-type RunStats struct {
-	Command              string
-	StartedAt, UpdatedAt string
-	FinishedAt           string // empty while it runs (or if it crashed)
-	Requests, Throttled  int64
-	Rate                 float64 // requests per second lately
-}
+	"github.com/s3backfill/s3backfill/planner"
+)
 
 // BeginRun records the start of a run and returns its number.
 func (db *DB) BeginRun(ctx context.Context, command string) (int64, error) {
@@ -27,7 +21,7 @@ func (db *DB) BeginRun(ctx context.Context, command string) (int64, error) {
 }
 
 // UpdateRun records a run's traffic so far; finished marks its end.
-func (db *DB) UpdateRun(ctx context.Context, runNo int64, s RunStats, finished bool) error {
+func (db *DB) UpdateRun(ctx context.Context, runNo int64, s planner.RunStats, finished bool) error {
 	now := db.stamp()
 	fin := ""
 	if finished {
@@ -42,15 +36,26 @@ func (db *DB) UpdateRun(ctx context.Context, runNo int64, s RunStats, finished b
 }
 
 // LastRun is the latest run, or nil.
-func (db *DB) LastRun(ctx context.Context) (*RunStats, error) {
-	var s RunStats
+func (db *DB) LastRun(ctx context.Context) (*planner.RunStats, error) {
+	var (
+		s                          planner.RunStats
+		started, updated, finished string
+	)
 	err := db.r.QueryRowContext(ctx, `SELECT command, started_at, updated_at, finished_at, requests, throttled, rate
-		FROM runs ORDER BY run_no DESC LIMIT 1`).Scan(&s.Command, &s.StartedAt, &s.UpdatedAt, &s.FinishedAt, &s.Requests, &s.Throttled, &s.Rate)
+		FROM runs ORDER BY run_no DESC LIMIT 1`).Scan(&s.Command, &started, &updated, &finished, &s.Requests, &s.Throttled, &s.Rate)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	for _, t := range []struct {
+		dst *time.Time
+		v   string
+	}{{&s.StartedAt, started}, {&s.UpdatedAt, updated}, {&s.FinishedAt, finished}} {
+		if *t.dst, err = parseStamp(t.v); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
 	}
 	return &s, nil
 }

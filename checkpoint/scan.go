@@ -3,24 +3,13 @@ package checkpoint
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
-	"time"
-)
 
-// Version is one listed source version (or delete marker).
-type Version struct {
-	Key          string
-	VersionID    string
-	Rank         int // 0 = newest version of the key in this listing
-	IsLatest     bool
-	DeleteMarker bool
-	Size         int64
-	ETag         string
-	LastModified time.Time
-	StorageClass string
-}
+	"github.com/s3backfill/s3backfill/planner"
+)
 
 // scanBatch is how many listed versions go into one transaction: large
 // enough that commits do not dominate a scan, small enough that a crash
@@ -41,14 +30,32 @@ type Scan struct {
 	no     int64
 	before int64
 	seen   int64
-	buf    []Version
+	buf    []planner.Version
 
-	batches chan []Version
+	batches chan []planner.Version
 	pending sync.WaitGroup // batches queued and not yet written
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error // the writer's first error
 	stopped bool
+}
+
+// RecordScan records one listing of the source: list calls add for every
+// version and delete marker, in listing order (by key, newest first within
+// a key), and each is recorded once for each destination bucket in dests.
+// Versions already recorded keep their plan and outcome. The versions of a
+// key are committed together; when list fails, what it added so far is
+// kept (a rescan adds only the rest) and its error returned. Not safe for
+// concurrent use with another scan.
+func (db *DB) RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error) {
+	s, err := db.BeginScan(ctx, dests)
+	if err != nil {
+		return planner.ScanStats{}, err
+	}
+	if err := list(func(v planner.Version) error { return s.Add(ctx, v) }); err != nil {
+		return planner.ScanStats{}, errors.Join(err, s.Stop())
+	}
+	return s.Finish(ctx)
 }
 
 // BeginScan starts a scan that records each listed version once for each
@@ -58,7 +65,7 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 	if len(dests) == 0 {
 		return nil, fmt.Errorf("begin scan: no destination")
 	}
-	s := &Scan{db: db, dests: dests, buf: make([]Version, 0, scanBatch)}
+	s := &Scan{db: db, dests: dests, buf: make([]planner.Version, 0, scanBatch)}
 	if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions`).Scan(&s.before); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
@@ -71,7 +78,7 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 	}
 	// Two batches may wait for the writer: the listing runs ahead by at
 	// most that much.
-	s.batches, s.done = make(chan []Version, 2), make(chan struct{})
+	s.batches, s.done = make(chan []planner.Version, 2), make(chan struct{})
 	go s.writer(ctx)
 	return s, nil
 }
@@ -99,7 +106,7 @@ func (s *Scan) writeErr() error {
 // Add buffers one version, writing a batch when the buffer is full and
 // the listing has moved on to another key. Versions arrive in listing
 // order: by key, newest first within a key.
-func (s *Scan) Add(ctx context.Context, v Version) error {
+func (s *Scan) Add(ctx context.Context, v planner.Version) error {
 	if n := len(s.buf); n >= maxScanBatch || (n >= scanBatch && s.buf[n-1].Key != v.Key) {
 		if err := s.writeErr(); err != nil {
 			return err
@@ -111,7 +118,7 @@ func (s *Scan) Add(ctx context.Context, v Version) error {
 			s.pending.Done()
 			return ctx.Err()
 		}
-		s.buf = make([]Version, 0, scanBatch)
+		s.buf = make([]planner.Version, 0, scanBatch)
 	}
 	s.buf = append(s.buf, v)
 	s.seen++
@@ -140,7 +147,7 @@ func (s *Scan) Stop() error {
 const rowsPerInsert = 64
 
 // write records one batch in one transaction.
-func (s *Scan) write(ctx context.Context, batch []Version) error {
+func (s *Scan) write(ctx context.Context, batch []planner.Version) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -175,10 +182,7 @@ func (s *Scan) write(ctx context.Context, batch []Version) error {
 		return err
 	}
 	for _, v := range batch {
-		lm := ""
-		if !v.LastModified.IsZero() {
-			lm = v.LastModified.UTC().Format(time.RFC3339Nano)
-		}
+		lm := formatStamp(v.LastModified)
 		for _, dest := range s.dests {
 			args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
 				v.Size, v.ETag, lm, v.StorageClass, now, now)
@@ -242,25 +246,19 @@ const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 const nullReplaced = `(version_id = 'null' AND (etag != excluded.etag OR size != excluded.size
 	OR last_modified != excluded.last_modified OR delete_marker != excluded.delete_marker))`
 
-// ScanStats says what a scan found.
-type ScanStats struct {
-	Seen  int64 // versions listed
-	Added int64 // rows new to the checkpoint (one per new version and destination)
-}
-
 // Finish writes what is buffered and closes the scan.
-func (s *Scan) Finish(ctx context.Context) (ScanStats, error) {
+func (s *Scan) Finish(ctx context.Context) (planner.ScanStats, error) {
 	if err := s.Stop(); err != nil {
-		return ScanStats{}, err
+		return planner.ScanStats{}, err
 	}
 	var after int64
 	if err := s.db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions`).Scan(&after); err != nil {
-		return ScanStats{}, fmt.Errorf("finish scan: %w", err)
+		return planner.ScanStats{}, fmt.Errorf("finish scan: %w", err)
 	}
-	st := ScanStats{Seen: s.seen, Added: after - s.before}
+	st := planner.ScanStats{Seen: s.seen, Added: after - s.before}
 	if _, err := s.db.w.ExecContext(ctx, `UPDATE scans SET finished_at = ?, seen = ?, added = ? WHERE scan_no = ?`,
 		s.db.stamp(), st.Seen, st.Added, s.no); err != nil {
-		return ScanStats{}, fmt.Errorf("finish scan: %w", err)
+		return planner.ScanStats{}, fmt.Errorf("finish scan: %w", err)
 	}
 	return st, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 func TestScanOrdersVersionsOldestFirst(t *testing.T) {
@@ -15,7 +17,7 @@ func TestScanOrdersVersionsOldestFirst(t *testing.T) {
 		listing{"b/c", []string{"x"}},
 		listing{"b/d", []string{"dm2", "v1"}},
 	)
-	if st != (ScanStats{Seen: 6, Added: 6}) {
+	if st != (planner.ScanStats{Seen: 6, Added: 6}) {
 		t.Errorf("stats = %+v, want 6 seen, 6 added", st)
 	}
 	if got, want := history(t, db), "a: v1 v2 v3; b/c: x; b/d: v1 dm2"; got != want {
@@ -25,7 +27,7 @@ func TestScanOrdersVersionsOldestFirst(t *testing.T) {
 		if wantLatest := r.VersionID == "v3" || r.VersionID == "x" || r.VersionID == "dm2"; r.IsLatest != wantLatest {
 			t.Errorf("%s@%s: IsLatest = %v, want %v", r.Key, r.VersionID, r.IsLatest, wantLatest)
 		}
-		if r.Status != StatusPending || r.Attempts != 0 || r.Action != "" || r.Inspected {
+		if r.Status != planner.StatusPending || r.Attempts != 0 || r.Action != "" || r.Inspected {
 			t.Errorf("%s@%s: new row = %+v, want pending, unplanned", r.Key, r.VersionID, r)
 		}
 	}
@@ -39,7 +41,7 @@ func TestScanRecordsListedFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := []Version{
+	vs := []planner.Version{
 		{Key: "k", VersionID: "dm", Rank: 0, IsLatest: true, DeleteMarker: true,
 			LastModified: time.Date(2024, 6, 1, 14, 0, 0, 123456789, zone)},
 		{Key: "k", VersionID: "v1", Rank: 1, Size: 5 << 30, ETag: `"abc-3"`, StorageClass: "GLACIER",
@@ -69,7 +71,7 @@ func TestScanRecordsListedFields(t *testing.T) {
 	}
 	for i, w := range want {
 		r := got[i]
-		if r.VersionID != w.vid || r.LastModified != w.lm || r.ETag != w.etag || r.StorageClass != w.class ||
+		if r.VersionID != w.vid || formatStamp(r.LastModified) != w.lm || r.ETag != w.etag || r.StorageClass != w.class ||
 			r.Size != w.size || r.DeleteMarker != w.dm || r.IsLatest != w.latest {
 			t.Errorf("row %d = %+v, want %+v", i, r, w)
 		}
@@ -80,14 +82,14 @@ func TestRescanKeepsPlansAndOutcomes(t *testing.T) {
 	db := openTest(t)
 	ls := []listing{{"a", []string{"v2", "v1"}}, {"b", []string{"v1"}}}
 	scanAll(t, db, ls...)
-	plan(t, db, "copy", StatusPending, "a@v1", "a@v2")
-	plan(t, db, "skip", StatusSkipped, "b@v1")
-	record(t, db, StatusSucceeded, "a@v1")
-	record(t, db, StatusFailed, "a@v2")
+	plan(t, db, "copy", planner.StatusPending, "a@v1", "a@v2")
+	plan(t, db, "skip", planner.StatusSkipped, "b@v1")
+	record(t, db, planner.StatusSucceeded, "a@v1")
+	record(t, db, planner.StatusFailed, "a@v2")
 	before := allRows(t, db, false)
 
 	st := scanAll(t, db, ls...)
-	if st != (ScanStats{Seen: 3, Added: 0}) {
+	if st != (planner.ScanStats{Seen: 3, Added: 0}) {
 		t.Errorf("rescan stats = %+v, want 3 seen, 0 added", st)
 	}
 	after := allRows(t, db, false)
@@ -107,12 +109,12 @@ func TestRescanKeepsPlansAndOutcomes(t *testing.T) {
 func TestRescanAddsNewVersionsAfterOlderOnes(t *testing.T) {
 	db := openTest(t)
 	scanAll(t, db, listing{"a", []string{"v2", "v1"}}, listing{"m", []string{"v1"}})
-	plan(t, db, "copy", StatusPending, "a@v1", "a@v2", "m@v1")
-	record(t, db, StatusSucceeded, "a@v2")
+	plan(t, db, "copy", planner.StatusPending, "a@v1", "a@v2", "m@v1")
+	record(t, db, planner.StatusSucceeded, "a@v2")
 
 	// v3 is new; a key sorting first appears.
 	st := scanAll(t, db, listing{"0first", []string{"x"}}, listing{"a", []string{"v3", "v2", "v1"}}, listing{"m", []string{"v1"}})
-	if st != (ScanStats{Seen: 5, Added: 2}) {
+	if st != (planner.ScanStats{Seen: 5, Added: 2}) {
 		t.Errorf("second scan stats = %+v, want 5 seen, 2 added", st)
 	}
 	if got, want := history(t, db), "0first: x; a: v1 v2 v3; m: v1"; got != want {
@@ -120,7 +122,7 @@ func TestRescanAddsNewVersionsAfterOlderOnes(t *testing.T) {
 	}
 	// Two more versions at once: they sort by their rank in that scan.
 	st = scanAll(t, db, listing{"0first", []string{"x"}}, listing{"a", []string{"v5", "v4", "v3", "v2", "v1"}}, listing{"m", []string{"v1"}})
-	if st != (ScanStats{Seen: 7, Added: 2}) {
+	if st != (planner.ScanStats{Seen: 7, Added: 2}) {
 		t.Errorf("third scan stats = %+v, want 7 seen, 2 added", st)
 	}
 	if got, want := history(t, db), "0first: x; a: v1 v2 v3 v4 v5; m: v1"; got != want {
@@ -129,10 +131,10 @@ func TestRescanAddsNewVersionsAfterOlderOnes(t *testing.T) {
 
 	// Only is-latest was refreshed on the known versions.
 	v2 := rowByVersion(t, db, "a", "v2")
-	if v2.IsLatest || v2.Status != StatusSucceeded || v2.DestVersionID != "dst-a@v2" || v2.Action != "copy" {
+	if v2.IsLatest || v2.Status != planner.StatusSucceeded || v2.Replica.VersionID != "dst-a@v2" || v2.Action != "copy" {
 		t.Errorf("a@v2 after rescans = %+v, want not latest, still succeeded with its plan", v2)
 	}
-	if v5 := rowByVersion(t, db, "a", "v5"); !v5.IsLatest || v5.Status != StatusPending {
+	if v5 := rowByVersion(t, db, "a", "v5"); !v5.IsLatest || v5.Status != planner.StatusPending {
 		t.Errorf("a@v5 = %+v, want latest and pending", v5)
 	}
 	for _, vid := range []string{"v3", "v4"} {
@@ -144,41 +146,41 @@ func TestRescanAddsNewVersionsAfterOlderOnes(t *testing.T) {
 
 func TestRescanReplacedNullVersion(t *testing.T) {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	null := Version{Key: "k", VersionID: "null", Rank: 1, Size: 10, ETag: "e-null", LastModified: t0.Add(time.Hour)}
-	first := []Version{
+	null := planner.Version{Key: "k", VersionID: "null", Rank: 1, Size: 10, ETag: "e-null", LastModified: t0.Add(time.Hour)}
+	first := []planner.Version{
 		{Key: "k", VersionID: "v2", Rank: 0, IsLatest: true, Size: 20, ETag: "e-v2", LastModified: t0.Add(2 * time.Hour)},
 		null,
 		{Key: "k", VersionID: "v1", Rank: 2, Size: 30, ETag: "e-v1", LastModified: t0},
 	}
 	// The null version rewritten while versioning was suspended: it is
 	// the newest version now.
-	rewritten := func(f func(*Version)) []Version {
+	rewritten := func(f func(*planner.Version)) []planner.Version {
 		n := null
 		n.Rank, n.IsLatest = 0, true
 		f(&n)
 		v2 := first[0]
 		v2.Rank, v2.IsLatest = 1, false
-		return []Version{n, v2, first[2]}
+		return []planner.Version{n, v2, first[2]}
 	}
 	tests := []struct {
 		name     string
-		second   []Version
+		second   []planner.Version
 		replaced bool
 	}{
 		{"unchanged", first, false},
-		{"new ETag", rewritten(func(v *Version) { v.ETag = "e-null-2"; v.LastModified = t0.Add(3 * time.Hour) }), true},
-		{"new size only", rewritten(func(v *Version) { v.Size = 11 }), true},
-		{"new time only", rewritten(func(v *Version) { v.LastModified = t0.Add(3 * time.Hour) }), true},
-		{"now a delete marker", rewritten(func(v *Version) { v.DeleteMarker, v.Size, v.ETag = true, 0, "" }), true},
+		{"new ETag", rewritten(func(v *planner.Version) { v.ETag = "e-null-2"; v.LastModified = t0.Add(3 * time.Hour) }), true},
+		{"new size only", rewritten(func(v *planner.Version) { v.Size = 11 }), true},
+		{"new time only", rewritten(func(v *planner.Version) { v.LastModified = t0.Add(3 * time.Hour) }), true},
+		{"now a delete marker", rewritten(func(v *planner.Version) { v.DeleteMarker, v.Size, v.ETag = true, 0, "" }), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			db := openTest(t)
 			addAll(t, db, first)
-			plan(t, db, "copy", StatusPending, "k@v1", "k@null", "k@v2")
-			record(t, db, StatusSucceeded, "k@v1", "k@null")
-			record(t, db, StatusFailed, "k@v2")
+			plan(t, db, "copy", planner.StatusPending, "k@v1", "k@null", "k@v2")
+			record(t, db, planner.StatusSucceeded, "k@v1", "k@null")
+			record(t, db, planner.StatusFailed, "k@v2")
 			if got, want := history(t, db), "k: v1 null v2"; got != want {
 				t.Fatalf("history after the first scan = %q, want %q", got, want)
 			}
@@ -198,20 +200,20 @@ func TestRescanReplacedNullVersion(t *testing.T) {
 			if got, want := history(t, db), "k: v1 v2 null"; got != want {
 				t.Errorf("history = %q, want %q (the replaced null version is the newest)", got, want)
 			}
-			if r.Status != StatusPending || r.Inspected {
+			if r.Status != planner.StatusPending || r.Inspected {
 				t.Errorf("replaced null version: status %q inspected %v, want pending and uninspected", r.Status, r.Inspected)
 			}
 			// Its old plan and outcome are gone: a copy phase run before the
 			// next plan must not copy it with the old object's plan.
-			if r.Action != "" || r.DestVersionID != "" || r.Attempts != 0 || r.ErrorCode != "" || r.Message != "" {
+			if r.Action != "" || r.Replica.VersionID != "" || r.Attempts != 0 || r.ErrorCode != "" || r.Message != "" {
 				t.Errorf("replaced null version keeps its old plan or outcome: %+v", r)
 			}
-			if work, err := db.NextWork(ctx, WorkCursor{}, 10); err != nil || len(work) != 1 || len(work[0].Todo) != 1 || work[0].Todo[0].VersionID != "v2" {
+			if work, err := db.NextWork(ctx, planner.KeyCursor{}, 10); err != nil || len(work) != 1 || len(work[0].Tasks) != 1 || work[0].Tasks[0].VersionID != "v2" {
 				t.Errorf("NextWork = %+v, %v; want only v2 (the null version is unplanned)", work, err)
 			}
 			n := tt.second[0]
 			if r.ETag != n.ETag || r.Size != n.Size || r.DeleteMarker != n.DeleteMarker || !r.IsLatest ||
-				r.LastModified != n.LastModified.UTC().Format(time.RFC3339Nano) {
+				!r.LastModified.Equal(n.LastModified) {
 				t.Errorf("replaced null version = %+v, want the new listing's %+v", r, n)
 			}
 			if got, want := statuses(t, db), "k@v1=succeeded k@v2=failed k@null=pending"; got != want {
@@ -238,16 +240,16 @@ func TestRescanReplacedNullVersion(t *testing.T) {
 // new version and a replaced null version orders them by that listing.
 func TestRescanReplacedNullVersionAmongNewVersions(t *testing.T) {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	v := func(id string, rank int, etag string, hours int) Version {
-		return Version{Key: "k", VersionID: id, Rank: rank, IsLatest: rank == 0, Size: 1, ETag: etag, LastModified: t0.Add(time.Duration(hours) * time.Hour)}
+	v := func(id string, rank int, etag string, hours int) planner.Version {
+		return planner.Version{Key: "k", VersionID: id, Rank: rank, IsLatest: rank == 0, Size: 1, ETag: etag, LastModified: t0.Add(time.Duration(hours) * time.Hour)}
 	}
 	db := openTest(t)
-	addAll(t, db, []Version{v("v3", 0, "e3", 4), v("v2", 1, "e2", 3), v("null", 2, "en", 2), v("v1", 3, "e1", 1)})
+	addAll(t, db, []planner.Version{v("v3", 0, "e3", 4), v("v2", 1, "e2", 3), v("null", 2, "en", 2), v("v1", 3, "e1", 1)})
 	if got, want := history(t, db), "k: v1 null v2 v3"; got != want {
 		t.Fatalf("history = %q, want %q", got, want)
 	}
-	st := addAll(t, db, []Version{v("null", 0, "en-2", 6), v("v4", 1, "e4", 5), v("v3", 2, "e3", 4), v("v2", 3, "e2", 3), v("v1", 4, "e1", 1)})
-	if st != (ScanStats{Seen: 5, Added: 1}) {
+	st := addAll(t, db, []planner.Version{v("null", 0, "en-2", 6), v("v4", 1, "e4", 5), v("v3", 2, "e3", 4), v("v2", 3, "e2", 3), v("v1", 4, "e1", 1)})
+	if st != (planner.ScanStats{Seen: 5, Added: 1}) {
 		t.Errorf("stats = %+v, want 5 seen, 1 added", st)
 	}
 	if got, want := history(t, db), "k: v1 v2 v3 v4 null"; got != want {
@@ -256,7 +258,7 @@ func TestRescanReplacedNullVersionAmongNewVersions(t *testing.T) {
 }
 
 // addAll runs one scan of exactly these versions.
-func addAll(t *testing.T, db *DB, vs []Version) ScanStats {
+func addAll(t *testing.T, db *DB, vs []planner.Version) planner.ScanStats {
 	t.Helper()
 	ctx := context.Background()
 	s, err := db.BeginScan(ctx, testDests)
@@ -370,7 +372,7 @@ func TestInterruptedScanKeepsKeysWhole(t *testing.T) {
 func TestScansAreRecorded(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	if st := scanAll(t, db); st != (ScanStats{}) {
+	if st := scanAll(t, db); st != (planner.ScanStats{}) {
 		t.Errorf("empty scan stats = %+v", st)
 	}
 	scanAll(t, db, listing{"a", []string{"v2", "v1"}})

@@ -6,27 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
-// Upload is a multipart upload a copy started and has not finished.
-type Upload struct {
-	RowID       int64
-	UploadID    string
-	Bucket, Key string
-	Fingerprint string  // the plan and part layout it was made for
-	PartSizes   []int64 // part i+1 has PartSizes[i] bytes
-	Parts       []Part  // the parts recorded as copied
-}
-
-// Part is one copied part.
-type Part struct {
-	Number   int32
-	ETag     string
-	Checksum string // CRC32 of a streamed part, which completing the upload needs
-}
-
 // SaveUpload records a new upload for a row, replacing any other.
-func (db *DB) SaveUpload(ctx context.Context, u Upload) error {
+func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 	sizes, err := json.Marshal(u.PartSizes)
 	if err != nil {
 		return err
@@ -36,11 +21,11 @@ func (db *DB) SaveUpload(ctx context.Context, u Upload) error {
 		return fmt.Errorf("save upload: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.RowID); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.TaskID); err != nil {
 		return fmt.Errorf("save upload: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.RowID, u.UploadID, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TaskID, u.UploadID, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
 		return fmt.Errorf("save upload %s: %w", u.UploadID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -51,7 +36,7 @@ func (db *DB) SaveUpload(ctx context.Context, u Upload) error {
 
 // SavePart records a copied part of an upload, durably: after a crash the
 // next run copies only the parts not recorded (and confirmed by the server).
-func (db *DB) SavePart(ctx context.Context, uploadID string, p Part) error {
+func (db *DB) SavePart(ctx context.Context, uploadID string, p planner.Part) error {
 	_, err := db.w.ExecContext(ctx, `INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, checksum) VALUES (?, ?, ?, ?)`,
 		uploadID, p.Number, p.ETag, p.Checksum)
 	if err != nil {
@@ -62,8 +47,8 @@ func (db *DB) SavePart(ctx context.Context, uploadID string, p Part) error {
 
 // LoadUpload returns a row's unfinished upload with its recorded parts, or
 // nil.
-func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*Upload, error) {
-	u := Upload{RowID: rowID}
+func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*planner.Upload, error) {
+	u := planner.Upload{TaskID: rowID}
 	var sizes string
 	err := db.r.QueryRowContext(ctx, `SELECT upload_id, bucket, key, fingerprint, part_sizes FROM uploads WHERE row_id = ?`, rowID).
 		Scan(&u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint, &sizes)
@@ -82,7 +67,7 @@ func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*Upload, error) {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p Part
+		var p planner.Part
 		if err := rows.Scan(&p.Number, &p.ETag, &p.Checksum); err != nil {
 			return nil, fmt.Errorf("load parts of upload %s: %w", u.UploadID, err)
 		}
@@ -110,16 +95,16 @@ func (db *DB) DropUpload(ctx context.Context, uploadID string) error {
 }
 
 // Uploads lists every unfinished upload the job started.
-func (db *DB) Uploads(ctx context.Context) ([]Upload, error) {
+func (db *DB) Uploads(ctx context.Context) ([]planner.Upload, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT row_id, upload_id, bucket, key, fingerprint FROM uploads ORDER BY bucket, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list uploads: %w", err)
 	}
 	defer rows.Close()
-	var out []Upload
+	var out []planner.Upload
 	for rows.Next() {
-		var u Upload
-		if err := rows.Scan(&u.RowID, &u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint); err != nil {
+		var u planner.Upload
+		if err := rows.Scan(&u.TaskID, &u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint); err != nil {
 			return nil, fmt.Errorf("list uploads: %w", err)
 		}
 		out = append(out, u)

@@ -6,41 +6,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
-// copyActions are the planned actions that send requests to the
-// destination (planner.Copy, planner.Multipart, planner.ReplayDelete).
-const copyActions = `('copy', 'multipart', 'delete-marker')`
-
-// KeyWork is one source key with work to do for one destination.
-type KeyWork struct {
-	Dest string
-	Key  string
-	// Todo are the rows to copy, oldest first: pending, failed, or claimed
-	// by an earlier run that did not record an outcome (in doubt).
-	Todo []Row
-	// Done are the key's versions already replicated, oldest first; their
-	// destination version ids tell in-doubt replicas apart from old ones.
-	Done []Row
-}
-
-// WorkCursor is where NextWork continues: after this destination and key.
-type WorkCursor struct{ Dest, Key string }
-
-// InDoubt reports whether an earlier run claimed some of the key's rows
-// and stopped before recording what happened to them.
-func (k KeyWork) InDoubt() bool {
-	for _, r := range k.Todo {
-		if r.Status == StatusCopying {
-			return true
-		}
-	}
-	return false
-}
-
 // workRows selects the rows NextWork hands out. The partial index
-// versions_work has exactly this WHERE (see 0001_init.sql): keep them equal.
-const workRows = `status IN ('pending', 'copying', 'failed') AND action IN ` + copyActions
+// versions_work has exactly this WHERE (see 0001_init.sql): keep them equal
+// (a test checks).
+var workRows = `status IN ('pending', 'copying', 'failed') AND action IN ` + copyActions
 
 // CountWork is the number and bytes of rows with a copy to do.
 func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
@@ -53,7 +26,7 @@ func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
 
 // NextWork returns up to limit (destination, key) pairs after the cursor,
 // in that order, that have rows to copy, each with all its rows.
-func (db *DB) NextWork(ctx context.Context, after WorkCursor, limit int) ([]KeyWork, error) {
+func (db *DB) NextWork(ctx context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error) {
 	krows, err := db.r.QueryContext(ctx, `SELECT DISTINCT dest, key FROM versions INDEXED BY versions_work
 		WHERE `+workRows+` AND (dest, key) > (?, ?) ORDER BY dest, key LIMIT ?`,
 		after.Dest, after.Key, limit)
@@ -77,13 +50,13 @@ func (db *DB) NextWork(ctx context.Context, after WorkCursor, limit int) ([]KeyW
 		return nil, nil
 	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(pairs)/2), ", ")
-	qrows, err := db.r.QueryContext(ctx, `SELECT `+rowColumns+`,
+	qrows, err := db.r.QueryContext(ctx, `SELECT `+db.rowColumns+`,
 		EXISTS (SELECT 1 FROM uploads u WHERE u.row_id = versions.id)
 		FROM versions WHERE (dest, key) IN (VALUES `+values+`) ORDER BY `+versionOrder, pairs...)
 	if err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
-	var rows []Row
+	var out []planner.KeyWork
 	for qrows.Next() {
 		var hasUpload bool
 		r, err := scanRow(qrows, &hasUpload)
@@ -92,29 +65,26 @@ func (db *DB) NextWork(ctx context.Context, after WorkCursor, limit int) ([]KeyW
 			return nil, fmt.Errorf("read work: %w", err)
 		}
 		r.HasUpload = hasUpload
-		rows = append(rows, r)
+		if len(out) == 0 || out[len(out)-1].Key != r.Key || out[len(out)-1].Dest != r.Dest {
+			out = append(out, planner.KeyWork{Dest: r.Dest, Key: r.Key})
+		}
+		kw := &out[len(out)-1]
+		switch {
+		case r.Status == planner.StatusSucceeded:
+			if r.Replica.VersionID != "" {
+				kw.Replicas = append(kw.Replicas, r.Replica.VersionID)
+			}
+		case r.Action.Copies() && (r.Status == planner.StatusPending || r.Status == planner.StatusCopying || r.Status == planner.StatusFailed):
+			kw.Tasks = append(kw.Tasks, r.Task)
+			kw.DestKey = r.DestKey
+		}
 	}
 	qrows.Close()
 	if err := qrows.Err(); err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
-	var out []KeyWork
-	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Key != r.Key || out[len(out)-1].Dest != r.Dest {
-			out = append(out, KeyWork{Dest: r.Dest, Key: r.Key})
-		}
-		kw := &out[len(out)-1]
-		switch {
-		case r.Status == StatusSucceeded:
-			kw.Done = append(kw.Done, r)
-		case isCopyAction(r.Action) && (r.Status == StatusPending || r.Status == StatusCopying || r.Status == StatusFailed):
-			kw.Todo = append(kw.Todo, r)
-		}
-	}
 	return out, nil
 }
-
-func isCopyAction(a string) bool { return strings.Contains(copyActions, "'"+a+"'") }
 
 // Claim marks rows as being copied, durably, before any request for them
 // is sent: after a crash the next run knows they are in doubt.
@@ -136,28 +106,29 @@ func (db *DB) Claim(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// Outcome is the result of one row's copy.
-type Outcome struct {
-	ID                int64
-	Status            string // succeeded, failed, or pending (released unstarted)
-	DestVersionID     string
-	ReplicaETag       string
-	ETagStatus        string
-	ETagReason        string
-	ChecksumStatus    string
-	ChecksumReason    string
-	PartLayout        string // how a multipart replica was laid out
-	ReplicaEncryption string
-	ReplicaKMSKeyID   string
-	ErrorCode         string
-	HTTPStatus        int
-	Message           string
+// Record queues an outcome for the batching writer, which commits a batch
+// every recordDelay or every recordBatch outcomes. A batch lost in a crash
+// leaves its rows "copying", which the next run reconciles against the
+// destination, so batching never causes a second copy. Record returns the
+// writer's error once a commit has failed: the run must stop, the
+// checkpoint is still consistent. Safe for concurrent use.
+func (db *DB) Record(o planner.Outcome) error {
+	r := db.recorder()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	r.in <- recorderOp{o: o}
+	return nil
 }
 
-// Recorder batches outcomes into few transactions. A lost batch (crash)
-// leaves its rows "copying", which the next run reconciles against the
-// destination, so batching never causes a second copy.
-type Recorder struct {
+// Flush commits every outcome recorded so far; when it returns they are
+// durable.
+func (db *DB) Flush() error {
+	return db.recorder().flush()
+}
+
+// recorder is the batching writer of outcomes, started on first use.
+type recorder struct {
 	db   *DB
 	in   chan recorderOp
 	done chan struct{}
@@ -167,7 +138,7 @@ type Recorder struct {
 }
 
 type recorderOp struct {
-	o     Outcome
+	o     planner.Outcome
 	flush chan error // non-nil: commit now and answer
 }
 
@@ -177,47 +148,46 @@ const (
 	recordDelay = 200 * time.Millisecond
 )
 
-// NewRecorder starts the writer. Close it to flush.
-func (db *DB) NewRecorder() *Recorder {
-	r := &Recorder{db: db, in: make(chan recorderOp, recordBatch), done: make(chan struct{})}
-	go r.loop()
-	return r
-}
-
-// Record queues an outcome. It returns the writer's error once a commit
-// has failed: the run must stop, the checkpoint is still consistent.
-func (r *Recorder) Record(o Outcome) error {
-	if err := r.Err(); err != nil {
-		return err
+func (db *DB) recorder() *recorder {
+	db.recMu.Lock()
+	defer db.recMu.Unlock()
+	if db.rec == nil {
+		db.rec = &recorder{db: db, in: make(chan recorderOp, recordBatch), done: make(chan struct{})}
+		go db.rec.loop()
 	}
-	r.in <- recorderOp{o: o}
-	return nil
+	return db.rec
 }
 
-// Flush commits everything recorded so far.
-func (r *Recorder) Flush() error {
+// stopRecorder flushes and stops the writer, if it was started.
+func (db *DB) stopRecorder() error {
+	db.recMu.Lock()
+	r := db.rec
+	db.rec = nil
+	db.recMu.Unlock()
+	if r == nil {
+		return nil
+	}
+	close(r.in)
+	<-r.done
+	return r.Err()
+}
+
+func (r *recorder) flush() error {
 	ch := make(chan error, 1)
 	r.in <- recorderOp{flush: ch}
 	return <-ch
 }
 
 // Err is the first commit error, if any.
-func (r *Recorder) Err() error {
+func (r *recorder) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
 }
 
-// Close flushes and stops the writer.
-func (r *Recorder) Close() error {
-	close(r.in)
-	<-r.done
-	return r.Err()
-}
-
-func (r *Recorder) loop() {
+func (r *recorder) loop() {
 	defer close(r.done)
-	var batch []Outcome
+	var batch []planner.Outcome
 	tick := time.NewTicker(recordDelay)
 	defer tick.Stop()
 	commit := func() {
@@ -257,7 +227,7 @@ func (r *Recorder) loop() {
 
 // saveOutcomes runs on its own context: an interrupted run still records
 // what finished.
-func (db *DB) saveOutcomes(batch []Outcome) error {
+func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -278,11 +248,16 @@ func (db *DB) saveOutcomes(batch []Outcome) error {
 	defer stmt.Close()
 	now := db.stamp()
 	for _, o := range batch {
-		if _, err := stmt.ExecContext(ctx, o.Status, o.DestVersionID, o.ReplicaETag, o.ETagStatus, o.ETagReason,
-			o.ChecksumStatus, o.ChecksumReason, o.PartLayout,
-			o.ReplicaEncryption, o.ReplicaEncryption, o.ReplicaKMSKeyID, o.ReplicaKMSKeyID,
-			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.ID); err != nil {
-			return fmt.Errorf("record outcome of row %d: %w", o.ID, err)
+		status, err := statusText(o.Status)
+		if err != nil {
+			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
+		}
+		r := o.Replica
+		if _, err := stmt.ExecContext(ctx, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason,
+			r.ChecksumStatus, r.ChecksumReason, r.PartLayout,
+			r.Encryption, r.Encryption, r.KMSKeyID, r.KMSKeyID,
+			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.TaskID); err != nil {
+			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

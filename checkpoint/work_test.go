@@ -8,27 +8,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // workString renders NextWork's answer: "a todo=[v2 v4] done=[v1]", with
-// " in-doubt" when an earlier run left rows claimed.
-func workString(work []KeyWork) string {
-	vids := func(rows []Row) string {
-		var s []string
-		for _, r := range rows {
-			s = append(s, r.VersionID)
-		}
-		return strings.Join(s, " ")
-	}
+// " in-doubt" when an earlier run left rows claimed. Done versions are
+// named by their replica ids, which the record helper makes "dst-KEY@VID".
+func workString(work []planner.KeyWork) string {
 	var parts []string
 	for _, w := range work {
-		for _, r := range append(append([]Row{}, w.Todo...), w.Done...) {
-			if r.Key != w.Key {
-				return fmt.Sprintf("row %s@%s listed under key %s", r.Key, r.VersionID, w.Key)
+		var todo, done []string
+		inDoubt := false
+		for _, t := range w.Tasks {
+			if t.Key != w.Key {
+				return fmt.Sprintf("row %s@%s listed under key %s", t.Key, t.VersionID, w.Key)
 			}
+			todo = append(todo, t.VersionID)
+			inDoubt = inDoubt || t.InDoubt()
 		}
-		s := fmt.Sprintf("%s todo=[%s] done=[%s]", w.Key, vids(w.Todo), vids(w.Done))
-		if w.InDoubt() {
+		for _, id := range w.Replicas {
+			done = append(done, strings.TrimPrefix(id, "dst-"+w.Key+"@"))
+		}
+		s := fmt.Sprintf("%s todo=[%s] done=[%s]", w.Key, strings.Join(todo, " "), strings.Join(done, " "))
+		if inDoubt {
 			s += " in-doubt"
 		}
 		parts = append(parts, s)
@@ -57,13 +60,13 @@ func workFixture(t *testing.T) *DB {
 		listing{"f", []string{"v2", "v1"}},
 		listing{"g", []string{"v1"}},
 	)
-	plan(t, db, "copy", StatusPending, "a@v1", "a@v2", "a@v4", "f@v1", "f@v2")
-	plan(t, db, "skip", StatusSkipped, "a@v3", "b@v1")
-	plan(t, db, "multipart", StatusPending, "c@v1")
-	plan(t, db, "delete-marker", StatusPending, "d@dm1")
-	plan(t, db, "fail", StatusFailed, "e@v1")
-	record(t, db, StatusSucceeded, "a@v1", "f@v1")
-	record(t, db, StatusFailed, "a@v4")
+	plan(t, db, "copy", planner.StatusPending, "a@v1", "a@v2", "a@v4", "f@v1", "f@v2")
+	plan(t, db, "skip", planner.StatusSkipped, "a@v3", "b@v1")
+	plan(t, db, "multipart", planner.StatusPending, "c@v1")
+	plan(t, db, "delete-marker", planner.StatusPending, "d@dm1")
+	plan(t, db, "fail", planner.StatusFailed, "e@v1")
+	record(t, db, planner.StatusSucceeded, "a@v1", "f@v1")
+	record(t, db, planner.StatusFailed, "a@v4")
 	if err := db.Claim(context.Background(), ids(t, db, "f@v2")); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestNextWork(t *testing.T) {
 	db := workFixture(t)
 
 	all := "a todo=[v2 v4] done=[v1]; c todo=[v1] done=[]; d todo=[dm1] done=[]; f todo=[v2] done=[v1] in-doubt"
-	work, err := db.NextWork(ctx, WorkCursor{}, 100)
+	work, err := db.NextWork(ctx, planner.KeyCursor{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +101,7 @@ func TestNextWork(t *testing.T) {
 		{"zzz", 10, ""},
 	}
 	for _, tt := range tests {
-		work, err := db.NextWork(ctx, WorkCursor{testDest, tt.after}, tt.limit)
+		work, err := db.NextWork(ctx, planner.KeyCursor{Dest: testDest, Key: tt.after}, tt.limit)
 		if err != nil {
 			t.Fatalf("NextWork(%q, %d): %v", tt.after, tt.limit, err)
 		}
@@ -111,7 +114,7 @@ func TestNextWork(t *testing.T) {
 	var keys []string
 	after := ""
 	for {
-		work, err := db.NextWork(ctx, WorkCursor{testDest, after}, 1)
+		work, err := db.NextWork(ctx, planner.KeyCursor{Dest: testDest, Key: after}, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +173,7 @@ func TestClaim(t *testing.T) {
 			}
 			continue
 		}
-		if r.Status != StatusCopying || r.Attempts != old.Attempts+1 || r.ClaimedAt != stamp {
+		if r.Status != planner.StatusCopying || r.Attempts != old.Attempts+1 || formatStamp(r.ClaimedAt) != stamp {
 			t.Errorf("claimed %s@%s: status %q attempts %d claimed_at %q; want copying, %d, %q",
 				r.Key, r.VersionID, r.Status, r.Attempts, r.ClaimedAt, old.Attempts+1, stamp)
 		}
@@ -181,7 +184,7 @@ func TestClaim(t *testing.T) {
 	}
 
 	// Claimed rows are still work, and now in doubt.
-	work, err := db.NextWork(ctx, WorkCursor{}, 2)
+	work, err := db.NextWork(ctx, planner.KeyCursor{}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,7 @@ func TestClaim(t *testing.T) {
 	if err := db.Claim(ctx, ids(t, db, "c@v1")); err != nil {
 		t.Fatal(err)
 	}
-	if r := rowByVersion(t, db, "c", "v1"); r.Attempts != 2 || r.ClaimedAt != later.Format(time.RFC3339Nano) {
+	if r := rowByVersion(t, db, "c", "v1"); r.Attempts != 2 || !r.ClaimedAt.Equal(later) {
 		t.Errorf("c@v1 after a second claim: attempts %d claimed_at %q", r.Attempts, r.ClaimedAt)
 	}
 
@@ -213,10 +216,10 @@ func TestRecorderOutcomes(t *testing.T) {
 	}
 	aV2, aV4, cV1, dDM := work[0], work[1], work[2], work[3]
 
-	rec := db.NewRecorder()
-	for _, o := range []Outcome{
-		{ID: aV2, Status: StatusSucceeded, DestVersionID: "dst-v2", ReplicaETag: `"abc"`, ETagStatus: "match"},
-		{ID: aV4, Status: StatusFailed, ErrorCode: "DstPutObjectNotPermitted", HTTPStatus: 403, Message: "copy a@v4: AccessDenied"},
+	rec := db
+	for _, o := range []planner.Outcome{
+		{Replica: planner.Replica{VersionID: "dst-a@v2", ETag: `"abc"`, ETagStatus: "match"}, TaskID: aV2, Status: planner.StatusSucceeded},
+		{TaskID: aV4, Status: planner.StatusFailed, ErrorCode: "DstPutObjectNotPermitted", HTTPStatus: 403, Message: "copy a@v4: AccessDenied"},
 	} {
 		if err := rec.Record(o); err != nil {
 			t.Fatalf("Record: %v", err)
@@ -232,36 +235,35 @@ func TestRecorderOutcomes(t *testing.T) {
 	}
 	defer reader.Close()
 	r := rowByVersion(t, reader, "a", "v2")
-	if r.Status != StatusSucceeded || r.DestVersionID != "dst-v2" || r.ReplicaETag != `"abc"` || r.ETagStatus != "match" ||
+	if r.Status != planner.StatusSucceeded || r.Replica.VersionID != "dst-a@v2" || r.Replica.ETag != `"abc"` || r.Replica.ETagStatus != "match" ||
 		r.ReplicaEncryption != "SSE-S3" || r.ErrorCode != "" || r.Attempts != 1 {
 		t.Errorf("a@v2 after Flush = %+v", r)
 	}
 	r = rowByVersion(t, reader, "a", "v4")
-	if r.Status != StatusFailed || r.ErrorCode != "DstPutObjectNotPermitted" || r.HTTPStatus != 403 ||
-		r.Message != "copy a@v4: AccessDenied" || r.DestVersionID != "" || r.Attempts != 2 {
+	if r.Status != planner.StatusFailed || r.ErrorCode != "DstPutObjectNotPermitted" || r.HTTPStatus != 403 ||
+		r.Message != "copy a@v4: AccessDenied" || r.Replica.VersionID != "" || r.Attempts != 2 {
 		t.Errorf("a@v4 after Flush = %+v", r)
 	}
 
-	for _, o := range []Outcome{
+	for _, o := range []planner.Outcome{
 		// The copy learned the replica's encryption: it replaces the plan's.
-		{ID: cV1, Status: StatusSucceeded, DestVersionID: "dst-c", ETagStatus: "differs-expected",
-			ReplicaEncryption: "SSE-KMS", ReplicaKMSKeyID: "arn:dst"},
+		{Replica: planner.Replica{VersionID: "dst-c", ETagStatus: "differs-expected", Encryption: "SSE-KMS", KMSKeyID: "arn:dst"}, TaskID: cV1, Status: planner.StatusSucceeded},
 		// Released unstarted (the run was interrupted).
-		{ID: dDM, Status: StatusPending},
+		{TaskID: dDM, Status: planner.StatusPending},
 	} {
 		if err := rec.Record(o); err != nil {
 			t.Fatalf("Record: %v", err)
 		}
 	}
-	if err := rec.Close(); err != nil {
+	if err := rec.Flush(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	r = rowByVersion(t, reader, "c", "v1")
-	if r.Status != StatusSucceeded || r.ReplicaEncryption != "SSE-KMS" || r.ReplicaKMSKeyID != "arn:dst" || r.DestVersionID != "dst-c" {
+	if r.Status != planner.StatusSucceeded || r.ReplicaEncryption != "SSE-KMS" || r.ReplicaKMSKeyID != "arn:dst" || r.Replica.VersionID != "dst-c" {
 		t.Errorf("c@v1 after Close = %+v", r)
 	}
 	r = rowByVersion(t, reader, "d", "dm1")
-	if r.Status != StatusPending || r.DestVersionID != "" || r.ErrorCode != "" {
+	if r.Status != planner.StatusPending || r.Replica.VersionID != "" || r.ErrorCode != "" {
 		t.Errorf("released d@dm1 = %+v", r)
 	}
 
@@ -287,7 +289,7 @@ func TestRecorderOutcomes(t *testing.T) {
 
 	// Done and Todo follow the outcomes; the released row is work again,
 	// no longer in doubt.
-	wk, err := db.NextWork(ctx, WorkCursor{}, 100)
+	wk, err := db.NextWork(ctx, planner.KeyCursor{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,38 +323,38 @@ func TestRecorderManyOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rec := db.NewRecorder()
+	rec := db
 	half := n / 2
 	for _, id := range all[:half] {
-		if err := rec.Record(Outcome{ID: id, Status: StatusSucceeded, DestVersionID: fmt.Sprint("d", id)}); err != nil {
+		if err := rec.Record(planner.Outcome{Replica: planner.Replica{VersionID: fmt.Sprint("d", id)}, TaskID: id, Status: planner.StatusSucceeded}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := rec.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := countStatus(t, db, StatusSucceeded); got != half {
+	if got := countStatus(t, db, planner.StatusSucceeded); got != half {
 		t.Errorf("%d rows succeeded after Flush, want %d", got, half)
 	}
 	for _, id := range all[half:] {
-		if err := rec.Record(Outcome{ID: id, Status: StatusFailed, ErrorCode: "X"}); err != nil {
+		if err := rec.Record(planner.Outcome{TaskID: id, Status: planner.StatusFailed, ErrorCode: "X"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := rec.Close(); err != nil {
+	if err := rec.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if s, f := countStatus(t, db, StatusSucceeded), countStatus(t, db, StatusFailed); s != half || f != n-half {
+	if s, f := countStatus(t, db, planner.StatusSucceeded), countStatus(t, db, planner.StatusFailed); s != half || f != n-half {
 		t.Errorf("after Close: %d succeeded, %d failed; want %d, %d", s, f, half, n-half)
 	}
 	for _, r := range allRows(t, db, false) {
-		if r.Status == StatusSucceeded && r.DestVersionID != fmt.Sprint("d", r.ID) {
-			t.Errorf("row %d: dest version %q, want %q", r.ID, r.DestVersionID, fmt.Sprint("d", r.ID))
+		if r.Status == planner.StatusSucceeded && r.Replica.VersionID != fmt.Sprint("d", r.ID) {
+			t.Errorf("row %d: dest version %q, want %q", r.ID, r.Replica.VersionID, fmt.Sprint("d", r.ID))
 		}
 	}
 }
 
-func countStatus(t *testing.T, db *DB, status string) int {
+func countStatus(t *testing.T, db *DB, status planner.Status) int {
 	t.Helper()
 	n := 0
 	for _, r := range allRows(t, db, false) {
@@ -371,14 +373,14 @@ func TestRecorderCommitError(t *testing.T) {
 	if err := db.Claim(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	rec := db.NewRecorder()
-	if err := rec.Record(Outcome{ID: rows[0], Status: StatusSucceeded}); err != nil {
+	rec := db
+	if err := rec.Record(planner.Outcome{TaskID: rows[0], Status: planner.StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := rec.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rec.Record(Outcome{ID: rows[1], Status: "done"}); err != nil { // violates the status CHECK
+	if err := rec.Record(planner.Outcome{TaskID: rows[1], Status: "done"}); err != nil { // violates the status CHECK
 		t.Fatalf("Record before the failed commit: %v", err)
 	}
 	ferr := rec.Flush()
@@ -388,14 +390,14 @@ func TestRecorderCommitError(t *testing.T) {
 	if !strings.Contains(ferr.Error(), fmt.Sprintf("row %d", rows[1])) {
 		t.Errorf("Flush error %q does not name row %d", ferr, rows[1])
 	}
-	if err := rec.Err(); !errors.Is(err, ferr) {
+	if err := rec.Flush(); !errors.Is(err, ferr) {
 		t.Errorf("Err() = %v, want %v", err, ferr)
 	}
 	// The run must stop: further outcomes are refused with the same error.
-	if err := rec.Record(Outcome{ID: rows[2], Status: StatusSucceeded}); err == nil {
+	if err := rec.Record(planner.Outcome{TaskID: rows[2], Status: planner.StatusSucceeded}); err == nil {
 		t.Error("Record after a failed commit succeeded")
 	}
-	if err := rec.Close(); err == nil {
+	if err := rec.Flush(); err == nil {
 		t.Error("Close after a failed commit returned nil")
 	}
 	// What was committed stays; the failed batch left its rows in doubt.
@@ -433,8 +435,8 @@ func TestRecorderOutlivesCancellation(t *testing.T) {
 	if err := db.Claim(ctx, all); err != nil {
 		t.Fatal(err)
 	}
-	rec := db.NewRecorder()
-	if err := rec.Record(Outcome{ID: all[0], Status: StatusSucceeded, DestVersionID: "before-cancel"}); err != nil {
+	rec := db
+	if err := rec.Record(planner.Outcome{Replica: planner.Replica{VersionID: "before-cancel"}, TaskID: all[0], Status: planner.StatusSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -444,14 +446,14 @@ func TestRecorderOutlivesCancellation(t *testing.T) {
 		t.Fatalf("Claim on a cancelled context = %v, want context.Canceled", err)
 	}
 	for _, id := range all[1:3] {
-		if err := rec.Record(Outcome{ID: id, Status: StatusSucceeded, DestVersionID: "after-cancel"}); err != nil {
+		if err := rec.Record(planner.Outcome{Replica: planner.Replica{VersionID: "after-cancel"}, TaskID: id, Status: planner.StatusSucceeded}); err != nil {
 			t.Fatalf("Record after cancel: %v", err)
 		}
 	}
-	if err := rec.Record(Outcome{ID: all[3], Status: StatusPending}); err != nil {
+	if err := rec.Record(planner.Outcome{TaskID: all[3], Status: planner.StatusPending}); err != nil {
 		t.Fatal(err)
 	}
-	if err := rec.Close(); err != nil {
+	if err := rec.Flush(); err != nil {
 		t.Fatalf("Close after cancel: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -466,7 +468,7 @@ func TestRecorderOutlivesCancellation(t *testing.T) {
 	if got, want := statuses(t, reader), "k0@v1=succeeded k1@v1=succeeded k2@v1=succeeded k3@v1=pending k4@v1=copying"; got != want {
 		t.Errorf("statuses = %q, want %q", got, want)
 	}
-	if r := rowByVersion(t, reader, "k1", "v1"); r.DestVersionID != "after-cancel" {
-		t.Errorf("k1@v1 dest version = %q, want after-cancel", r.DestVersionID)
+	if r := rowByVersion(t, reader, "k1", "v1"); r.Replica.VersionID != "after-cancel" {
+		t.Errorf("k1@v1 dest version = %q, want after-cancel", r.Replica.VersionID)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/labenv"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 const mib = 1 << 20
@@ -223,11 +224,11 @@ func TestMultipartResumeAfterKill(t *testing.T) {
 func recordedParts(t *testing.T, path string) int {
 	t.Helper()
 	var n int
-	withUploads(t, path, func(db *checkpoint.DB, ups []checkpoint.Upload) {
+	withUploads(t, path, func(db *checkpoint.DB, ups []planner.Upload) {
 		if len(ups) != 1 {
 			t.Fatalf("uploads recorded: %v", ups)
 		}
-		u, err := db.LoadUpload(context.Background(), ups[0].RowID)
+		u, err := db.LoadUpload(context.Background(), ups[0].TaskID)
 		if err != nil || u == nil {
 			t.Fatalf("load upload: %v", err)
 		}
@@ -241,11 +242,11 @@ func recordedParts(t *testing.T, path string) int {
 func recordedUploads(t *testing.T, path string) int {
 	t.Helper()
 	var n int
-	withUploads(t, path, func(_ *checkpoint.DB, ups []checkpoint.Upload) { n = len(ups) })
+	withUploads(t, path, func(_ *checkpoint.DB, ups []planner.Upload) { n = len(ups) })
 	return n
 }
 
-func withUploads(t *testing.T, path string, f func(*checkpoint.DB, []checkpoint.Upload)) {
+func withUploads(t *testing.T, path string, f func(*checkpoint.DB, []planner.Upload)) {
 	t.Helper()
 	db, err := checkpoint.OpenReader(context.Background(), path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/labenv"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // TestRulesSkipKMSAndDeleteMarkers: without --replicate-kms and
@@ -160,7 +161,7 @@ func settled(path string) int64 {
 	}
 	var n int64
 	for _, c := range counts {
-		if c.Status == checkpoint.StatusSucceeded {
+		if c.Status == planner.StatusSucceeded {
 			n += c.Rows
 		}
 	}

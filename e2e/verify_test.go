@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/inventory"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // destVersion is one version of a replica key, as listed.
@@ -30,7 +31,7 @@ type destVersion struct {
 func listVersions(t *testing.T, c *s3.Client, bucket string) map[string][]destVersion {
 	t.Helper()
 	out := map[string][]destVersion{}
-	err := inventory.List(context.Background(), c, bucket, "", func(v inventory.Version) error {
+	err := inventory.List(context.Background(), c, bucket, "", func(v planner.Version) error {
 		out[v.Key] = append(out[v.Key], destVersion{versionID: v.VersionID, deleteMarker: v.DeleteMarker})
 		return nil
 	})

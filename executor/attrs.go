@@ -8,6 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3backfill/s3backfill/internal/sse"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // attributes are what a copy must carry over by hand where S3 does not
@@ -25,9 +28,9 @@ type attributes struct {
 
 // sourceAttributes reads a version's metadata (HEAD, with its SSE-C key)
 // and tags (GetObjectTagging).
-func (e *Executor) sourceAttributes(ctx context.Context, t Task, k keys) (attributes, error) {
+func (e *Executor) sourceAttributes(ctx context.Context, t planner.Task, k sse.Keys) (attributes, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID)}
-	k.applyHeadSource(in)
+	k.ApplyHeadSource(in)
 	head, err := e.src.HeadObject(ctx, in)
 	if err != nil {
 		return attributes{}, fmt.Errorf("HeadObject (source): %w", err)

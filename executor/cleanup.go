@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3backfill/s3backfill/internal/s3err"
 )
 
 // AbortUpload aborts one multipart upload. One that is already gone
@@ -15,7 +17,7 @@ func (e *Executor) AbortUpload(ctx context.Context, bucket, key, uploadID string
 	_, err := e.dst.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: aws.String(uploadID)})
 	if err != nil {
-		if code, status, _ := Classify(err); code == "NoSuchUpload" || status == 404 {
+		if code, status, _ := s3err.Classify(err); code == "NoSuchUpload" || status == 404 {
 			return nil
 		}
 		return fmt.Errorf("abort upload %s of s3://%s/%s: %w", uploadID, bucket, key, err)

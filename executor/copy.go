@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -26,13 +28,13 @@ func (e *keyError) Error() string { return e.msg }
 func asKeyError(err error, target **keyError) bool { return errors.As(err, target) }
 
 // resolveKeys finds the task's SSE-C keys by id.
-func (e *Executor) resolveKeys(t Task) (keys, error) {
+func (e *Executor) resolveKeys(t planner.Task) (sse.Keys, error) {
 	k, err := e.resolveReplicaKey(t)
 	if err != nil {
 		return k, err
 	}
-	if t.SourceEncryption == planner.SSEC {
-		if k.src = e.cfg.Keys.ByID(t.SSECKeyID); k.src == nil {
+	if t.Encryption == planner.SSEC {
+		if k.Src = e.cfg.Keys.ByID(t.SSECKeyID); k.Src == nil {
 			return k, &keyError{planner.CodeSSECKeyNotFound, fmt.Sprintf("key id %q (which opened this version when planned) is not in the key file", t.SSECKeyID)}
 		}
 	}
@@ -41,10 +43,10 @@ func (e *Executor) resolveKeys(t Task) (keys, error) {
 
 // resolveReplicaKey finds only the key of the replica (reading it back
 // needs no source key).
-func (e *Executor) resolveReplicaKey(t Task) (keys, error) {
-	var k keys
+func (e *Executor) resolveReplicaKey(t planner.Task) (sse.Keys, error) {
+	var k sse.Keys
 	if t.ReplicaEncryption == planner.SSEC {
-		if k.dst = e.cfg.Keys.ByID(t.ReplicaSSECKeyID); k.dst == nil {
+		if k.Dst = e.cfg.Keys.ByID(t.ReplicaSSECKeyID); k.Dst == nil {
 			return k, &keyError{"DstSSECKeyNotFound", fmt.Sprintf("replica key id %q is not in the key file", t.ReplicaSSECKeyID)}
 		}
 	}
@@ -54,7 +56,7 @@ func (e *Executor) resolveReplicaKey(t Task) (keys, error) {
 // copyVersion copies one version by the planned method. Streaming, an
 // object larger than one part goes in parts, resumable like a multipart
 // copy.
-func (e *Executor) copyVersion(ctx context.Context, store Store, t Task, k keys) (Outcome, error) {
+func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task, k sse.Keys) (planner.Outcome, error) {
 	var (
 		res copyResult
 		err error
@@ -63,7 +65,7 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t Task, k keys)
 	if t.HasUpload && !multipart {
 		// The plan changed from a multipart copy: that upload is of no use.
 		if err := e.dropUpload(ctx, store, t); err != nil {
-			return Outcome{}, err
+			return planner.Outcome{}, err
 		}
 	}
 	switch {
@@ -75,7 +77,7 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t Task, k keys)
 		res, err = e.copyObject(ctx, t, k)
 	}
 	if err != nil {
-		return Outcome{}, err
+		return planner.Outcome{}, err
 	}
 	return e.finish(ctx, t, k, res)
 }
@@ -108,17 +110,17 @@ func storageClass(c string) types.StorageClass {
 	return types.StorageClass(c)
 }
 
-func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, error) {
+func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (copyResult, error) {
 	in := &s3.CopyObjectInput{
-		Bucket:       aws.String(t.DestBucket),
+		Bucket:       aws.String(t.Dest),
 		Key:          aws.String(t.DestKey),
 		CopySource:   aws.String(copySource(e.cfg.SourceBucket, t.Key, t.VersionID)),
-		StorageClass: storageClass(t.StorageClass),
+		StorageClass: storageClass(t.ReplicaClass()),
 		// Metadata, content headers and tags are copied by the default
 		// COPY directives.
 	}
-	k.applyCopyObject(in, replicaSSEOf(t))
-	if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+	k.ApplyCopyObject(in, sse.ReplicaOf(t.Decision))
+	if c := t.Checksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
 		// S3 computes this checksum from the replica's bytes as it copies:
 		// equal to the source's, it proves the copy end to end.
 		in.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
@@ -137,36 +139,38 @@ func (e *Executor) copyObject(ctx context.Context, t Task, k keys) (copyResult, 
 // finish reads the replica back (with its key and checksum) to record
 // what it really is: its encryption (the destination default applies to
 // plaintext sources), ETag, size and checksum against the source's.
-func (e *Executor) finish(ctx context.Context, t Task, k keys, res copyResult) (Outcome, error) {
-	o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: res.versionID, ReplicaETag: res.etag, PartLayout: res.layout,
-		ReplicaEncryption: t.ReplicaEncryption, ReplicaKMSKeyID: t.ReplicaKMSKeyID, Message: "copied by " + res.method}
+func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res copyResult) (planner.Outcome, error) {
+	o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Message: "copied by " + res.method,
+		Replica: planner.Replica{VersionID: res.versionID, ETag: res.etag, PartLayout: res.layout,
+			Encryption: t.ReplicaEncryption, KMSKeyID: t.ReplicaKMSKeyID}}
+	r := &o.Replica
 	head, err := e.headReplica(ctx, t, k, res.versionID)
 	if err != nil {
 		// The copy landed; only the read-back failed. Record success with
 		// what the copy response said.
-		code, _, class := Classify(err)
-		if class == Fatal {
-			return Outcome{}, err
+		code, _, class := s3err.Classify(err)
+		if class == s3err.Fatal {
+			return planner.Outcome{}, err
 		}
 		o.Message += fmt.Sprintf("; reading the replica back failed (%s)", code)
-		o.ETagStatus, o.ETagReason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, t.ReplicaEncryption)
-		o.ChecksumStatus, o.ChecksumReason = planner.ChecksumNotCompared, "the replica could not be read back"
+		r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, t.ReplicaEncryption)
+		r.ChecksumStatus, r.ChecksumReason = planner.ChecksumNotCompared, "the replica could not be read back"
 		return o, nil
 	}
-	o.ReplicaEncryption = planner.EncryptionOf(string(head.ServerSideEncryption), aws.ToString(head.SSECustomerAlgorithm))
-	o.ReplicaKMSKeyID = aws.ToString(head.SSEKMSKeyId)
+	r.Encryption = planner.EncryptionOf(string(head.ServerSideEncryption), aws.ToString(head.SSECustomerAlgorithm))
+	r.KMSKeyID = aws.ToString(head.SSEKMSKeyId)
 	if etag := aws.ToString(head.ETag); etag != "" {
-		o.ReplicaETag = etag
+		r.ETag = etag
 	}
-	o.ETagStatus, o.ETagReason = planner.CompareETags(t.ETag, o.ReplicaETag, t.SourceEncryption, o.ReplicaEncryption)
-	o.ChecksumStatus, o.ChecksumReason = planner.CompareChecksums(t.SourceChecksum, inventory.ChecksumOf(head, t.SourceChecksum.Algorithm))
+	r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, r.Encryption)
+	r.ChecksumStatus, r.ChecksumReason = planner.CompareChecksums(t.Checksum, inventory.ChecksumOf(head, t.Checksum.Algorithm))
 	switch size := aws.ToInt64(head.ContentLength); {
 	case size != t.Size:
-		o.Status, o.ErrorCode = Failed, CodeSizeMismatch
+		o.Status, o.ErrorCode = planner.StatusFailed, CodeSizeMismatch
 		o.Message = fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)
-	case o.ChecksumStatus == planner.ChecksumMismatch:
-		o.Status, o.ErrorCode = Failed, CodeChecksumMismatch
-		o.Message = "replica checksum differs from the source's: " + o.ChecksumReason
+	case r.ChecksumStatus == planner.ChecksumMismatch:
+		o.Status, o.ErrorCode = planner.StatusFailed, CodeChecksumMismatch
+		o.Message = "replica checksum differs from the source's: " + r.ChecksumReason
 	}
 	return o, nil
 }
@@ -179,21 +183,21 @@ const (
 
 // headReplica HEADs a replica version (the key's current one if versionID
 // is empty) with its SSE-C key, asking for its checksum.
-func (e *Executor) headReplica(ctx context.Context, t Task, k keys, versionID string) (*s3.HeadObjectOutput, error) {
-	in := &s3.HeadObjectInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), ChecksumMode: types.ChecksumModeEnabled}
+func (e *Executor) headReplica(ctx context.Context, t planner.Task, k sse.Keys, versionID string) (*s3.HeadObjectOutput, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey), ChecksumMode: types.ChecksumModeEnabled}
 	if versionID != "" {
 		in.VersionId = aws.String(versionID)
 	}
-	k.applyHeadReplica(in)
+	k.ApplyHeadReplica(in)
 	return e.dst.HeadObject(ctx, in)
 }
 
 // replayDelete recreates a delete marker: a DELETE without a version id on
 // the replica key.
-func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
-	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey)})
+func (e *Executor) replayDelete(ctx context.Context, t planner.Task) (planner.Outcome, error) {
+	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey)})
 	if err != nil {
-		return Outcome{}, fmt.Errorf("DeleteObject: %w", err)
+		return planner.Outcome{}, fmt.Errorf("DeleteObject: %w", err)
 	}
 	msg := "delete marker replayed"
 	if !aws.ToBool(out.DeleteMarker) {
@@ -202,5 +206,5 @@ func (e *Executor) replayDelete(ctx context.Context, t Task) (Outcome, error) {
 		// (MinIO also makes no marker for a key without versions.)
 		msg = "no delete marker was made: the destination is not versioned (the replica, if any, was deleted) or held no version of the key"
 	}
-	return Outcome{ID: t.ID, Status: Succeeded, DestVersionID: aws.ToString(out.VersionId), Message: msg}, nil
+	return planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: aws.ToString(out.VersionId)}, Message: msg}, nil
 }

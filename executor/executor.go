@@ -9,114 +9,28 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
 )
-
-// Task is one version to replicate to one destination, as planned.
-type Task struct {
-	ID           int64
-	Key          string
-	VersionID    string
-	DestBucket   string
-	DestKey      string
-	DeleteMarker bool
-	Size         int64
-	ETag         string
-	StorageClass string // the replica's (the source's unless a rule changes it)
-	// SourceChecksum is what S3 keeps of the source (may be empty).
-	SourceChecksum planner.Checksum
-	// InDoubt: an earlier run claimed this task and stopped before
-	// recording its outcome; the copy may or may not have happened.
-	InDoubt bool
-	// ClaimedAt is when that run claimed it: a replica it made is no older.
-	ClaimedAt time.Time
-	// HasUpload: an unfinished multipart upload is recorded for the task.
-	HasUpload bool
-
-	Action            planner.Action
-	SourceEncryption  planner.Encryption
-	SSECKeyID         string
-	ReplicaEncryption planner.Encryption
-	ReplicaKMSKeyID   string
-	ReplicaSSECKeyID  string
-	ReplicaBucketKey  bool
-}
-
-// KeyJob is the work on one source key for one destination bucket: its
-// tasks oldest first, and the destination version ids of versions already
-// replicated there.
-type KeyJob struct {
-	Dest       string // destination bucket
-	Key        string
-	DestKey    string
-	Tasks      []Task
-	KnownDests []string
-}
-
-// Outcome statuses the executor records.
-const (
-	Succeeded = "succeeded"
-	Failed    = "failed"
-	// Released: claimed but never started (the run was stopped); the
-	// next run copies it without first checking the destination.
-	Released = "pending"
-)
-
-// Outcome is what happened to one task.
-type Outcome struct {
-	ID                int64
-	Status            string
-	DestVersionID     string
-	ReplicaETag       string
-	ETagStatus        string
-	ETagReason        string
-	ChecksumStatus    string
-	ChecksumReason    string
-	PartLayout        string // how a multipart replica was laid out
-	ReplicaEncryption planner.Encryption
-	ReplicaKMSKeyID   string
-	ErrorCode         string
-	HTTPStatus        int
-	Message           string
-}
 
 // Store feeds work and takes outcomes. Claim must be durable before it
 // returns: the executor sends no request for a task before its claim.
 // Record may batch. The upload methods keep multipart uploads resumable:
 // each must be durable when it returns. An error from the store stops the
-// run.
+// run. Every method may be called from many goroutines at once.
 type Store interface {
-	NextWork(ctx context.Context, after Cursor, limit int) ([]KeyJob, error)
+	NextWork(ctx context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error)
 	Claim(ctx context.Context, ids []int64) error
-	Record(Outcome) error
+	Record(planner.Outcome) error
 
 	// LoadUpload returns the unfinished upload of a task, or nil.
-	LoadUpload(ctx context.Context, taskID int64) (*Upload, error)
-	SaveUpload(ctx context.Context, taskID int64, u Upload) error
-	SavePart(ctx context.Context, uploadID string, p Part) error
+	LoadUpload(ctx context.Context, taskID int64) (*planner.Upload, error)
+	SaveUpload(ctx context.Context, u planner.Upload) error
+	SavePart(ctx context.Context, uploadID string, p planner.Part) error
 	// DropUpload forgets an upload that was completed or aborted.
 	DropUpload(ctx context.Context, uploadID string) error
 }
-
-// Upload is a multipart upload in progress, as the store keeps it.
-type Upload struct {
-	UploadID    string
-	Bucket, Key string
-	Fingerprint string
-	PartSizes   []int64
-	Parts       []Part // recorded as finished
-}
-
-// Part is one finished part.
-type Part struct {
-	Number   int32
-	ETag     string
-	Checksum string // CRC32 of a streamed part (the upload declared CRC32)
-}
-
-// Cursor is where the store's NextWork continues: after this destination
-// bucket and key.
-type Cursor struct{ Dest, Key string }
 
 // Progress hears about finished tasks. Implementations must be safe for
 // concurrent use.
@@ -194,7 +108,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 	g, gctx := errgroup.WithContext(work)
 	g.SetLimit(e.cfg.Workers)
 	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
-	var after Cursor
+	var after planner.KeyCursor
 	for !stopping() {
 		jobs, err := store.NextWork(gctx, after, claimBatch)
 		if err != nil {
@@ -204,7 +118,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 		if len(jobs) == 0 {
 			break
 		}
-		after = Cursor{jobs[len(jobs)-1].Dest, jobs[len(jobs)-1].Key}
+		after = planner.KeyCursor{Dest: jobs[len(jobs)-1].Dest, Key: jobs[len(jobs)-1].Key}
 		var ids []int64
 		for _, j := range jobs {
 			for _, t := range j.Tasks {
@@ -236,13 +150,15 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 }
 
 // release records claimed tasks that were never started as pending again.
-func (e *Executor) release(store Store, jobs []KeyJob) error {
+func (e *Executor) release(store Store, jobs []planner.KeyWork) error {
 	for _, j := range jobs {
 		for _, t := range j.Tasks {
-			if t.InDoubt {
+			if t.InDoubt() {
 				continue // still in doubt: the next run checks it
 			}
-			if err := store.Record(Outcome{ID: t.ID, Status: Released}); err != nil {
+			// Released: claimed but never started; the next run copies it
+			// without first checking the destination.
+			if err := store.Record(planner.Outcome{TaskID: t.ID, Status: planner.StatusPending}); err != nil {
 				return err
 			}
 		}
@@ -254,7 +170,7 @@ func (e *Executor) release(store Store, jobs []KeyJob) error {
 // the key for this run: copying newer versions first would put the
 // replica's history out of order; the next run retries from there. ctx
 // carries the requests; stop ends the run (no new version is started).
-func (e *Executor) copyKey(ctx, stop context.Context, store Store, j KeyJob) error {
+func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.KeyWork) error {
 	tasks := j.Tasks
 	if hasInDoubt(tasks) {
 		var err error
@@ -265,7 +181,7 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j KeyJob) err
 	}
 	for i, t := range tasks {
 		if ctx.Err() != nil || stop.Err() != nil {
-			return e.release(store, []KeyJob{{Tasks: tasks[i:]}})
+			return e.release(store, []planner.KeyWork{{Tasks: tasks[i:]}})
 		}
 		o, fatal := e.copyOne(ctx, store, t)
 		if fatal != nil {
@@ -274,9 +190,9 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j KeyJob) err
 		if err := e.record(store, o, t.Size); err != nil {
 			return err
 		}
-		if o.Status == Failed {
+		if o.Status == planner.StatusFailed {
 			for _, rest := range tasks[i+1:] {
-				o := Outcome{ID: rest.ID, Status: Failed, ErrorCode: CodePrecedingVersionFailed,
+				o := planner.Outcome{TaskID: rest.ID, Status: planner.StatusFailed, ErrorCode: CodePrecedingVersionFailed,
 					Message: fmt.Sprintf("not copied: older version %s of this key failed; rerun to retry in order", t.VersionID)}
 				if err := e.record(store, o, rest.Size); err != nil {
 					return err
@@ -293,19 +209,19 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j KeyJob) err
 const CodePrecedingVersionFailed = "PrecedingVersionFailed"
 
 // record stores an outcome and reports it to the progress display.
-func (e *Executor) record(store Store, o Outcome, size int64) error {
+func (e *Executor) record(store Store, o planner.Outcome, size int64) error {
 	if err := store.Record(o); err != nil {
 		return err
 	}
 	if e.progress != nil {
-		e.progress.Done(1, size, o.Status == Failed)
+		e.progress.Done(1, size, o.Status == planner.StatusFailed)
 	}
 	return nil
 }
 
-func hasInDoubt(ts []Task) bool {
+func hasInDoubt(ts []planner.Task) bool {
 	for _, t := range ts {
-		if t.InDoubt {
+		if t.InDoubt() {
 			return true
 		}
 	}
@@ -314,18 +230,18 @@ func hasInDoubt(ts []Task) bool {
 
 // copyOne performs one task. It returns a non-nil error only when the run
 // must stop.
-func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, error) {
+func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task) (planner.Outcome, error) {
 	var (
-		o   Outcome
+		o   planner.Outcome
 		err error
 	)
 	switch {
 	case t.Action == planner.ReplayDelete:
 		o, err = e.replayDelete(ctx, t)
 	case !t.Action.Copies():
-		return Outcome{}, fmt.Errorf("task %s@%s: action %q is not a copy", t.Key, t.VersionID, t.Action)
+		return planner.Outcome{}, fmt.Errorf("task %s@%s: action %q is not a copy", t.Key, t.VersionID, t.Action)
 	default:
-		var k keys
+		var k sse.Keys
 		if k, err = e.resolveKeys(t); err == nil {
 			o, err = e.copyVersion(ctx, store, t, k)
 		}
@@ -333,9 +249,9 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, e
 	if err == nil {
 		return o, nil
 	}
-	code, status, class := Classify(err)
-	if class == Fatal {
-		return Outcome{}, fmt.Errorf("copy %s@%s: %w", t.Key, t.VersionID, err)
+	code, status, class := s3err.Classify(err)
+	if class == s3err.Fatal {
+		return planner.Outcome{}, fmt.Errorf("copy %s@%s: %w", t.Key, t.VersionID, err)
 	}
 	var ke *keyError
 	if asKeyError(err, &ke) {
@@ -345,9 +261,9 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t Task) (Outcome, e
 	if t.ReplicaEncryption == planner.DSSEKMS && status == 400 {
 		msg = "writing a DSSE-KMS replica was refused (does the destination support DSSE-KMS?): " + msg
 	}
-	if class == Retryable {
+	if class == s3err.Retryable {
 		msg = "transient, still failing after the SDK's retries; the next run tries again: " + msg
 	}
 	e.log.Debug("version failed", "key", t.Key, "version", t.VersionID, "code", code, "err", err)
-	return Outcome{ID: t.ID, Status: Failed, ErrorCode: code, HTTPStatus: status, Message: msg}, nil
+	return planner.Outcome{TaskID: t.ID, Status: planner.StatusFailed, ErrorCode: code, HTTPStatus: status, Message: msg}, nil
 }

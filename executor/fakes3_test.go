@@ -369,18 +369,18 @@ func testRing(t *testing.T) *planner.KeyRing {
 // memStore is an in-memory Store.
 type memStore struct {
 	mu       sync.Mutex
-	jobs     []KeyJob // in key order
+	jobs     []planner.KeyWork // in key order
 	claimed  []int64
-	outcomes []Outcome
-	uploads  map[int64]*Upload
+	outcomes []planner.Outcome
+	uploads  map[int64]*planner.Upload
 }
 
 var _ Store = (*memStore)(nil)
 
-func (s *memStore) NextWork(_ context.Context, after Cursor, limit int) ([]KeyJob, error) {
+func (s *memStore) NextWork(_ context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []KeyJob
+	var out []planner.KeyWork
 	for _, j := range s.jobs {
 		if (j.Dest > after.Dest || j.Dest == after.Dest && j.Key > after.Key) && len(out) < limit {
 			out = append(out, j)
@@ -389,7 +389,7 @@ func (s *memStore) NextWork(_ context.Context, after Cursor, limit int) ([]KeyJo
 	return out, nil
 }
 
-func (s *memStore) LoadUpload(_ context.Context, taskID int64) (*Upload, error) {
+func (s *memStore) LoadUpload(_ context.Context, taskID int64) (*planner.Upload, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u, ok := s.uploads[taskID]; ok {
@@ -399,17 +399,17 @@ func (s *memStore) LoadUpload(_ context.Context, taskID int64) (*Upload, error) 
 	return nil, nil
 }
 
-func (s *memStore) SaveUpload(_ context.Context, taskID int64, u Upload) error {
+func (s *memStore) SaveUpload(_ context.Context, u planner.Upload) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.uploads == nil {
-		s.uploads = map[int64]*Upload{}
+		s.uploads = map[int64]*planner.Upload{}
 	}
-	s.uploads[taskID] = &u
+	s.uploads[u.TaskID] = &u
 	return nil
 }
 
-func (s *memStore) SavePart(_ context.Context, uploadID string, p Part) error {
+func (s *memStore) SavePart(_ context.Context, uploadID string, p planner.Part) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range s.uploads {
@@ -438,7 +438,7 @@ func (s *memStore) Claim(_ context.Context, ids []int64) error {
 	return nil
 }
 
-func (s *memStore) Record(o Outcome) error {
+func (s *memStore) Record(o planner.Outcome) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outcomes = append(s.outcomes, o)
@@ -446,13 +446,13 @@ func (s *memStore) Record(o Outcome) error {
 }
 
 // outcome returns the one outcome recorded for task id.
-func (s *memStore) outcome(t *testing.T, id int64) Outcome {
+func (s *memStore) outcome(t *testing.T, id int64) planner.Outcome {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var found []Outcome
+	var found []planner.Outcome
 	for _, o := range s.outcomes {
-		if o.ID == id {
+		if o.TaskID == id {
 			found = append(found, o)
 		}
 	}
@@ -501,14 +501,14 @@ func newHarness(t *testing.T) *harness {
 
 // run copies jobs with the executor, through its public API, and fails
 // the test if the run itself fails.
-func (h *harness) run(t *testing.T, jobs ...KeyJob) {
+func (h *harness) run(t *testing.T, jobs ...planner.KeyWork) {
 	t.Helper()
 	if err := h.runErr(t, jobs...); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 }
 
-func (h *harness) runErr(t *testing.T, jobs ...KeyJob) error {
+func (h *harness) runErr(t *testing.T, jobs ...planner.KeyWork) error {
 	t.Helper()
 	for i := range jobs {
 		if jobs[i].Dest == "" {
@@ -524,12 +524,12 @@ func (h *harness) runErr(t *testing.T, jobs ...KeyJob) error {
 			if jobs[i].Tasks[k].DestKey == "" {
 				jobs[i].Tasks[k].DestKey = jobs[i].DestKey
 			}
-			if jobs[i].Tasks[k].DestBucket == "" {
-				jobs[i].Tasks[k].DestBucket = jobs[i].Dest
+			if jobs[i].Tasks[k].Dest == "" {
+				jobs[i].Tasks[k].Dest = jobs[i].Dest
 			}
 		}
 	}
-	slices.SortFunc(jobs, func(a, b KeyJob) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(jobs, func(a, b planner.KeyWork) int { return strings.Compare(a.Key, b.Key) })
 	h.store.jobs = jobs
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ex, err := New(h.cfg, h.fake.client(srcAccessKey), h.fake.client(dstAccessKey), nil, log)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -50,7 +51,7 @@ func (l layout) offset(i int) int64 {
 // plaintext or SSE-S3 replica gets the very multipart ETag of its source;
 // anything else, or everything with CutAtPartSize, is cut in parts of the
 // configured size.
-func (e *Executor) layoutOf(ctx context.Context, t Task, k keys) layout {
+func (e *Executor) layoutOf(ctx context.Context, t planner.Task, k sse.Keys) layout {
 	if planner.MultipartParts(t.ETag) > 1 && !e.cfg.CutAtPartSize {
 		if sizes, err := e.sourceParts(ctx, t, k); err == nil && len(sizes) > 1 {
 			return layout{sizes: sizes, how: fmt.Sprintf("source's %d parts", len(sizes))}
@@ -68,11 +69,11 @@ func (e *Executor) layoutOf(ctx context.Context, t Task, k keys) layout {
 
 // sourceParts reads the sizes of a multipart source's parts. They must add
 // up to the object's size, or the layout is not used.
-func (e *Executor) sourceParts(ctx context.Context, t Task, k keys) ([]int64, error) {
+func (e *Executor) sourceParts(ctx context.Context, t planner.Task, k sse.Keys) ([]int64, error) {
 	head := func(ctx context.Context, n int32) (*s3.HeadObjectOutput, error) {
 		in := &s3.HeadObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key),
 			VersionId: aws.String(t.VersionID), PartNumber: aws.Int32(n)}
-		k.applyHeadSource(in)
+		k.ApplyHeadSource(in)
 		return e.src.HeadObject(ctx, in)
 	}
 	first, err := head(ctx, 1)
@@ -131,11 +132,11 @@ func (e *Executor) partWorkersFor(l layout) int {
 // fingerprint names what an upload was made for: the source version, the
 // replica's key, encryption and class, and the layout. An upload recorded
 // with another fingerprint (the plan changed) cannot be continued.
-func fingerprint(t Task, l layout, stream bool) string {
+func fingerprint(t planner.Task, l layout, stream bool) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%v\x00%v",
-		t.Key, t.VersionID, t.ETag, t.Size, t.DestBucket, t.DestKey, t.ReplicaEncryption, t.ReplicaKMSKeyID,
-		t.ReplicaSSECKeyID, t.StorageClass, t.ReplicaBucketKey, stream, l.sizes)
+		t.Key, t.VersionID, t.ETag, t.Size, t.Dest, t.DestKey, t.ReplicaEncryption, t.ReplicaKMSKeyID,
+		t.ReplicaSSECKeyID, t.ReplicaClass(), t.ReplicaBucketKey, stream, l.sizes)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

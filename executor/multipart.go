@@ -13,6 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // errNoPartETag: a part copy answered without the part's ETag, which
@@ -33,7 +37,7 @@ const abortTimeout = 30 * time.Second
 // after a crash or an interruption continues the same upload (confirmed
 // with ListParts) and copies only the parts missing. A copy that fails is
 // aborted; one stopped by the run ending is kept for the next run.
-func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k keys, stream bool) (copyResult, error) {
+func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Task, k sse.Keys, stream bool) (copyResult, error) {
 	lay := e.layoutOf(ctx, t, k)
 	fp := fingerprint(t, lay, stream)
 	uploadID, done, err := e.resumable(ctx, store, t, k, fp, stream)
@@ -45,10 +49,10 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 		if uploadID, err = e.createUpload(ctx, t, k, stream); err != nil {
 			return copyResult{}, err
 		}
-		if err := store.SaveUpload(ctx, t.ID, Upload{UploadID: uploadID, Bucket: t.DestBucket, Key: t.DestKey,
+		if err := store.SaveUpload(ctx, planner.Upload{TaskID: t.ID, UploadID: uploadID, Bucket: t.Dest, Key: t.DestKey,
 			Fingerprint: fp, PartSizes: lay.sizes}); err != nil {
 			e.abort(ctx, t, uploadID)
-			return copyResult{}, runFatal{err}
+			return copyResult{}, s3err.StopRun(err)
 		}
 	}
 	parts := make([]types.CompletedPart, len(lay.sizes))
@@ -62,7 +66,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 		}
 		first := lay.offset(i)
 		g.Go(func() error {
-			var p Part
+			var p planner.Part
 			var err error
 			if stream {
 				p, err = e.streamPart(gctx, t, k, uploadID, n, first, size)
@@ -73,14 +77,14 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 				return err
 			}
 			if err := store.SavePart(gctx, uploadID, p); err != nil {
-				return runFatal{err}
+				return s3err.StopRun(err)
 			}
 			parts[i] = completedPart(p)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		if ctx.Err() == nil && !isRunFatal(err) {
+		if ctx.Err() == nil && !s3err.StopsRun(err) {
 			e.abandon(ctx, store, t, uploadID)
 		}
 		return copyResult{}, err
@@ -97,7 +101,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 		return copyResult{}, err
 	}
 	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
-		return copyResult{}, runFatal{err}
+		return copyResult{}, s3err.StopRun(err)
 	}
 	res.layout = lay.how
 	if resumed > 0 {
@@ -110,22 +114,19 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t Task, k key
 // when it can be continued: same plan and layout (fingerprint), still
 // there, parts confirmed by ListParts with their sizes. An upload that
 // cannot be continued is aborted and forgotten.
-func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, fp string, stream bool) (string, map[int32]Part, error) {
+func (e *Executor) resumable(ctx context.Context, store Store, t planner.Task, k sse.Keys, fp string, stream bool) (string, map[int32]planner.Part, error) {
 	u, err := store.LoadUpload(ctx, t.ID)
 	if err != nil {
-		return "", nil, runFatal{err}
+		return "", nil, s3err.StopRun(err)
 	}
 	if u == nil {
 		return "", nil, nil
 	}
 	forget := func() error {
-		if err := store.DropUpload(ctx, u.UploadID); err != nil {
-			return runFatal{err}
-		}
-		return nil
+		return s3err.StopRun(store.DropUpload(ctx, u.UploadID))
 	}
 	old := t
-	old.DestBucket, old.DestKey = u.Bucket, u.Key
+	old.Dest, old.DestKey = u.Bucket, u.Key
 	if u.Fingerprint != fp {
 		e.log.Info("the plan of an unfinished upload changed; aborting it", "key", t.Key, "upload_id", u.UploadID)
 		e.abort(ctx, old, u.UploadID)
@@ -133,8 +134,8 @@ func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, f
 	}
 	listed, err := e.listParts(ctx, t, k, u.UploadID)
 	if err != nil {
-		code, status, class := Classify(err)
-		if class == Fatal {
+		code, status, class := s3err.Classify(err)
+		if class == s3err.Fatal {
 			return "", nil, err
 		}
 		if status == 404 || code == "NoSuchUpload" {
@@ -145,7 +146,7 @@ func (e *Executor) resumable(ctx context.Context, store Store, t Task, k keys, f
 		}
 		return "", nil, forget()
 	}
-	done := map[int32]Part{}
+	done := map[int32]planner.Part{}
 	for _, p := range u.Parts {
 		l, ok := listed[p.Number]
 		if ok && int(p.Number) <= len(u.PartSizes) && l.size == u.PartSizes[p.Number-1] &&
@@ -162,10 +163,10 @@ type listedPart struct {
 }
 
 // listParts lists the parts the server has for an upload.
-func (e *Executor) listParts(ctx context.Context, t Task, k keys, uploadID string) (map[int32]listedPart, error) {
+func (e *Executor) listParts(ctx context.Context, t planner.Task, k sse.Keys, uploadID string) (map[int32]listedPart, error) {
 	out := map[int32]listedPart{}
-	in := &s3.ListPartsInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)}
-	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
+	in := &s3.ListPartsInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)}
+	k.ApplyListParts(in)
 	p := s3.NewListPartsPaginator(e.dst, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -181,15 +182,15 @@ func (e *Executor) listParts(ctx context.Context, t Task, k keys, uploadID strin
 
 // createUpload starts the replica's upload with everything S3 does not
 // carry over for multipart copies.
-func (e *Executor) createUpload(ctx context.Context, t Task, k keys, stream bool) (string, error) {
+func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys, stream bool) (string, error) {
 	attrs, err := e.sourceAttributes(ctx, t, k)
 	if err != nil {
 		return "", err
 	}
 	create := &s3.CreateMultipartUploadInput{
-		Bucket:       aws.String(t.DestBucket),
+		Bucket:       aws.String(t.Dest),
 		Key:          aws.String(t.DestKey),
-		StorageClass: storageClass(t.StorageClass),
+		StorageClass: storageClass(t.ReplicaClass()),
 	}
 	if stream {
 		// Streamed parts carry their CRC32 (the SDK computes it); a copy's
@@ -197,7 +198,7 @@ func (e *Executor) createUpload(ctx context.Context, t Task, k keys, stream bool
 		create.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32
 	}
 	attrs.applyCreateMultipart(create)
-	k.applyCreateMultipart(create, replicaSSEOf(t))
+	k.ApplyCreateMultipart(create, sse.ReplicaOf(t.Decision))
 	up, err := e.dst.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return "", fmt.Errorf("CreateMultipartUpload: %w", err)
@@ -206,7 +207,7 @@ func (e *Executor) createUpload(ctx context.Context, t Task, k keys, stream bool
 }
 
 // completedPart is a finished part as CompleteMultipartUpload lists it.
-func completedPart(p Part) types.CompletedPart {
+func completedPart(p planner.Part) types.CompletedPart {
 	cp := types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
 	if p.Checksum != "" {
 		cp.ChecksumCRC32 = aws.String(p.Checksum)
@@ -215,82 +216,75 @@ func completedPart(p Part) types.CompletedPart {
 }
 
 // copyPart copies one part server-side.
-func (e *Executor) copyPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (Part, error) {
+func (e *Executor) copyPart(ctx context.Context, t planner.Task, k sse.Keys, uploadID string, n int32, first, size int64) (planner.Part, error) {
 	in := &s3.UploadPartCopyInput{
-		Bucket:          aws.String(t.DestBucket),
+		Bucket:          aws.String(t.Dest),
 		Key:             aws.String(t.DestKey),
 		UploadId:        aws.String(uploadID),
 		PartNumber:      aws.Int32(n),
 		CopySource:      aws.String(copySource(e.cfg.SourceBucket, t.Key, t.VersionID)),
 		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1)),
 	}
-	k.applyUploadPartCopy(in)
+	k.ApplyUploadPartCopy(in)
 	out, err := e.dst.UploadPartCopy(ctx, in)
 	if err != nil {
-		return Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, err)
+		return planner.Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, err)
 	}
 	if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
-		return Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, errNoPartETag)
+		return planner.Part{}, fmt.Errorf("UploadPartCopy part %d: %w", n, errNoPartETag)
 	}
-	return Part{Number: n, ETag: aws.ToString(out.CopyPartResult.ETag)}, nil
+	return planner.Part{Number: n, ETag: aws.ToString(out.CopyPartResult.ETag)}, nil
 }
 
 // streamPart reads one part's range of the source into memory and uploads
 // it: memory in use is the size of the parts in flight.
-func (e *Executor) streamPart(ctx context.Context, t Task, k keys, uploadID string, n int32, first, size int64) (Part, error) {
+func (e *Executor) streamPart(ctx context.Context, t planner.Task, k sse.Keys, uploadID string, n int32, first, size int64) (planner.Part, error) {
 	get := &s3.GetObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID),
 		Range: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1))}
-	k.applyGetSource(get)
+	k.ApplyGetSource(get)
 	obj, err := e.src.GetObject(ctx, get)
 	if err != nil {
-		return Part{}, fmt.Errorf("GetObject (source) part %d: %w", n, err)
+		return planner.Part{}, fmt.Errorf("GetObject (source) part %d: %w", n, err)
 	}
 	buf, err := e.buffers.get(ctx, size)
 	if err != nil {
 		obj.Body.Close()
-		return Part{}, err
+		return planner.Part{}, err
 	}
 	defer e.buffers.put(buf)
 	_, err = io.ReadFull(obj.Body, buf)
 	obj.Body.Close()
 	if err != nil {
-		return Part{}, fmt.Errorf("GetObject (source) part %d body: %w", n, err)
+		return planner.Part{}, fmt.Errorf("GetObject (source) part %d body: %w", n, err)
 	}
 	in := &s3.UploadPartInput{
-		Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID),
+		Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(n), Body: bytes.NewReader(buf), ContentLength: aws.Int64(size),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	}
-	setCustomerKey(&in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5, k.dst)
+	k.ApplyUploadPart(in)
 	out, err := e.dst.UploadPart(ctx, in)
 	if err != nil {
-		return Part{}, fmt.Errorf("UploadPart part %d: %w", n, err)
+		return planner.Part{}, fmt.Errorf("UploadPart part %d: %w", n, err)
 	}
-	return Part{Number: n, ETag: aws.ToString(out.ETag), Checksum: aws.ToString(out.ChecksumCRC32)}, nil
+	return planner.Part{Number: n, ETag: aws.ToString(out.ETag), Checksum: aws.ToString(out.ChecksumCRC32)}, nil
 }
 
 // dropUpload aborts and forgets the recorded upload of a task that will not
 // use it (its copy took another way, or its replica exists already).
-func (e *Executor) dropUpload(ctx context.Context, store Store, t Task) error {
+func (e *Executor) dropUpload(ctx context.Context, store Store, t planner.Task) error {
 	u, err := store.LoadUpload(ctx, t.ID)
 	if err != nil || u == nil {
-		return runFatalIf(err)
+		return s3err.StopRun(err)
 	}
 	old := t
-	old.DestBucket, old.DestKey = u.Bucket, u.Key
+	old.Dest, old.DestKey = u.Bucket, u.Key
 	e.abort(ctx, old, u.UploadID)
-	return runFatalIf(store.DropUpload(ctx, u.UploadID))
-}
-
-func runFatalIf(err error) error {
-	if err != nil {
-		return runFatal{err}
-	}
-	return nil
+	return s3err.StopRun(store.DropUpload(ctx, u.UploadID))
 }
 
 // abandon aborts a failed upload and forgets it.
-func (e *Executor) abandon(ctx context.Context, store Store, t Task, uploadID string) {
+func (e *Executor) abandon(ctx context.Context, store Store, t planner.Task, uploadID string) {
 	e.abort(ctx, t, uploadID)
 	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
 		e.log.Warn("could not forget an aborted upload in the checkpoint", "upload_id", uploadID, "err", err)
@@ -298,14 +292,14 @@ func (e *Executor) abandon(ctx context.Context, store Store, t Task, uploadID st
 }
 
 // complete finishes an upload.
-func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string, parts []types.CompletedPart, method string) (copyResult, error) {
+func (e *Executor) complete(ctx context.Context, t planner.Task, k sse.Keys, uploadID string, parts []types.CompletedPart, method string) (copyResult, error) {
 	in := &s3.CompleteMultipartUploadInput{
-		Bucket:          aws.String(t.DestBucket),
+		Bucket:          aws.String(t.Dest),
 		Key:             aws.String(t.DestKey),
 		UploadId:        aws.String(uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	}
-	k.applyComplete(in)
+	k.ApplyComplete(in)
 	out, err := e.dst.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CompleteMultipartUpload: %w", err)
@@ -316,13 +310,13 @@ func (e *Executor) complete(ctx context.Context, t Task, k keys, uploadID string
 
 // abort cleans up an upload on a context of its own, so that it runs even
 // while the run is stopping.
-func (e *Executor) abort(ctx context.Context, t Task, uploadID string) {
+func (e *Executor) abort(ctx context.Context, t planner.Task, uploadID string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
 	_, err := e.dst.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)})
+		Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID)})
 	if err != nil {
 		e.log.Warn("could not abort multipart upload; it keeps its parts until aborted",
-			"bucket", t.DestBucket, "key", t.DestKey, "upload_id", uploadID, "err", err)
+			"bucket", t.Dest, "key", t.DestKey, "upload_id", uploadID, "err", err)
 	}
 }

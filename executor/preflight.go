@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/internal/s3err"
 )
 
 // PreflightSource is what the checks read of the source.
@@ -99,7 +101,7 @@ func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, ad
 	if err == nil {
 		return true
 	}
-	code, status, _ := Classify(err)
+	code, status, _ := s3err.Classify(err)
 	switch {
 	case status == 404:
 		add(true, "%s bucket %q does not exist (check the bucket name and the endpoint)", role, bucket)
@@ -116,7 +118,7 @@ func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, ad
 func checkVersioning(ctx context.Context, c PreflightSource, role, bucket string, add func(bool, string, ...any), consequence string) {
 	out, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err != nil {
-		code, _, _ := Classify(err)
+		code, _, _ := s3err.Classify(err)
 		add(false, "cannot read the versioning of %s bucket %q (%s)", role, bucket, code)
 		return
 	}
@@ -133,7 +135,7 @@ func checkSSECAllowed(ctx context.Context, c PreflightDest, bucket string, add f
 	out, err := c.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err != nil {
 		// No default encryption configured is the usual answer here.
-		if code, _, _ := Classify(err); code != "ServerSideEncryptionConfigurationNotFoundError" {
+		if code, _, _ := s3err.Classify(err); code != "ServerSideEncryptionConfigurationNotFoundError" {
 			add(false, "cannot read the encryption settings of destination bucket %q (%s): whether it blocks SSE-C writes is unknown", bucket, code)
 		}
 		return
@@ -162,7 +164,7 @@ func probeKMSKey(ctx context.Context, c PreflightDest, bucket, key string, add f
 		ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(key),
 	})
 	if err != nil {
-		code, _, _ := Classify(err)
+		code, _, _ := s3err.Classify(err)
 		var msg string
 		var api interface{ ErrorMessage() string }
 		if errors.As(err, &api) {
@@ -177,7 +179,7 @@ func probeKMSKey(ctx context.Context, c PreflightDest, bucket, key string, add f
 		del.VersionId = aws.String(v) // remove the probe for good, not behind a delete marker
 	}
 	if _, err := c.DeleteObject(context.WithoutCancel(ctx), del); err != nil {
-		code, _, _ := Classify(err)
+		code, _, _ := s3err.Classify(err)
 		add(false, "the KMS probe object s3://%s/%s could not be deleted (%s); delete it by hand", bucket, probe, code)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3backfill/s3backfill/internal/s3err"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -32,11 +33,11 @@ type destVersion struct {
 // matched oldest first against the in-doubt tasks, oldest first; each match
 // (same kind and size, same ETag where both are MD5s) is recorded as
 // succeeded without copying again. It returns the tasks still to copy.
-func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task, error) {
+func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork) ([]planner.Task, error) {
 	dests, err := e.listDestVersions(ctx, j.Dest, j.DestKey)
 	if err != nil {
-		code, _, class := Classify(err)
-		if class == Fatal {
+		code, _, class := s3err.Classify(err)
+		if class == s3err.Fatal {
 			return nil, err
 		}
 		// Without the listing nothing can be adopted; copying again
@@ -47,8 +48,8 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task
 		return notInDoubt(j.Tasks), nil
 	}
 	// Newest first: keep the versions above the newest one the job knows.
-	known := make(map[string]bool, len(j.KnownDests))
-	for _, id := range j.KnownDests {
+	known := make(map[string]bool, len(j.Replicas))
+	for _, id := range j.Replicas {
 		known[id] = true
 	}
 	var fresh []destVersion
@@ -61,12 +62,12 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task
 	slices.Reverse(fresh)
 
 	tasks := j.Tasks
-	for len(tasks) > 0 && len(fresh) > 0 && tasks[0].InDoubt {
+	for len(tasks) > 0 && len(fresh) > 0 && tasks[0].InDoubt() {
 		t, d := tasks[0], fresh[0]
 		if !replicaOf(t, d) {
 			break
 		}
-		o := Outcome{ID: t.ID, Status: Succeeded, DestVersionID: d.id}
+		o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: d.id}}
 		if !t.DeleteMarker {
 			k, err := e.resolveKeys(t)
 			if err != nil {
@@ -95,7 +96,7 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j KeyJob) ([]Task
 
 // replicaOf reports whether destination version d is the replica of task t
 // made by an interrupted run.
-func replicaOf(t Task, d destVersion) bool {
+func replicaOf(t planner.Task, d destVersion) bool {
 	if d.deleteMarker != t.DeleteMarker {
 		return false
 	}
@@ -110,7 +111,7 @@ func replicaOf(t Task, d destVersion) bool {
 	}
 	// Where both ETags are MD5s of the same bytes they must be equal.
 	if t.Action == planner.Copy && etagIsPlainMD5(t.ETag) && etagIsPlainMD5(d.etag) &&
-		(t.SourceEncryption == planner.NotSSE || t.SourceEncryption == planner.SSES3) &&
+		(t.Encryption == planner.NotSSE || t.Encryption == planner.SSES3) &&
 		(t.ReplicaEncryption == "" || t.ReplicaEncryption == planner.SSES3) {
 		return strings.Trim(t.ETag, `"`) == strings.Trim(d.etag, `"`)
 	}
@@ -122,10 +123,14 @@ func etagIsPlainMD5(etag string) bool {
 	return len(etag) == 32 && !strings.Contains(etag, "-")
 }
 
-func notInDoubt(ts []Task) []Task {
+// notInDoubt marks tasks as settled for this run: what reconciliation did
+// not adopt is copied.
+func notInDoubt(ts []planner.Task) []planner.Task {
 	out := slices.Clone(ts)
 	for i := range out {
-		out[i].InDoubt = false
+		if out[i].InDoubt() {
+			out[i].Status = planner.StatusPending
+		}
 	}
 	return out
 }
@@ -139,7 +144,7 @@ func (e *Executor) listDestVersions(ctx context.Context, bucket, key string) ([]
 	var out []destVersion
 	// The exact key sorts before every longer key with it as prefix, so
 	// its versions come first.
-	err := inventory.List(ctx, e.dst, bucket, key, func(v inventory.Version) error {
+	err := inventory.List(ctx, e.dst, bucket, key, func(v planner.Version) error {
 		if v.Key != key {
 			return errOtherKey
 		}

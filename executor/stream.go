@@ -10,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/internal/sse"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // streamCopy copies a version of at most one part through this process:
@@ -20,13 +23,13 @@ import (
 // itself: another endpoint, or credentials that cannot read the source and
 // write the destination in one request. Larger objects are streamed part
 // by part (multipartCopy), resumable.
-func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, error) {
+func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys) (copyResult, error) {
 	attrs, err := e.sourceAttributes(ctx, t, k)
 	if err != nil {
 		return copyResult{}, err
 	}
 	get := &s3.GetObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID)}
-	k.applyGetSource(get)
+	k.ApplyGetSource(get)
 	obj, err := e.src.GetObject(ctx, get)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("GetObject (source): %w", err)
@@ -41,17 +44,17 @@ func (e *Executor) streamCopy(ctx context.Context, t Task, k keys) (copyResult, 
 		return copyResult{}, fmt.Errorf("GetObject (source) body: %w", err)
 	}
 	put := &s3.PutObjectInput{
-		Bucket:        aws.String(t.DestBucket),
+		Bucket:        aws.String(t.Dest),
 		Key:           aws.String(t.DestKey),
 		Body:          bytes.NewReader(buf),
 		ContentLength: aws.Int64(t.Size),
-		StorageClass:  storageClass(t.StorageClass),
+		StorageClass:  storageClass(t.ReplicaClass()),
 	}
-	if c := t.SourceChecksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+	if c := t.Checksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
 		put.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
 	}
 	attrs.applyPutObject(put)
-	k.applyPutObject(put, replicaSSEOf(t))
+	k.ApplyPutObject(put, sse.ReplicaOf(t.Decision))
 	// One part: the manager sends a single PutObject.
 	out, err := manager.NewUploader(e.dst, func(u *manager.Uploader) { u.PartSize = max(e.cfg.PartSize, t.Size) }).Upload(ctx, put)
 	if err != nil {

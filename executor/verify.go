@@ -10,20 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
-)
-
-// Replica is what the checkpoint recorded of a replica when it was made.
-type Replica struct {
-	VersionID string
-	ETag      string
-}
-
-// Verification results.
-const (
-	VerifyOK       = "ok"
-	VerifyMismatch = "mismatch"
 )
 
 // Verify re-checks one replicated version against the live destination:
@@ -31,9 +21,9 @@ const (
 // had when it was made and, where the source has one, an equal checksum.
 // With content, both sides are read in full (SSE-C keys included) and
 // their SHA-256 compared. The error is non-nil only when the run must stop.
-func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) (status, message string, err error) {
+func (e *Executor) Verify(ctx context.Context, t planner.Task, r planner.Replica, content bool) (status, message string, err error) {
 	if t.DeleteMarker {
-		return VerifyOK, "delete marker", nil
+		return planner.VerifyOK, "delete marker", nil
 	}
 	resolve := e.resolveReplicaKey
 	if content {
@@ -41,18 +31,18 @@ func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) 
 	}
 	k, err := resolve(t)
 	if err != nil {
-		return VerifyMismatch, "cannot verify: " + err.Error(), nil
+		return planner.VerifyMismatch, "cannot verify: " + err.Error(), nil
 	}
 	head, err := e.headReplica(ctx, t, k, r.VersionID)
 	if err != nil {
-		code, status, class := Classify(err)
-		if class == Fatal {
+		code, status, class := s3err.Classify(err)
+		if class == s3err.Fatal {
 			return "", "", err
 		}
 		if status == 404 {
-			return VerifyMismatch, "the replica version is gone", nil
+			return planner.VerifyMismatch, "the replica version is gone", nil
 		}
-		return VerifyMismatch, fmt.Sprintf("cannot read the replica: %s", code), nil
+		return planner.VerifyMismatch, fmt.Sprintf("cannot read the replica: %s", code), nil
 	}
 	var problems []string
 	if size := aws.ToInt64(head.ContentLength); size != t.Size {
@@ -61,7 +51,7 @@ func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) 
 	if etag := strings.Trim(aws.ToString(head.ETag), `"`); r.ETag != "" && etag != strings.Trim(r.ETag, `"`) {
 		problems = append(problems, fmt.Sprintf("ETag %s, was %s when copied", etag, strings.Trim(r.ETag, `"`)))
 	}
-	st, reason := planner.CompareChecksums(t.SourceChecksum, inventory.ChecksumOf(head, t.SourceChecksum.Algorithm))
+	st, reason := planner.CompareChecksums(t.Checksum, inventory.ChecksumOf(head, t.Checksum.Algorithm))
 	if st == planner.ChecksumMismatch {
 		problems = append(problems, reason)
 	}
@@ -72,11 +62,11 @@ func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) 
 	if content && len(problems) == 0 {
 		same, detail, err := e.sameContent(ctx, t, k, r)
 		if err != nil {
-			code, _, class := Classify(err)
-			if class == Fatal {
+			code, _, class := s3err.Classify(err)
+			if class == s3err.Fatal {
 				return "", "", err
 			}
-			return VerifyMismatch, fmt.Sprintf("cannot read for content check: %s", code), nil
+			return planner.VerifyMismatch, fmt.Sprintf("cannot read for content check: %s", code), nil
 		}
 		if !same {
 			problems = append(problems, detail)
@@ -85,24 +75,24 @@ func (e *Executor) Verify(ctx context.Context, t Task, r Replica, content bool) 
 		}
 	}
 	if len(problems) > 0 {
-		return VerifyMismatch, strings.Join(problems, "; "), nil
+		return planner.VerifyMismatch, strings.Join(problems, "; "), nil
 	}
-	return VerifyOK, strings.Join(notes, "; ") + " checked", nil
+	return planner.VerifyOK, strings.Join(notes, "; ") + " checked", nil
 }
 
 // sameContent streams the source version and the replica through SHA-256.
-func (e *Executor) sameContent(ctx context.Context, t Task, k keys, r Replica) (same bool, detail string, err error) {
+func (e *Executor) sameContent(ctx context.Context, t planner.Task, k sse.Keys, r planner.Replica) (same bool, detail string, err error) {
 	get := &s3.GetObjectInput{Bucket: aws.String(e.cfg.SourceBucket), Key: aws.String(t.Key), VersionId: aws.String(t.VersionID)}
-	k.applyGetSource(get)
+	k.ApplyGetSource(get)
 	src, err := e.digest(ctx, e.src, get)
 	if err != nil {
 		return false, "", fmt.Errorf("GetObject (source): %w", err)
 	}
-	rget := &s3.GetObjectInput{Bucket: aws.String(t.DestBucket), Key: aws.String(t.DestKey)}
+	rget := &s3.GetObjectInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey)}
 	if r.VersionID != "" {
 		rget.VersionId = aws.String(r.VersionID)
 	}
-	setCustomerKey(&rget.SSECustomerAlgorithm, &rget.SSECustomerKey, &rget.SSECustomerKeyMD5, k.dst)
+	k.ApplyGetReplica(rget)
 	dst, err := e.digest(ctx, e.dst, rget)
 	if err != nil {
 		return false, "", fmt.Errorf("GetObject (replica): %w", err)

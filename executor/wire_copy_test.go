@@ -30,11 +30,7 @@ func TestCopyObjectSSEC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(dstBucket, "docs/a.txt", ssecReplicaHead(1000, tc.replica))
-			h.run(t, KeyJob{Key: "docs/a.txt", Tasks: []Task{{
-				ID: 1, VersionID: "v1", Size: 1000, ETag: `"e"`, StorageClass: "STANDARD", Action: planner.Copy,
-				SourceEncryption: planner.SSEC, SSECKeyID: keyA.id,
-				ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: tc.replica.id,
-			}}})
+			h.run(t, planner.KeyWork{Key: "docs/a.txt", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 1000, ETag: `"e"`, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: tc.replica.id}, ID: 1}}})
 
 			cp := only(t, h.fake, "CopyObject")
 			if cp.Client != "dst" || cp.Method != http.MethodPut || cp.Bucket != dstBucket || cp.Key != "docs/a.txt" {
@@ -61,7 +57,7 @@ func TestCopyObjectSSEC(t *testing.T) {
 			noHeaders(t, head, "x-amz-copy-source")
 
 			o := h.store.outcome(t, 1)
-			if o.Status != Succeeded || o.DestVersionID != cp.Reply.Get("x-amz-version-id") || o.ReplicaEncryption != planner.SSEC {
+			if o.Status != planner.StatusSucceeded || o.Replica.VersionID != cp.Reply.Get("x-amz-version-id") || o.Replica.Encryption != planner.SSEC {
 				t.Errorf("outcome = %+v, want succeeded, dest version %s, SSE-C", o, cp.Reply.Get("x-amz-version-id"))
 			}
 			if len(h.fake.requests()) != 2 {
@@ -96,10 +92,7 @@ func TestCopyObjectReplicaEncryption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(dstBucket, "k", object{size: 10, header: tc.replicaHead})
-			h.run(t, KeyJob{Key: "k", Tasks: []Task{{
-				ID: 1, VersionID: "v1", Size: 10, Action: planner.Copy,
-				SourceEncryption: tc.src, ReplicaEncryption: tc.rep, ReplicaKMSKeyID: tc.kmsKeyID,
-			}}})
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 10}, Inspection: planner.Inspection{Encryption: tc.src}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: tc.rep, ReplicaKMSKeyID: tc.kmsKeyID}, ID: 1}}})
 			cp := only(t, h.fake, "CopyObject")
 			check := func(name, want string) {
 				t.Helper()
@@ -126,7 +119,7 @@ func TestCopyObjectReplicaEncryption(t *testing.T) {
 			if wantEnc == "" {
 				wantEnc = planner.NotSSE // read back from the replica
 			}
-			if o.Status != Succeeded || o.ReplicaEncryption != wantEnc || o.ReplicaKMSKeyID != tc.wantKMSKey {
+			if o.Status != planner.StatusSucceeded || o.Replica.Encryption != wantEnc || o.Replica.KMSKeyID != tc.wantKMSKey {
 				t.Errorf("outcome = %+v, want succeeded, %s, kms key %q", o, wantEnc, tc.wantKMSKey)
 			}
 		})
@@ -151,8 +144,7 @@ func TestCopySourceEncoding(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(dstBucket, tc.key, object{size: 1})
-			h.run(t, KeyJob{Key: tc.key, Tasks: []Task{{ID: 1, VersionID: tc.version, Size: 1, Action: planner.Copy,
-				SourceEncryption: planner.NotSSE}}})
+			h.run(t, planner.KeyWork{Key: tc.key, Tasks: []planner.Task{{Version: planner.Version{VersionID: tc.version, Size: 1}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
 			cp := only(t, h.fake, "CopyObject")
 			raw := cp.Header.Get("x-amz-copy-source")
 			if raw != tc.wantHeader {
@@ -167,7 +159,7 @@ func TestCopySourceEncoding(t *testing.T) {
 			if cp.Key != tc.key {
 				t.Errorf("CopyObject path decodes to key %q, want %q", cp.Key, tc.key)
 			}
-			if o := h.store.outcome(t, 1); o.Status != Succeeded {
+			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v, want succeeded", o)
 			}
 		})
@@ -205,19 +197,19 @@ func TestCopyObject200Error(t *testing.T) {
 		}
 		return nil
 	})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{
-		{ID: 1, VersionID: "v1", Size: 10, Action: planner.Copy, SourceEncryption: planner.NotSSE},
-		{ID: 2, VersionID: "v2", Size: 10, Action: planner.Copy, SourceEncryption: planner.NotSSE},
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{
+		{Version: planner.Version{VersionID: "v1", Size: 10}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 1},
+		{Version: planner.Version{VersionID: "v2", Size: 10}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 2},
 	}})
 	o := h.store.outcome(t, 1)
-	if o.Status != Failed || o.ErrorCode != "InternalError" || o.DestVersionID != "" {
+	if o.Status != planner.StatusFailed || o.ErrorCode != "InternalError" || o.Replica.VersionID != "" {
 		t.Errorf("outcome = %+v, want failed InternalError without a dest version", o)
 	}
 	if o.HTTPStatus != http.StatusInternalServerError {
 		// The SDK rewrites a 200 <Error> to a 5xx so it is retried.
 		t.Errorf("HTTPStatus = %d, want 500", o.HTTPStatus)
 	}
-	if o2 := h.store.outcome(t, 2); o2.Status != Failed || o2.ErrorCode != CodePrecedingVersionFailed {
+	if o2 := h.store.outcome(t, 2); o2.Status != planner.StatusFailed || o2.ErrorCode != CodePrecedingVersionFailed {
 		t.Errorf("next version outcome = %+v, want failed %s", o2, CodePrecedingVersionFailed)
 	}
 	if rs := h.fake.requests(); len(rs) != 1 {
@@ -229,8 +221,8 @@ func TestCopyObject200Error(t *testing.T) {
 // DELETE of the replica key without a version id.
 func TestReplayDeleteMarker(t *testing.T) {
 	h := newHarness(t)
-	h.run(t, KeyJob{Key: "a/b c", DestKey: "backup/a/b c", Tasks: []Task{
-		{ID: 7, VersionID: "dm1", DeleteMarker: true, Action: planner.ReplayDelete},
+	h.run(t, planner.KeyWork{Key: "a/b c", DestKey: "backup/a/b c", Tasks: []planner.Task{
+		{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 7},
 	}})
 	del := only(t, h.fake, "DeleteObject")
 	if del.Client != "dst" || del.Method != http.MethodDelete || del.Bucket != dstBucket || del.Key != "backup/a/b c" {
@@ -241,7 +233,7 @@ func TestReplayDeleteMarker(t *testing.T) {
 	}
 	noHeaders(t, del, "x-amz-copy-source", ssecPrefix, "x-amz-bypass-governance-retention", "x-amz-mfa")
 	o := h.store.outcome(t, 7)
-	if o.Status != Succeeded || o.DestVersionID != del.Reply.Get("x-amz-version-id") {
+	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != del.Reply.Get("x-amz-version-id") {
 		t.Errorf("outcome = %+v, want succeeded with the marker's version %s", o, del.Reply.Get("x-amz-version-id"))
 	}
 	if rs := h.fake.requests(); len(rs) != 1 {
@@ -260,9 +252,9 @@ func TestReplayDeleteOnUnversionedDest(t *testing.T) {
 		}
 		return nil
 	})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "dm1", DeleteMarker: true, Action: planner.ReplayDelete}}})
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 1}}})
 	o := h.store.outcome(t, 1)
-	if o.Status != Succeeded || o.DestVersionID != "" || !strings.Contains(o.Message, "not versioned") {
+	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != "" || !strings.Contains(o.Message, "not versioned") {
 		t.Errorf("outcome = %+v, want succeeded saying the destination is not versioned", o)
 	}
 }

@@ -61,10 +61,7 @@ func TestMultipartCopySSEC(t *testing.T) {
 		"x-amz-storage-class": "STANDARD_IA",
 	}, tags: [][2]string{{"project", "alpha"}, {"team name", "data & ml"}}})
 	h.fake.putObject(dstBucket, key, ssecReplicaHead(size, keyB))
-	h.run(t, KeyJob{Key: key, Tasks: []Task{{
-		ID: 1, VersionID: "v1", Size: size, ETag: `"abc-2"`, StorageClass: "STANDARD_IA", Action: planner.Multipart,
-		SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id,
-	}}})
+	h.run(t, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"abc-2"`, StorageClass: "STANDARD_IA"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
 
 	// Source HEAD: from the source client, at the version, with key A.
 	var srcHead request
@@ -176,7 +173,7 @@ func TestMultipartCopySSEC(t *testing.T) {
 	wantSSEC(t, dstHead, ssecPrefix, keyB)
 
 	o := h.store.outcome(t, 1)
-	if o.Status != Succeeded || o.DestVersionID != complete.Reply.Get("x-amz-version-id") || o.ReplicaEncryption != planner.SSEC {
+	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != complete.Reply.Get("x-amz-version-id") || o.Replica.Encryption != planner.SSEC {
 		t.Errorf("outcome = %+v", o)
 	}
 	if !strings.Contains(o.Message, "3 parts") {
@@ -196,10 +193,7 @@ func TestMultipartCopyKMS(t *testing.T) {
 	h.fake.putObject(srcBucket, "k", object{size: 11 * mib, header: map[string]string{"x-amz-server-side-encryption": "aws:kms"}})
 	h.fake.putObject(dstBucket, "k", object{size: 11 * mib, header: map[string]string{
 		"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{{
-		ID: 1, VersionID: "v1", Size: 11 * mib, StorageClass: "STANDARD", Action: planner.Multipart,
-		SourceEncryption: planner.SSEKMS, ReplicaEncryption: planner.SSEKMS, ReplicaKMSKeyID: kmsKey,
-	}}})
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 11 * mib, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEKMS}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEKMS, ReplicaKMSKeyID: kmsKey}, ID: 1}}})
 	create := only(t, h.fake, "CreateMultipartUpload")
 	if create.Header.Get("x-amz-server-side-encryption") != "aws:kms" ||
 		create.Header.Get("x-amz-server-side-encryption-aws-kms-key-id") != kmsKey {
@@ -214,7 +208,7 @@ func TestMultipartCopyKMS(t *testing.T) {
 	for _, r := range h.fake.requests() {
 		noHeaders(t, r, ssecPrefix, copySSECPrefx)
 	}
-	if o := h.store.outcome(t, 1); o.Status != Succeeded || o.ReplicaKMSKeyID != kmsKey {
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.KMSKeyID != kmsKey {
 		t.Errorf("outcome = %+v", o)
 	}
 }
@@ -231,11 +225,10 @@ func TestMultipartPartFailure(t *testing.T) {
 		}
 		return nil
 	})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{
-		{ID: 1, VersionID: "v1", Size: 12 * mib, Action: planner.Multipart,
-			SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id},
-		{ID: 2, VersionID: "v2", Size: 10, Action: planner.Copy, SourceEncryption: planner.NotSSE},
-		{ID: 3, VersionID: "v3", DeleteMarker: true, Action: planner.ReplayDelete},
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{
+		{Version: planner.Version{VersionID: "v1", Size: 12 * mib}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1},
+		{Version: planner.Version{VersionID: "v2", Size: 10}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 2},
+		{Version: planner.Version{VersionID: "v3", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 3},
 	}})
 
 	create := only(t, h.fake, "CreateMultipartUpload")
@@ -252,14 +245,14 @@ func TestMultipartPartFailure(t *testing.T) {
 	}
 
 	o := h.store.outcome(t, 1)
-	if o.Status != Failed || o.ErrorCode != "AccessDenied" || o.HTTPStatus != http.StatusForbidden {
+	if o.Status != planner.StatusFailed || o.ErrorCode != "AccessDenied" || o.HTTPStatus != http.StatusForbidden {
 		t.Errorf("outcome = %+v, want failed AccessDenied 403", o)
 	}
 	if !strings.Contains(o.Message, "part 2") {
 		t.Errorf("message %q does not name part 2", o.Message)
 	}
 	for _, id := range []int64{2, 3} {
-		if o := h.store.outcome(t, id); o.Status != Failed || o.ErrorCode != CodePrecedingVersionFailed || o.HTTPStatus != 0 {
+		if o := h.store.outcome(t, id); o.Status != planner.StatusFailed || o.ErrorCode != CodePrecedingVersionFailed || o.HTTPStatus != 0 {
 			t.Errorf("task %d outcome = %+v, want failed %s", id, o, CodePrecedingVersionFailed)
 		}
 	}
@@ -280,7 +273,7 @@ func outcomeIDs(s *memStore) []int64 {
 	defer s.mu.Unlock()
 	ids := make([]int64, len(s.outcomes))
 	for i, o := range s.outcomes {
-		ids[i] = o.ID
+		ids[i] = o.TaskID
 	}
 	return ids
 }
@@ -299,10 +292,9 @@ func TestMultipart200Errors(t *testing.T) {
 				}
 				return nil
 			})
-			h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: 6 * mib, Action: planner.Multipart,
-				SourceEncryption: planner.NotSSE}}})
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 6 * mib}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}, ID: 1}}})
 			o := h.store.outcome(t, 1)
-			if o.Status != Failed || o.ErrorCode != "InternalError" || o.DestVersionID != "" {
+			if o.Status != planner.StatusFailed || o.ErrorCode != "InternalError" || o.Replica.VersionID != "" {
 				t.Errorf("outcome = %+v, want failed InternalError", o)
 			}
 			if abort := only(t, h.fake, "AbortMultipartUpload"); abort.Query.Get("uploadId") != "u1" {
@@ -326,8 +318,7 @@ func TestMultipartRangesLayouts(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(srcBucket, "k", object{size: size})
 			h.fake.putObject(dstBucket, "k", object{size: size})
-			h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: size, Action: planner.Multipart,
-				SourceEncryption: planner.NotSSE}}})
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}, ID: 1}}})
 			parts := sortedParts(t, h.fake, "UploadPartCopy")
 			want := int((size + 5*mib - 1) / (5 * mib))
 			if len(parts) != want {
@@ -345,7 +336,7 @@ func TestMultipartRangesLayouts(t *testing.T) {
 			if next != size {
 				t.Errorf("parts end at %d, want %d", next, size)
 			}
-			if o := h.store.outcome(t, 1); o.Status != Succeeded {
+			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
 			}
 		})
@@ -370,8 +361,7 @@ func TestStreamCopySSEC(t *testing.T) {
 			h.fake.putObject(srcBucket, "s", object{size: tc.size, header: map[string]string{
 				"Content-Type": "text/plain", "x-amz-meta-color": "red"}, tags: [][2]string{{"a", "1"}}})
 			h.fake.putObject(dstBucket, "s", ssecReplicaHead(tc.size, keyB))
-			h.run(t, KeyJob{Key: "s", Tasks: []Task{{ID: 1, VersionID: "v1", Size: tc.size, Action: planner.Copy,
-				SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}}})
+			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
 
 			// One GET, or one ranged GET per part.
 			gets := h.fake.ops("GetObject")
@@ -414,7 +404,7 @@ func TestStreamCopySSEC(t *testing.T) {
 			if n := len(h.fake.ops("UploadPart")); n != tc.parts {
 				t.Errorf("%d UploadPart, want %d", n, tc.parts)
 			}
-			if o := h.store.outcome(t, 1); o.Status != Succeeded {
+			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
 			}
 		})
@@ -432,9 +422,8 @@ func TestEmptyUploadPartCopyBody(t *testing.T) {
 		}
 		return nil
 	})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: 6 * mib,
-		Action: planner.Multipart, SourceEncryption: planner.NotSSE}}})
-	if o := h.store.outcome(t, 1); o.Status != Failed {
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 6 * mib}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}, ID: 1}}})
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed {
 		t.Errorf("outcome %+v, want failed", o)
 	}
 	only(t, h.fake, "AbortMultipartUpload")

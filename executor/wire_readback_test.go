@@ -21,8 +21,8 @@ func TestCopyChecksumReadBack(t *testing.T) {
 		name        string
 		src         planner.Checksum
 		replicaHead map[string]string
-		wantAlg     string // x-amz-checksum-algorithm on CopyObject; "" = absent
-		status      string // outcome
+		wantAlg     string         // x-amz-checksum-algorithm on CopyObject; "" = absent
+		status      planner.Status // outcome
 		code        string
 		checksum    string // ChecksumStatus
 	}{
@@ -30,42 +30,41 @@ func TestCopyChecksumReadBack(t *testing.T) {
 			name:        "full object, equal",
 			src:         planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
 			replicaHead: map[string]string{"x-amz-checksum-sha256": srcSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "SHA256", status: Succeeded, checksum: planner.ChecksumMatch,
+			wantAlg:     "SHA256", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
 		},
 		{
 			name:        "full object CRC32, equal",
 			src:         planner.Checksum{Algorithm: "CRC32", Value: "NSRBwg==", Type: "FULL_OBJECT"},
 			replicaHead: map[string]string{"x-amz-checksum-crc32": "NSRBwg==", "x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "CRC32", status: Succeeded, checksum: planner.ChecksumMatch,
+			wantAlg:     "CRC32", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
 		},
 		{
 			name:        "full object, replica differs",
 			src:         planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
 			replicaHead: map[string]string{"x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "SHA256", status: Failed, code: CodeChecksumMismatch, checksum: planner.ChecksumMismatch,
+			wantAlg:     "SHA256", status: planner.StatusFailed, code: CodeChecksumMismatch, checksum: planner.ChecksumMismatch,
 		},
 		{
 			name:    "full object, replica has none",
 			src:     planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
-			wantAlg: "SHA256", status: Succeeded, checksum: planner.ChecksumNotCompared,
+			wantAlg: "SHA256", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 		{
 			name:        "composite source",
 			src:         planner.Checksum{Algorithm: "CRC32C", Value: "q8wb5g==-3", Type: "COMPOSITE"},
 			replicaHead: map[string]string{"x-amz-checksum-crc32c": "other==", "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "", status: Succeeded, checksum: planner.ChecksumNotCompared,
+			wantAlg:     "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 		{
 			name:        "no source checksum",
 			replicaHead: map[string]string{"x-amz-checksum-crc64nvme": "AAAAAAAAAAA=", "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "", status: Succeeded, checksum: planner.ChecksumNotCompared,
+			wantAlg:     "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(dstBucket, "k", object{size: size, header: tc.replicaHead})
-			h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: size, ETag: fakeETag, Action: planner.Copy,
-				SourceEncryption: planner.NotSSE, SourceChecksum: tc.src}}})
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: tc.src}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
 
 			cp := only(t, h.fake, "CopyObject")
 			got, present := cp.Header.Get("x-amz-checksum-algorithm"), cp.Header.Values("x-amz-checksum-algorithm") != nil
@@ -81,14 +80,14 @@ func TestCopyChecksumReadBack(t *testing.T) {
 			}
 
 			o := h.store.outcome(t, 1)
-			if o.Status != tc.status || o.ErrorCode != tc.code || o.ChecksumStatus != tc.checksum {
+			if o.Status != tc.status || o.ErrorCode != tc.code || o.Replica.ChecksumStatus != tc.checksum {
 				t.Errorf("outcome = %+v, want %s %q checksum %s", o, tc.status, tc.code, tc.checksum)
 			}
 			if tc.code == CodeChecksumMismatch && (!strings.Contains(o.Message, otherSHA) || !strings.Contains(o.Message, srcSHA)) {
 				t.Errorf("message %q does not give both checksums", o.Message)
 			}
-			if o.Status == Succeeded && o.DestVersionID != cp.Reply.Get("x-amz-version-id") {
-				t.Errorf("DestVersionID %q, want %q", o.DestVersionID, cp.Reply.Get("x-amz-version-id"))
+			if o.Status == planner.StatusSucceeded && o.Replica.VersionID != cp.Reply.Get("x-amz-version-id") {
+				t.Errorf("DestVersionID %q, want %q", o.Replica.VersionID, cp.Reply.Get("x-amz-version-id"))
 			}
 		})
 	}
@@ -99,15 +98,14 @@ func TestCopyChecksumReadBack(t *testing.T) {
 func TestChecksumMismatchHoldsBackNewer(t *testing.T) {
 	h := newHarness(t)
 	h.fake.putObject(dstBucket, "k", object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(1)}})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{
-		{ID: 1, VersionID: "v1", Size: 100, Action: planner.Copy, SourceEncryption: planner.NotSSE,
-			SourceChecksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Of(100), Type: "FULL_OBJECT"}},
-		{ID: 2, VersionID: "v2", Size: 100, Action: planner.Copy, SourceEncryption: planner.NotSSE},
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{
+		{Version: planner.Version{VersionID: "v1", Size: 100}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Of(100), Type: "FULL_OBJECT"}}, Decision: planner.Decision{Action: planner.Copy}, ID: 1},
+		{Version: planner.Version{VersionID: "v2", Size: 100}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 2},
 	}})
-	if o := h.store.outcome(t, 1); o.Status != Failed || o.ErrorCode != CodeChecksumMismatch {
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed || o.ErrorCode != CodeChecksumMismatch {
 		t.Errorf("outcome 1 = %+v, want failed %s", o, CodeChecksumMismatch)
 	}
-	if o := h.store.outcome(t, 2); o.Status != Failed || o.ErrorCode != CodePrecedingVersionFailed {
+	if o := h.store.outcome(t, 2); o.Status != planner.StatusFailed || o.ErrorCode != CodePrecedingVersionFailed {
 		t.Errorf("outcome 2 = %+v, want failed %s", o, CodePrecedingVersionFailed)
 	}
 	only(t, h.fake, "CopyObject")
@@ -154,8 +152,7 @@ func TestBucketKeyEnabled(t *testing.T) {
 				}
 				h.fake.putObject(srcBucket, "k", object{size: m.size})
 				h.fake.putObject(dstBucket, "k", object{size: m.size, header: map[string]string{"x-amz-server-side-encryption": tc.wantSSE}})
-				h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: m.size, ETag: fakeETag, Action: m.action,
-					SourceEncryption: tc.enc, ReplicaEncryption: tc.enc, ReplicaKMSKeyID: keyID, ReplicaBucketKey: tc.bucketKey}}})
+				h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: m.size, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: tc.enc}, Decision: planner.Decision{Action: m.action, ReplicaEncryption: tc.enc, ReplicaKMSKeyID: keyID, ReplicaBucketKey: tc.bucketKey}, ID: 1}}})
 
 				r := only(t, h.fake, m.op)
 				if got := r.Header.Get("x-amz-server-side-encryption"); got != tc.wantSSE {
@@ -177,7 +174,7 @@ func TestBucketKeyEnabled(t *testing.T) {
 						noHeaders(t, other, bucketKeyHeader)
 					}
 				}
-				if o := h.store.outcome(t, 1); o.Status != Succeeded {
+				if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 					t.Errorf("outcome = %+v", o)
 				}
 			})
@@ -191,8 +188,7 @@ func TestMultipartDSSEKMS(t *testing.T) {
 	h.fake.putObject(srcBucket, "k", object{size: 11 * mib, header: map[string]string{"x-amz-server-side-encryption": "aws:kms:dsse"}})
 	h.fake.putObject(dstBucket, "k", object{size: 11 * mib, header: map[string]string{
 		"x-amz-server-side-encryption": "aws:kms:dsse", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: 11 * mib, ETag: fakeETag, Action: planner.Multipart,
-		SourceEncryption: planner.DSSEKMS, ReplicaEncryption: planner.DSSEKMS, ReplicaKMSKeyID: kmsKey, ReplicaBucketKey: true}}})
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 11 * mib, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.DSSEKMS}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.DSSEKMS, ReplicaKMSKeyID: kmsKey, ReplicaBucketKey: true}, ID: 1}}})
 	create := only(t, h.fake, "CreateMultipartUpload")
 	if got := create.Header.Get("x-amz-server-side-encryption"); got != "aws:kms:dsse" {
 		t.Errorf("CreateMultipartUpload x-amz-server-side-encryption = %q, want aws:kms:dsse", got)
@@ -208,7 +204,7 @@ func TestMultipartDSSEKMS(t *testing.T) {
 		}
 	}
 	o := h.store.outcome(t, 1)
-	if o.Status != Succeeded || o.ReplicaEncryption != planner.DSSEKMS || o.ReplicaKMSKeyID != kmsKey {
+	if o.Status != planner.StatusSucceeded || o.Replica.Encryption != planner.DSSEKMS || o.Replica.KMSKeyID != kmsKey {
 		t.Errorf("outcome = %+v, want succeeded DSSE-KMS with %s", o, kmsKey)
 	}
 }
@@ -232,14 +228,13 @@ func TestReplicaStorageClass(t *testing.T) {
 			h := newHarness(t)
 			h.fake.putObject(srcBucket, "k", object{size: tc.size})
 			h.fake.putObject(dstBucket, "k", object{size: tc.size})
-			h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: tc.size, ETag: fakeETag, StorageClass: tc.class,
-				Action: tc.action, SourceEncryption: planner.NotSSE}}})
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size, ETag: fakeETag, StorageClass: tc.class}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: tc.action}, ID: 1}}})
 			r := only(t, h.fake, tc.op)
 			got, present := r.Header.Get("x-amz-storage-class"), r.Header.Values("x-amz-storage-class") != nil
 			if got != tc.want || present != (tc.want != "") {
 				t.Errorf("%s x-amz-storage-class = %q (present %v), want %q", tc.op, got, present, tc.want)
 			}
-			if o := h.store.outcome(t, 1); o.Status != Succeeded {
+			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
 			}
 		})
@@ -253,13 +248,11 @@ func TestReplicaStorageClass(t *testing.T) {
 func TestCompositeChecksumWithoutType(t *testing.T) {
 	h := newHarness(t)
 	h.fake.putObject(dstBucket, "k", object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100)}})
-	h.run(t, KeyJob{Key: "k", Tasks: []Task{{ID: 1, VersionID: "v1", Size: 100, ETag: `"abc-3"`, Action: planner.Copy,
-		SourceEncryption: planner.NotSSE,
-		SourceChecksum:   inventoryChecksum("SHA256", "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-3")}}})
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 100, ETag: `"abc-3"`}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: inventoryChecksum("SHA256", "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-3")}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
 	if v := only(t, h.fake, "CopyObject").Header.Get("x-amz-checksum-algorithm"); v != "" {
 		t.Errorf("CopyObject x-amz-checksum-algorithm = %q for a composite source checksum", v)
 	}
-	if o := h.store.outcome(t, 1); o.Status != Succeeded || o.ChecksumStatus != planner.ChecksumNotCompared {
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.ChecksumStatus != planner.ChecksumNotCompared {
 		t.Errorf("outcome = %+v, want succeeded, checksum not compared", o)
 	}
 }

@@ -19,20 +19,19 @@ func TestReconcileInDoubt(t *testing.T) {
 		before = "2026-03-01T09:00:00.000Z" // older than the claim by more than the clock skew
 		old    = "2026-02-01T00:00:00.000Z"
 	)
-	task := func(id int64, vid string, size int64) Task {
-		return Task{ID: id, VersionID: vid, Size: size, ETag: `"e"`, Action: planner.Copy, InDoubt: true, ClaimedAt: claimed,
-			SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}
+	task := func(id int64, vid string, size int64) planner.Task {
+		return planner.Task{Version: planner.Version{VersionID: vid, Size: size, ETag: `"e"`}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: id, Status: planner.StatusCopying, ClaimedAt: claimed}
 	}
 	for _, tc := range []struct {
 		name    string
-		tasks   []Task
+		tasks   []planner.Task
 		listing []listed
 		adopted map[int64]string // task id → adopted replica version
 		copied  []int64          // task ids copied again, in order
 	}{
 		{
 			name:  "adopt matching replica",
-			tasks: []Task{task(1, "v1", 100)},
+			tasks: []planner.Task{task(1, "v1", 100)},
 			listing: []listed{
 				{key: "r", versionID: "dv-new", size: 100, etag: `"x"`, lastModified: after, latest: true},
 				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
@@ -41,7 +40,7 @@ func TestReconcileInDoubt(t *testing.T) {
 		},
 		{
 			name:  "size mismatch copies",
-			tasks: []Task{task(1, "v1", 100)},
+			tasks: []planner.Task{task(1, "v1", 100)},
 			listing: []listed{
 				{key: "r", versionID: "dv-new", size: 99, etag: `"x"`, lastModified: after, latest: true},
 				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
@@ -50,7 +49,7 @@ func TestReconcileInDoubt(t *testing.T) {
 		},
 		{
 			name:  "replica older than the claim copies",
-			tasks: []Task{task(1, "v1", 100)},
+			tasks: []planner.Task{task(1, "v1", 100)},
 			listing: []listed{
 				{key: "r", versionID: "dv-before", size: 100, etag: `"x"`, lastModified: before, latest: true},
 				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
@@ -59,7 +58,7 @@ func TestReconcileInDoubt(t *testing.T) {
 		},
 		{
 			name:  "known replica is never adopted",
-			tasks: []Task{task(1, "v1", 5)},
+			tasks: []planner.Task{task(1, "v1", 5)},
 			listing: []listed{
 				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: after, latest: true},
 			},
@@ -67,7 +66,7 @@ func TestReconcileInDoubt(t *testing.T) {
 		},
 		{
 			name:  "first adopted, second copied",
-			tasks: []Task{task(1, "v1", 100), task(2, "v2", 200)},
+			tasks: []planner.Task{task(1, "v1", 100), task(2, "v2", 200)},
 			// The listing by prefix goes on to other keys: their
 			// versions must not be taken for this key's.
 			listing: []listed{
@@ -92,7 +91,7 @@ func TestReconcileInDoubt(t *testing.T) {
 					return nil
 				})
 			}
-			h.run(t, KeyJob{Key: "r", Tasks: tc.tasks, KnownDests: []string{"dv-known"}})
+			h.run(t, planner.KeyWork{Key: "r", Tasks: tc.tasks, Replicas: []string{"dv-known"}})
 
 			list := only(t, h.fake, "ListObjectVersions")
 			if list.Client != "dst" || list.Bucket != dstBucket || list.Query.Get("prefix") != "r" {
@@ -100,7 +99,7 @@ func TestReconcileInDoubt(t *testing.T) {
 			}
 			for id, vid := range tc.adopted {
 				o := h.store.outcome(t, id)
-				if o.Status != Succeeded || o.DestVersionID != vid {
+				if o.Status != planner.StatusSucceeded || o.Replica.VersionID != vid {
 					t.Errorf("task %d outcome = %+v, want succeeded with %s", id, o, vid)
 				}
 				// Adoption reads the replica back, with its key.
@@ -127,7 +126,7 @@ func TestReconcileInDoubt(t *testing.T) {
 				wantSSEC(t, copies[i], copySSECPrefx, keyA)
 				wantSSEC(t, copies[i], ssecPrefix, keyB)
 				o := h.store.outcome(t, id)
-				if o.Status != Succeeded || o.DestVersionID != copies[i].Reply.Get("x-amz-version-id") {
+				if o.Status != planner.StatusSucceeded || o.Replica.VersionID != copies[i].Reply.Get("x-amz-version-id") {
 					t.Errorf("task %d outcome = %+v, want succeeded with %s", id, o, copies[i].Reply.Get("x-amz-version-id"))
 				}
 			}
@@ -142,9 +141,8 @@ func TestReconcileDeleteMarker(t *testing.T) {
 	h.fake.setVersions(dstBucket,
 		listed{key: "d", versionID: "dm-new", deleteMarker: true, latest: true, lastModified: "2026-03-01T10:00:01.000Z"},
 		listed{key: "d", versionID: "dv-known", size: 3, etag: `"y"`, lastModified: "2026-02-01T00:00:00.000Z"})
-	h.run(t, KeyJob{Key: "d", KnownDests: []string{"dv-known"}, Tasks: []Task{{ID: 1, VersionID: "dm1", DeleteMarker: true,
-		Action: planner.ReplayDelete, InDoubt: true, ClaimedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}}})
-	if o := h.store.outcome(t, 1); o.Status != Succeeded || o.DestVersionID != "dm-new" {
+	h.run(t, planner.KeyWork{Key: "d", Replicas: []string{"dv-known"}, Tasks: []planner.Task{{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 1, Status: planner.StatusCopying, ClaimedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}}})
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.VersionID != "dm-new" {
 		t.Errorf("outcome = %+v, want succeeded dm-new", o)
 	}
 	if rs := h.fake.ops("DeleteObject"); len(rs) != 0 {

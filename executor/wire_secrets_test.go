@@ -16,9 +16,8 @@ import (
 // Debug level, the run's error, or a request line. The keys themselves
 // must still reach the SSE-C headers, or the check proves nothing.
 func TestKeyMaterialStaysOnRequests(t *testing.T) {
-	ssec := func(id int64, vid string, size int64, action planner.Action) Task {
-		return Task{ID: id, VersionID: vid, Size: size, Action: action,
-			SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}
+	ssec := func(id int64, vid string, size int64, action planner.Action) planner.Task {
+		return planner.Task{Version: planner.Version{VersionID: vid, Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: action, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: id}
 	}
 	h := newHarness(t)
 	h.fake.putObject(srcBucket, "f2", object{size: 6 * mib, header: map[string]string{
@@ -43,22 +42,22 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 	unknown := ssec(4, "v4", 10, planner.Copy)
 	unknown.SSECKeyID = "gone"
 	inDoubt := ssec(5, "v5", 10, planner.Copy)
-	inDoubt.InDoubt, inDoubt.ClaimedAt = true, time.Now()
+	inDoubt.Status, inDoubt.ClaimedAt = planner.StatusCopying, time.Now()
 	h.run(t,
-		KeyJob{Key: "f1", Tasks: []Task{ssec(1, "v1", 10, planner.Copy)}},
-		KeyJob{Key: "f2", Tasks: []Task{ssec(2, "v2", 6*mib, planner.Multipart)}},
-		KeyJob{Key: "f3", Tasks: []Task{ssec(3, "v3", 10, planner.Copy)}},
-		KeyJob{Key: "f4", Tasks: []Task{unknown}},
-		KeyJob{Key: "f5", Tasks: []Task{inDoubt}},
+		planner.KeyWork{Key: "f1", Tasks: []planner.Task{ssec(1, "v1", 10, planner.Copy)}},
+		planner.KeyWork{Key: "f2", Tasks: []planner.Task{ssec(2, "v2", 6*mib, planner.Multipart)}},
+		planner.KeyWork{Key: "f3", Tasks: []planner.Task{ssec(3, "v3", 10, planner.Copy)}},
+		planner.KeyWork{Key: "f4", Tasks: []planner.Task{unknown}},
+		planner.KeyWork{Key: "f5", Tasks: []planner.Task{inDoubt}},
 	)
 
 	// The run did fail in the ways intended.
 	for id, code := range map[int64]string{1: "AccessDenied", 2: "InvalidArgument", 4: planner.CodeSSECKeyNotFound, 5: "InvalidRequest"} {
-		if o := h.store.outcome(t, id); o.Status != Failed || o.ErrorCode != code {
+		if o := h.store.outcome(t, id); o.Status != planner.StatusFailed || o.ErrorCode != code {
 			t.Errorf("task %d outcome = %+v, want failed %s", id, o, code)
 		}
 	}
-	if o := h.store.outcome(t, 3); o.Status != Succeeded || !strings.Contains(o.Message, "reading the replica back failed") {
+	if o := h.store.outcome(t, 3); o.Status != planner.StatusSucceeded || !strings.Contains(o.Message, "reading the replica back failed") {
 		t.Errorf("task 3 outcome = %+v, want succeeded with a failed read-back", o)
 	}
 	logs := h.logs.String()
@@ -80,14 +79,14 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 	// A fatal error ends the run with an error; it must be clean too.
 	fatal := newHarness(t)
 	fatal.fake.setHook(func(r request) *reply { return s3Error(http.StatusForbidden, "SignatureDoesNotMatch") })
-	runErr := fatal.runErr(t, KeyJob{Key: "g", Tasks: []Task{ssec(9, "v9", 10, planner.Copy)}})
+	runErr := fatal.runErr(t, planner.KeyWork{Key: "g", Tasks: []planner.Task{ssec(9, "v9", 10, planner.Copy)}})
 	if runErr == nil {
 		t.Fatal("SignatureDoesNotMatch did not end the run")
 	}
 
 	var texts []string
 	for _, o := range append(h.store.outcomes, fatal.store.outcomes...) {
-		texts = append(texts, o.Message, o.ErrorCode, o.DestVersionID, o.ReplicaETag, o.ReplicaKMSKeyID)
+		texts = append(texts, o.Message, o.ErrorCode, o.Replica.VersionID, o.Replica.ETag, o.Replica.KMSKeyID)
 	}
 	texts = append(texts, logs, fatal.logs.String(), runErr.Error())
 	for _, r := range append(h.fake.requests(), fatal.fake.requests()...) {

@@ -106,9 +106,7 @@ func TestStreamSinglePartChecksum(t *testing.T) {
 			replica.header["x-amz-checksum-"+strings.ToLower(alg)] = sum
 			replica.header["x-amz-checksum-type"] = "FULL_OBJECT"
 			h.fake.putObject(dstBucket, "s", replica)
-			h.run(t, KeyJob{Key: "s", Tasks: []Task{{ID: 1, VersionID: "v1", Size: size, ETag: fakeETag, Action: planner.Copy,
-				SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id,
-				SourceChecksum: planner.Checksum{Algorithm: alg, Value: sum, Type: "FULL_OBJECT"}}}})
+			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id, Checksum: planner.Checksum{Algorithm: alg, Value: sum, Type: "FULL_OBJECT"}}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
 
 			get := only(t, h.fake, "GetObject")
 			if get.Client != "src" || get.Bucket != srcBucket || get.Query.Get("versionId") != "v1" {
@@ -148,7 +146,7 @@ func TestStreamSinglePartChecksum(t *testing.T) {
 			}
 
 			o := h.store.outcome(t, 1)
-			if o.Status != Succeeded || o.ChecksumStatus != planner.ChecksumMatch || o.ReplicaEncryption != planner.SSEC {
+			if o.Status != planner.StatusSucceeded || o.Replica.ChecksumStatus != planner.ChecksumMatch || o.Replica.Encryption != planner.SSEC {
 				t.Errorf("outcome = %+v, want succeeded, checksum match, SSE-C", o)
 			}
 		})
@@ -163,8 +161,7 @@ func TestStreamCompositeSourceChecksum(t *testing.T) {
 	h.cfg.Stream = true
 	h.fake.putObject(srcBucket, "s", object{size: size})
 	h.fake.putObject(dstBucket, "s", object{size: size})
-	h.run(t, KeyJob{Key: "s", Tasks: []Task{{ID: 1, VersionID: "v1", Size: size, ETag: `"abc-2"`, Action: planner.Copy,
-		SourceEncryption: planner.NotSSE, SourceChecksum: planner.Checksum{Algorithm: "SHA1", Value: "x-2", Type: "COMPOSITE"}}}})
+	h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"abc-2"`}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "SHA1", Value: "x-2", Type: "COMPOSITE"}}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
 	put := only(t, h.fake, "PutObject")
 	for _, name := range []string{"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"} {
 		if got := put.Header.Get(name); got == "SHA1" {
@@ -174,7 +171,7 @@ func TestStreamCompositeSourceChecksum(t *testing.T) {
 	if p := decodePut(t, put); p.length != strconv.Itoa(size) || len(p.content) != size {
 		t.Errorf("PutObject declares %s bytes and carries %d, want %d", p.length, len(p.content), size)
 	}
-	if o := h.store.outcome(t, 1); o.Status != Succeeded {
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 		t.Errorf("outcome = %+v", o)
 	}
 }

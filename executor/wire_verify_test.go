@@ -36,10 +36,8 @@ const fakeETag = `"0123456789abcdef0123456789abcdef"` // the fake's default ETag
 
 // verifyTask is a plaintext version of 100 bytes with a SHA-256, replicated
 // to dst/r.
-func verifyTask() Task {
-	return Task{ID: 1, Key: "k", VersionID: "v1", DestBucket: dstBucket, DestKey: "r", Size: 100, ETag: fakeETag,
-		Action: planner.Copy, SourceEncryption: planner.NotSSE,
-		SourceChecksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Of(100), Type: "FULL_OBJECT"}}
+func verifyTask() planner.Task {
+	return planner.Task{Version: planner.Version{Key: "k", VersionID: "v1", Size: 100, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Of(100), Type: "FULL_OBJECT"}}, Decision: planner.Decision{DestKey: "r", Action: planner.Copy}, ID: 1, Dest: dstBucket}
 }
 
 func TestVerify(t *testing.T) {
@@ -47,85 +45,85 @@ func TestVerify(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		replica *object // nil: absent
-		rec     Replica
-		task    func(*Task)
+		rec     planner.Replica
+		task    func(*planner.Task)
 		status  string
 		says    []string
 	}{
 		{
 			name:    "all equal",
 			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100), "x-amz-checksum-type": "FULL_OBJECT"}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyOK, says: []string{"size", "SHA256 (full object) equal", "checked"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyOK, says: []string{"size", "SHA256 (full object) equal", "checked"},
 		},
 		{
 			name:    "all equal, ETag recorded unquoted",
 			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100)}},
-			rec:     Replica{VersionID: "dv1", ETag: strings.Trim(fakeETag, `"`)},
-			status:  VerifyOK, says: []string{"SHA256 (full object) equal"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: strings.Trim(fakeETag, `"`)},
+			status:  planner.VerifyOK, says: []string{"SHA256 (full object) equal"},
 		},
 		{
 			name:    "no checksum on the replica",
 			replica: &object{size: 100},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyOK, says: []string{"size checked"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyOK, says: []string{"size checked"},
 		},
 		{
 			name:    "no ETag recorded",
 			replica: &object{size: 100, header: map[string]string{"ETag": `"different"`}},
-			rec:     Replica{VersionID: "dv1"},
-			status:  VerifyOK,
+			rec:     planner.Replica{VersionID: "dv1"},
+			status:  planner.VerifyOK,
 		},
 		{
 			name:   "replica gone",
-			rec:    Replica{VersionID: "dv1", ETag: fakeETag},
-			status: VerifyMismatch, says: []string{"gone"},
+			rec:    planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status: planner.VerifyMismatch, says: []string{"gone"},
 		},
 		{
 			name:    "size differs",
 			replica: &object{size: 99},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyMismatch, says: []string{"size 99, source 100"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyMismatch, says: []string{"size 99, source 100"},
 		},
 		{
 			name:    "ETag differs from the recorded one",
 			replica: &object{size: 100, header: map[string]string{"ETag": `"rewritten"`}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyMismatch, says: []string{"ETag rewritten, was " + strings.Trim(fakeETag, `"`) + " when copied"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyMismatch, says: []string{"ETag rewritten, was " + strings.Trim(fakeETag, `"`) + " when copied"},
 		},
 		{
 			name:    "checksum differs",
 			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyMismatch, says: []string{"SHA256 differs", "replica " + otherSHA},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyMismatch, says: []string{"SHA256 differs", "replica " + otherSHA},
 		},
 		{
 			name:    "everything differs",
 			replica: &object{size: 7, header: map[string]string{"ETag": `"e2"`, "x-amz-checksum-sha256": otherSHA}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyMismatch, says: []string{"size 7, source 100", "ETag e2", "SHA256 differs"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyMismatch, says: []string{"size 7, source 100", "ETag e2", "SHA256 differs"},
 		},
 		{
 			// A composite checksum depends on the part layout.
 			name:    "composite checksum differs",
 			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": otherSHA + "-2", "x-amz-checksum-type": "COMPOSITE"}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyOK, says: []string{"size checked"},
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyOK, says: []string{"size checked"},
 		},
 		{
 			name:    "checksum of another algorithm",
 			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-crc32": "AAAAAA=="}},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			status:  VerifyOK,
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			status:  planner.VerifyOK,
 		},
 		{
 			name:    "replica key gone from the key file",
 			replica: &object{size: 100},
-			rec:     Replica{VersionID: "dv1", ETag: fakeETag},
-			task: func(t *Task) {
+			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
+			task: func(t *planner.Task) {
 				t.ReplicaEncryption, t.ReplicaSSECKeyID = planner.SSEC, "removed"
 			},
-			status: VerifyMismatch, says: []string{"cannot verify", `"removed"`},
+			status: planner.VerifyMismatch, says: []string{"cannot verify", `"removed"`},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,17 +175,17 @@ func TestVerifyReadErrors(t *testing.T) {
 		}
 		return nil
 	})
-	status, msg, err := h.executor(t).Verify(context.Background(), verifyTask(), Replica{VersionID: "dv1"}, false)
-	if err != nil || status != VerifyMismatch || !strings.Contains(msg, "cannot read the replica") || !strings.Contains(msg, "Forbidden") {
+	status, msg, err := h.executor(t).Verify(context.Background(), verifyTask(), planner.Replica{VersionID: "dv1"}, false)
+	if err != nil || status != planner.VerifyMismatch || !strings.Contains(msg, "cannot read the replica") || !strings.Contains(msg, "Forbidden") {
 		t.Errorf("Verify = %s %q %v, want a mismatch saying the replica cannot be read (Forbidden)", status, msg, err)
 	}
 }
 
 func TestVerifyDeleteMarker(t *testing.T) {
 	h := newHarness(t)
-	task := Task{ID: 1, Key: "k", VersionID: "dm", DestBucket: dstBucket, DestKey: "k", DeleteMarker: true, Action: planner.ReplayDelete}
-	status, _, err := h.executor(t).Verify(context.Background(), task, Replica{VersionID: "ddm"}, true)
-	if err != nil || status != VerifyOK {
+	task := planner.Task{Version: planner.Version{Key: "k", VersionID: "dm", DeleteMarker: true}, Decision: planner.Decision{DestKey: "k", Action: planner.ReplayDelete}, ID: 1, Dest: dstBucket}
+	status, _, err := h.executor(t).Verify(context.Background(), task, planner.Replica{VersionID: "ddm"}, true)
+	if err != nil || status != planner.VerifyOK {
 		t.Errorf("Verify of a delete marker = %s, %v; want ok", status, err)
 	}
 	if rs := h.fake.requests(); len(rs) != 0 {
@@ -205,15 +203,15 @@ func TestVerifyContent(t *testing.T) {
 		status     string
 		says       string
 	}{
-		{name: "equal", status: VerifyOK, says: "SHA-256 of the content equal"},
+		{name: "equal", status: planner.VerifyOK, says: "SHA-256 of the content equal"},
 		{name: "different", replicaGet: &reply{status: http.StatusOK,
 			header: hdr("Content-Length", strconv.Itoa(size)), body: strings.Repeat("y", size)},
-			status: VerifyMismatch, says: "content differs"},
+			status: planner.VerifyMismatch, says: "content differs"},
 		{name: "different length", replicaGet: &reply{status: http.StatusOK,
 			header: hdr("Content-Length", strconv.Itoa(size-1)), body: strings.Repeat("x", size-1)},
-			status: VerifyMismatch, says: "content differs"},
+			status: planner.VerifyMismatch, says: "content differs"},
 		{name: "replica unreadable", replicaGet: s3Error(http.StatusForbidden, "AccessDenied"),
-			status: VerifyMismatch, says: "cannot read for content check: AccessDenied"},
+			status: planner.VerifyMismatch, says: "cannot read for content check: AccessDenied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -229,9 +227,8 @@ func TestVerifyContent(t *testing.T) {
 					return nil
 				})
 			}
-			task := Task{ID: 1, Key: "k", VersionID: "v1", DestBucket: dstBucket, DestKey: "r", Size: size, Action: planner.Copy,
-				SourceEncryption: planner.SSEC, SSECKeyID: keyA.id, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}
-			status, msg, err := h.executor(t).Verify(context.Background(), task, Replica{VersionID: "dv9", ETag: fakeETag}, true)
+			task := planner.Task{Version: planner.Version{Key: "k", VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{DestKey: "r", Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1, Dest: dstBucket}
+			status, msg, err := h.executor(t).Verify(context.Background(), task, planner.Replica{VersionID: "dv9", ETag: fakeETag}, true)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -279,8 +276,8 @@ func TestVerifyContentNotReadOnMismatch(t *testing.T) {
 	h := newHarness(t)
 	h.fake.putObject(srcBucket, "k", object{size: 100})
 	h.fake.putObject(dstBucket, "r", object{size: 50})
-	status, msg, err := h.executor(t).Verify(context.Background(), verifyTask(), Replica{VersionID: "dv1"}, true)
-	if err != nil || status != VerifyMismatch || !strings.Contains(msg, "size 50") {
+	status, msg, err := h.executor(t).Verify(context.Background(), verifyTask(), planner.Replica{VersionID: "dv1"}, true)
+	if err != nil || status != planner.VerifyMismatch || !strings.Contains(msg, "size 50") {
 		t.Errorf("Verify = %s %q %v, want a size mismatch", status, msg, err)
 	}
 	if rs := h.fake.ops("GetObject"); len(rs) != 0 {

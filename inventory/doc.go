@@ -4,5 +4,5 @@
 // order the planner gives (Inspect).
 //
 // It reads the source only; it never writes to S3 and never touches the
-// checkpoint (main feeds what it finds there).
+// checkpoint (the job feeds what it finds there).
 package inventory

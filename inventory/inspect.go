@@ -2,15 +2,15 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -20,27 +20,6 @@ type Header interface {
 }
 
 var _ Header = (*s3.Client)(nil)
-
-// Inspection is what a HEAD of one version tells.
-type Inspection struct {
-	Encryption planner.Encryption
-	KMSKeyID   string
-	BucketKey  bool // SSE-KMS with an S3 Bucket Key
-	// SSECKeyID is the id of the key that opened an SSE-C version; empty
-	// when Encryption is SSE-C and no candidate did.
-	SSECKeyID string
-	Size      int64
-	ETag      string
-	// ReplicationStatus is x-amz-replication-status: PENDING, COMPLETED,
-	// FAILED, REPLICA, or empty (never replicated).
-	ReplicationStatus string
-	// Checksum is the whole-object (or composite) checksum S3 keeps, if any.
-	Checksum planner.Checksum
-	// Archived: in an archive tier (Glacier, Deep Archive, an archive tier
-	// of Intelligent-Tiering) and not restored; it cannot be copied.
-	Archived  bool
-	HeadCalls int // requests made, including failed key trials
-}
 
 // Inspect HEADs one version. Without a key S3 answers 400 for an SSE-C
 // version; then each candidate key is tried in order (403 means wrong key)
@@ -52,39 +31,38 @@ type Inspection struct {
 // candidate is tried before the keyless HEAD: a non-SSE-C version answers
 // 400 to a HEAD with a key, so the guess costs one request when wrong and
 // saves one when right.
-func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key, keysFirst bool) (Inspection, error) {
+func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key, keysFirst bool) (planner.Inspection, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID),
 		ChecksumMode: types.ChecksumModeEnabled}
-	var ins Inspection
+	var ins planner.Inspection
 	if keysFirst && len(candidates) > 0 {
-		found, wrongKey, err := ins.tryKey(ctx, c, in, candidates[0])
+		found, wrongKey, err := tryKey(ctx, c, in, candidates[0], &ins)
 		switch {
 		case err != nil:
 			return ins, err
 		case found:
 			return ins, nil
 		case wrongKey:
-			return ins, ins.tryKeys(ctx, c, in, candidates[1:])
+			return ins, tryKeys(ctx, c, in, candidates[1:], &ins)
 		}
 		// 400: not SSE-C; the keyless HEAD says what it is.
 	}
 	out, err := c.HeadObject(ctx, in)
-	ins.HeadCalls++
 	if err == nil {
-		ins.read(out)
+		read(out, &ins)
 		return ins, nil
 	}
-	if httpStatus(err) != 400 {
+	if s3err.Status(err) != 400 {
 		return ins, fmt.Errorf("head %s@%s: %w", key, versionID, err)
 	}
-	return ins, ins.tryKeys(ctx, c, in, candidates)
+	return ins, tryKeys(ctx, c, in, candidates, &ins)
 }
 
 // tryKeys tries candidate keys on an SSE-C version until one opens it.
-func (ins *Inspection) tryKeys(ctx context.Context, c Header, in *s3.HeadObjectInput, candidates []*planner.Key) error {
-	ins.Encryption = planner.SSEC
+func tryKeys(ctx context.Context, c Header, in *s3.HeadObjectInput, candidates []*planner.Key, ins *planner.Inspection) error {
+	ins.Inspected, ins.Encryption = true, planner.SSEC
 	for _, k := range candidates {
-		found, _, err := ins.tryKey(ctx, c, in, k)
+		found, _, err := tryKey(ctx, c, in, k, ins)
 		if err != nil || found {
 			return err
 		}
@@ -95,20 +73,17 @@ func (ins *Inspection) tryKeys(ctx context.Context, c Header, in *s3.HeadObjectI
 // tryKey HEADs a version with one key: found when it opens it; wrongKey
 // (403) when the version is SSE-C under another key. A 400 is neither: the
 // version is not SSE-C.
-func (ins *Inspection) tryKey(ctx context.Context, c Header, in *s3.HeadObjectInput, k *planner.Key) (found, wrongKey bool, err error) {
+func tryKey(ctx context.Context, c Header, in *s3.HeadObjectInput, k *planner.Key, ins *planner.Inspection) (found, wrongKey bool, err error) {
 	tin := *in
-	tin.SSECustomerAlgorithm = aws.String("AES256")
-	tin.SSECustomerKey = aws.String(k.Base64())
-	tin.SSECustomerKeyMD5 = aws.String(k.MD5())
+	sse.Keys{Src: k}.ApplyHeadSource(&tin)
 	out, err := c.HeadObject(ctx, &tin)
-	ins.HeadCalls++
-	switch status := httpStatus(err); {
+	switch status := s3err.Status(err); {
 	case err == nil:
-		ins.read(out)
+		read(out, ins)
 		ins.SSECKeyID = k.ID
 		return true, false, nil
 	case status == 403:
-		ins.Encryption = planner.SSEC
+		ins.Inspected, ins.Encryption = true, planner.SSEC
 		return false, true, nil
 	case status == 400:
 		return false, false, nil
@@ -118,12 +93,11 @@ func (ins *Inspection) tryKey(ctx context.Context, c Header, in *s3.HeadObjectIn
 }
 
 // read takes what a successful HEAD says.
-func (ins *Inspection) read(out *s3.HeadObjectOutput) {
+func read(out *s3.HeadObjectOutput, ins *planner.Inspection) {
+	ins.Inspected = true
 	ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
 	ins.KMSKeyID = aws.ToString(out.SSEKMSKeyId)
 	ins.BucketKey = aws.ToBool(out.BucketKeyEnabled)
-	ins.Size = aws.ToInt64(out.ContentLength)
-	ins.ETag = aws.ToString(out.ETag)
 	ins.ReplicationStatus = string(out.ReplicationStatus)
 	ins.Checksum = ChecksumOf(out, "")
 	restored := strings.Contains(aws.ToString(out.Restore), `ongoing-request="false"`)
@@ -181,15 +155,6 @@ func compositeValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// httpStatus is the HTTP status of a failed S3 call, or 0.
-func httpStatus(err error) int {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
 }
 
 // Tagger is the one call Tags makes.

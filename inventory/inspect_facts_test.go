@@ -84,69 +84,69 @@ func TestInspectFacts(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		reply map[string]string
-		want  Inspection
+		want  planner.Inspection
 	}{
-		{"plain", plain, Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+		{"plain", plain, planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 
 		{"sse-kms with bucket key", with("x-amz-server-side-encryption", "aws:kms",
 			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey, "x-amz-server-side-encryption-bucket-key-enabled", "true"),
-			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, BucketKey: true, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.SSEKMS, KMSKeyID: kmsKey, BucketKey: true}},
 		{"sse-kms bucket key false", with("x-amz-server-side-encryption", "aws:kms",
 			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey, "x-amz-server-side-encryption-bucket-key-enabled", "false"),
-			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.SSEKMS, KMSKeyID: kmsKey}},
 		{"sse-kms without bucket key header", with("x-amz-server-side-encryption", "aws:kms",
 			"x-amz-server-side-encryption-aws-kms-key-id", kmsKey),
-			Inspection{Encryption: planner.SSEKMS, KMSKeyID: kmsKey, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.SSEKMS, KMSKeyID: kmsKey}},
 
 		{"replication status completed", with("x-amz-replication-status", "COMPLETED"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "COMPLETED", HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, ReplicationStatus: "COMPLETED"}},
 		{"replication status replica", with("x-amz-replication-status", "REPLICA"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "REPLICA", HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, ReplicationStatus: "REPLICA"}},
 		{"replication status failed", with("x-amz-replication-status", "FAILED"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, ReplicationStatus: "FAILED", HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, ReplicationStatus: "FAILED"}},
 
 		{"sha256 full object", with("x-amz-checksum-sha256", sha256Value, "x-amz-checksum-type", "FULL_OBJECT"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE,
 				Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}}},
 		{"crc32 composite", with("x-amz-checksum-crc32", crc32Value+"-3", "x-amz-checksum-type", "COMPOSITE"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE,
 				Checksum: planner.Checksum{Algorithm: "CRC32", Value: crc32Value + "-3", Type: "COMPOSITE"}}},
 		{"checksum without type", with("x-amz-checksum-crc32", crc32Value),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE,
 				Checksum: planner.Checksum{Algorithm: "CRC32", Value: crc32Value}}},
 		{"two checksums: the stronger", with("x-amz-checksum-crc32", crc32Value, "x-amz-checksum-sha256", sha256Value,
 			"x-amz-checksum-type", "FULL_OBJECT"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1,
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE,
 				Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}}},
 
 		// Archive tiers.
 		{"glacier", with("x-amz-storage-class", "GLACIER"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"deep archive", with("x-amz-storage-class", "DEEP_ARCHIVE"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"glacier restored", with("x-amz-storage-class", "GLACIER", "x-amz-restore", restored),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 		{"deep archive restored", with("x-amz-storage-class", "DEEP_ARCHIVE", "x-amz-restore", restored),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 		{"glacier restoring", with("x-amz-storage-class", "GLACIER", "x-amz-restore", `ongoing-request="true"`),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"deep archive restoring", with("x-amz-storage-class", "DEEP_ARCHIVE", "x-amz-restore", `ongoing-request="true"`),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"intelligent-tiering archive access", with("x-amz-storage-class", "INTELLIGENT_TIERING", "x-amz-archive-status", "ARCHIVE_ACCESS"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"intelligent-tiering deep archive access", with("x-amz-storage-class", "INTELLIGENT_TIERING", "x-amz-archive-status", "DEEP_ARCHIVE_ACCESS"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"archive status alone", with("x-amz-archive-status", "ARCHIVE_ACCESS"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1, Archived: true}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE, Archived: true}},
 		{"intelligent-tiering archive restored", with("x-amz-storage-class", "INTELLIGENT_TIERING",
 			"x-amz-archive-status", "ARCHIVE_ACCESS", "x-amz-restore", restored),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 		{"intelligent-tiering frequent access", with("x-amz-storage-class", "INTELLIGENT_TIERING"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 		{"glacier instant retrieval", with("x-amz-storage-class", "GLACIER_IR"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 		{"standard-ia", with("x-amz-storage-class", "STANDARD_IA"),
-			Inspection{Encryption: planner.NotSSE, Size: 42, ETag: `"abc"`, HeadCalls: 1}},
+			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c := newHeadFake(t, tc.reply, "")
@@ -186,8 +186,8 @@ func TestInspectSSECFacts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}
-	want := Inspection{Encryption: planner.SSEC, SSECKeyID: "three", Size: 9, ETag: `"opaque"`, ReplicationStatus: "PENDING",
-		Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}, Archived: true, HeadCalls: 4}
+	want := planner.Inspection{Inspected: true, Encryption: planner.SSEC, SSECKeyID: "three", ReplicationStatus: "PENDING",
+		Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}, Archived: true}
 	if got != want {
 		t.Errorf("Inspect =\n %+v, want\n %+v", got, want)
 	}

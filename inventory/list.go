@@ -3,11 +3,12 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // VersionLister is the one S3 call List makes.
@@ -17,22 +18,9 @@ type VersionLister interface {
 
 var _ VersionLister = (*s3.Client)(nil)
 
-// Version is one listed version or delete marker.
-type Version struct {
-	Key          string
-	VersionID    string // "null" for a version written while versioning was off
-	Rank         int    // 0 = newest version of its key
-	IsLatest     bool
-	DeleteMarker bool
-	Size         int64
-	ETag         string
-	LastModified time.Time
-	StorageClass string
-}
-
 // List calls fn for every version and delete marker under prefix, in key
 // order, newest first within a key (the order S3 lists them in).
-func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(Version) error) error {
+func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(planner.Version) error) error {
 	var capture bodyCapture
 	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{
 		Bucket: aws.String(bucket),
@@ -69,19 +57,19 @@ func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(V
 // server listed them (refs, read from the response body). Without a usable
 // order it merges the two lists, each sorted by key then newest first, by
 // time: within a key the newer head comes first, IsLatest breaks a tie.
-func merge(page *s3.ListObjectVersionsOutput, refs []entryRef) []Version {
+func merge(page *s3.ListObjectVersionsOutput, refs []entryRef) []planner.Version {
 	vs, ds := page.Versions, page.DeleteMarkers
 	if out, ok := mergeByRefs(vs, ds, refs); ok {
 		return out
 	}
 	if len(ds) == 0 { // nothing to interleave
-		out := make([]Version, len(vs))
+		out := make([]planner.Version, len(vs))
 		for i, v := range vs {
 			out[i] = fromVersion(v)
 		}
 		return out
 	}
-	out := make([]Version, 0, len(vs)+len(ds))
+	out := make([]planner.Version, 0, len(vs)+len(ds))
 	i, j := 0, 0
 	for i < len(vs) || j < len(ds) {
 		takeVersion := j >= len(ds)
@@ -109,11 +97,11 @@ func merge(page *s3.ListObjectVersionsOutput, refs []entryRef) []Version {
 
 // mergeByRefs orders the page as refs say. It fails (ok false) unless refs
 // name exactly the page's entries: then nothing is guessed.
-func mergeByRefs(vs []types.ObjectVersion, ds []types.DeleteMarkerEntry, refs []entryRef) (out []Version, ok bool) {
+func mergeByRefs(vs []types.ObjectVersion, ds []types.DeleteMarkerEntry, refs []entryRef) (out []planner.Version, ok bool) {
 	if len(refs) != len(vs)+len(ds) {
 		return nil, false
 	}
-	out = make([]Version, 0, len(refs))
+	out = make([]planner.Version, 0, len(refs))
 	i, j := 0, 0
 	for _, r := range refs {
 		// Each list is in listing order too, so the next entry of the
@@ -135,8 +123,8 @@ func mergeByRefs(vs []types.ObjectVersion, ds []types.DeleteMarkerEntry, refs []
 	return out, true
 }
 
-func fromVersion(v types.ObjectVersion) Version {
-	return Version{
+func fromVersion(v types.ObjectVersion) planner.Version {
+	return planner.Version{
 		Key:          aws.ToString(v.Key),
 		VersionID:    versionID(v.VersionId),
 		IsLatest:     aws.ToBool(v.IsLatest),
@@ -147,8 +135,8 @@ func fromVersion(v types.ObjectVersion) Version {
 	}
 }
 
-func fromDeleteMarker(d types.DeleteMarkerEntry) Version {
-	return Version{
+func fromDeleteMarker(d types.DeleteMarkerEntry) planner.Version {
+	return planner.Version{
 		Key:          aws.ToString(d.Key),
 		VersionID:    versionID(d.VersionId),
 		IsLatest:     aws.ToBool(d.IsLatest),

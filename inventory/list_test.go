@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // entry is one <Version> or <DeleteMarker> of a fake listing page.
@@ -71,10 +72,10 @@ func fakeListing(t *testing.T, pages ...[]entry) *s3.Client {
 	})
 }
 
-func listAll(t *testing.T, c *s3.Client) []Version {
+func listAll(t *testing.T, c *s3.Client) []planner.Version {
 	t.Helper()
-	var out []Version
-	if err := List(context.Background(), c, "b", "", func(v Version) error {
+	var out []planner.Version
+	if err := List(context.Background(), c, "b", "", func(v planner.Version) error {
 		out = append(out, v)
 		return nil
 	}); err != nil {
@@ -83,7 +84,7 @@ func listAll(t *testing.T, c *s3.Client) []Version {
 	return out
 }
 
-func describe(vs []Version) string {
+func describe(vs []planner.Version) string {
 	var parts []string
 	for _, v := range vs {
 		kind := "v"

@@ -67,7 +67,7 @@ func TestDecideGolden(t *testing.T) {
 	normalized := Rules{MultipartThreshold: 8 * mib, SourcePrefix: NormalizePrefix("photos"), DestPrefix: NormalizePrefix("backup")}
 
 	obj := func(enc Encryption, size int64) Source {
-		return Source{Key: "photos/a.jpg", VersionID: "v1", Size: size, Encryption: enc}
+		return Source{Version: Version{Key: "photos/a.jpg", VersionID: "v1", Size: size}, Inspection: Inspection{Encryption: enc}}
 	}
 	with := func(s Source, f func(*Source)) Source { f(&s); return s }
 
@@ -92,11 +92,11 @@ func TestDecideGolden(t *testing.T) {
 		{name: "not-sse/no-key-ring", src: obj(NotSSE, 1024), rules: base, ring: noRing},
 
 		// Delete markers.
-		{name: "delete-marker/disabled", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}, rules: base},
-		{name: "delete-marker/enabled", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}, rules: dm},
-		{name: "delete-marker/enabled-prefixed", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true},
+		{name: "delete-marker/disabled", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}}, rules: base},
+		{name: "delete-marker/enabled", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}}, rules: dm},
+		{name: "delete-marker/enabled-prefixed", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}},
 			rules: Rules{MultipartThreshold: 8 * mib, DeleteMarkers: true, SourcePrefix: "photos/", DestPrefix: "backup/"}},
-		{name: "delete-marker/enabled-uninspected-sse-c", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true, Encryption: SSEC}, rules: dm, ring: noRing},
+		{name: "delete-marker/enabled-uninspected-sse-c", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}, Inspection: Inspection{Encryption: SSEC}}, rules: dm, ring: noRing},
 
 		// Multipart threshold boundaries (threshold 8 MiB).
 		{name: "size/zero", src: obj(NotSSE, 0), rules: base},
@@ -114,8 +114,8 @@ func TestDecideGolden(t *testing.T) {
 		// A newer version is already replicated.
 		{name: "newer-replicated/copy", src: with(obj(NotSSE, 1024), func(s *Source) { s.NewerReplicated = true }), rules: prefixed},
 		{name: "newer-replicated/multipart", src: with(obj(NotSSE, 8*mib+1), func(s *Source) { s.NewerReplicated = true }), rules: base},
-		{name: "newer-replicated/delete-marker", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true, NewerReplicated: true}, rules: dm},
-		{name: "newer-replicated/delete-marker-disabled", src: Source{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true, NewerReplicated: true}, rules: base},
+		{name: "newer-replicated/delete-marker", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}, NewerReplicated: true}, rules: dm},
+		{name: "newer-replicated/delete-marker-disabled", src: Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm1", DeleteMarker: true}, NewerReplicated: true}, rules: base},
 		{name: "newer-replicated/kms-skip", src: with(obj(SSEKMS, 1024), func(s *Source) { s.NewerReplicated = true }), rules: base},
 		{name: "newer-replicated/sse-c-no-key", src: with(obj(SSEC, 1024), func(s *Source) { s.NewerReplicated = true }), rules: base},
 
@@ -125,10 +125,10 @@ func TestDecideGolden(t *testing.T) {
 		{name: "dest/source-prefix-only", src: obj(NotSSE, 1), rules: srcOnly},
 		{name: "dest/dest-prefix-only", src: obj(NotSSE, 1), rules: dstOnly},
 		{name: "dest/normalized", src: obj(NotSSE, 1), rules: normalized},
-		{name: "dest/normalized-sibling-folder", src: Source{Key: "photos-old/a.jpg", VersionID: "v1", Size: 1, Encryption: NotSSE}, rules: normalized},
-		{name: "dest/unnormalized-sibling-folder", src: Source{Key: "photos-old/a.jpg", VersionID: "v1", Size: 1, Encryption: NotSSE},
+		{name: "dest/normalized-sibling-folder", src: Source{Version: Version{Key: "photos-old/a.jpg", VersionID: "v1", Size: 1}, Inspection: Inspection{Encryption: NotSSE}}, rules: normalized},
+		{name: "dest/unnormalized-sibling-folder", src: Source{Version: Version{Key: "photos-old/a.jpg", VersionID: "v1", Size: 1}, Inspection: Inspection{Encryption: NotSSE}},
 			rules: Rules{MultipartThreshold: 8 * mib, SourcePrefix: "photos", DestPrefix: "backup/"}},
-		{name: "dest/unicode-and-spaces", src: Source{Key: "photos/ünï côdé/a b.jpg", VersionID: "v1", Size: 1, Encryption: NotSSE}, rules: prefixed},
+		{name: "dest/unicode-and-spaces", src: Source{Version: Version{Key: "photos/ünï côdé/a b.jpg", VersionID: "v1", Size: 1}, Inspection: Inspection{Encryption: NotSSE}}, rules: prefixed},
 	}
 
 	ring := testRing(t)
@@ -250,7 +250,7 @@ func TestDecideInvariants(t *testing.T) {
 					{MultipartThreshold: 8 * mib, ReplicateKMS: true, ReplicaKMSKeyID: "arn:r", DeleteMarkers: true},
 				} {
 					for _, dmk := range []bool{false, true} {
-						src := Source{Key: "k", VersionID: "v", Size: size, Encryption: enc, SSECKeyID: kid, DeleteMarker: dmk}
+						src := Source{Version: Version{Key: "k", VersionID: "v", Size: size, DeleteMarker: dmk}, Inspection: Inspection{Encryption: enc, SSECKeyID: kid}}
 						d := Decide(src, rules, ring)
 						checkInvariants(t, src, rules, d)
 

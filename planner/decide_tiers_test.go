@@ -28,7 +28,7 @@ func TestDecideArchived(t *testing.T) {
 		StorageClass: "STANDARD_IA", DeleteMarkers: true}
 	noKMS := Rules{MultipartThreshold: 8 * mib, RuleID: "rule-2"}
 	archived := func(enc Encryption, size int64, f func(*Source)) Source {
-		s := Source{Key: "photos/a.jpg", VersionID: "v1", Size: size, Encryption: enc, Archived: true, StorageClass: "GLACIER"}
+		s := Source{Version: Version{Key: "photos/a.jpg", VersionID: "v1", Size: size, StorageClass: "GLACIER"}, Inspection: Inspection{Encryption: enc, Archived: true}}
 		if f != nil {
 			f(&s)
 		}
@@ -60,7 +60,7 @@ func TestDecideArchived(t *testing.T) {
 		// Not a copy, so a newer replicated version changes nothing.
 		{"newer replicated", archived(NotSSE, 1024, func(s *Source) { s.NewerReplicated = true }), kms, ring, fail("rule-1")},
 		// A delete marker has no data to restore.
-		{"delete marker", Source{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true, Archived: true}, kms, ring,
+		{"delete marker", Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true}, Inspection: Inspection{Archived: true}}, kms, ring,
 			Decision{Action: ReplayDelete, DestKey: "photos/a.jpg", RuleID: "rule-1"}},
 	} {
 		checkDecision(t, tc.name, Decide(tc.src, tc.rules, tc.ring), tc.want)
@@ -85,11 +85,11 @@ func TestDecideReplicaStorageClass(t *testing.T) {
 			src    Source
 			action Action
 		}{
-			{"copy", Source{Key: "k", VersionID: "v", Size: 1, Encryption: NotSSE, StorageClass: "STANDARD"}, Copy},
-			{"copy from another class", Source{Key: "k", VersionID: "v", Size: 1, Encryption: SSES3, StorageClass: "ONEZONE_IA"}, Copy},
-			{"multipart", Source{Key: "k", VersionID: "v", Size: 8*mib + 1, Encryption: SSEKMS}, Multipart},
-			{"sse-c", Source{Key: "k", VersionID: "v", Size: 1, Encryption: SSEC, SSECKeyID: "old"}, Copy},
-			{"dsse", Source{Key: "k", VersionID: "v", Size: 1, Encryption: DSSEKMS}, Copy},
+			{"copy", Source{Version: Version{Key: "k", VersionID: "v", Size: 1, StorageClass: "STANDARD"}, Inspection: Inspection{Encryption: NotSSE}}, Copy},
+			{"copy from another class", Source{Version: Version{Key: "k", VersionID: "v", Size: 1, StorageClass: "ONEZONE_IA"}, Inspection: Inspection{Encryption: SSES3}}, Copy},
+			{"multipart", Source{Version: Version{Key: "k", VersionID: "v", Size: 8*mib + 1}, Inspection: Inspection{Encryption: SSEKMS}}, Multipart},
+			{"sse-c", Source{Version: Version{Key: "k", VersionID: "v", Size: 1}, Inspection: Inspection{Encryption: SSEC, SSECKeyID: "old"}}, Copy},
+			{"dsse", Source{Version: Version{Key: "k", VersionID: "v", Size: 1}, Inspection: Inspection{Encryption: DSSEKMS}}, Copy},
 		} {
 			d := Decide(tc.src, rules, ring)
 			if d.Action != tc.action || d.ReplicaStorageClass != class {
@@ -98,7 +98,7 @@ func TestDecideReplicaStorageClass(t *testing.T) {
 			}
 		}
 		// A replayed delete marker has no storage class.
-		if d := Decide(Source{Key: "k", VersionID: "dm", DeleteMarker: true}, Rules{MultipartThreshold: 8 * mib, DeleteMarkers: true, StorageClass: class}, ring); d.Action != ReplayDelete || d.ReplicaStorageClass != "" {
+		if d := Decide(Source{Version: Version{Key: "k", VersionID: "dm", DeleteMarker: true}}, Rules{MultipartThreshold: 8 * mib, DeleteMarkers: true, StorageClass: class}, ring); d.Action != ReplayDelete || d.ReplicaStorageClass != "" {
 			t.Errorf("class %q, delete marker: %+v, want a replay without a storage class", class, d)
 		}
 	}
@@ -109,7 +109,7 @@ func TestDecideReplicaBucketKey(t *testing.T) {
 	kms := Rules{MultipartThreshold: 8 * mib, ReplicateKMS: true, ReplicaKMSKeyID: "arn:replica-key"}
 	noKMS := Rules{MultipartThreshold: 8 * mib}
 	src := func(enc Encryption, size int64, bucketKey bool) Source {
-		s := Source{Key: "k", VersionID: "v", Size: size, Encryption: enc, BucketKey: bucketKey}
+		s := Source{Version: Version{Key: "k", VersionID: "v", Size: size}, Inspection: Inspection{Encryption: enc, BucketKey: bucketKey}}
 		if enc == SSEKMS || enc == DSSEKMS {
 			s.KMSKeyID = "arn:source-key"
 		}
@@ -151,9 +151,9 @@ func TestDecideRuleID(t *testing.T) {
 	kms := Rules{MultipartThreshold: 8 * mib, RuleID: rule, ReplicateKMS: true, ReplicaKMSKeyID: "arn:r", DeleteMarkers: true,
 		SourcePrefix: "photos/", DestPrefix: "backup/"}
 	obj := func(enc Encryption, size int64) Source {
-		return Source{Key: "photos/a.jpg", VersionID: "v1", Size: size, Encryption: enc}
+		return Source{Version: Version{Key: "photos/a.jpg", VersionID: "v1", Size: size}, Inspection: Inspection{Encryption: enc}}
 	}
-	dm := Source{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true}
+	dm := Source{Version: Version{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true}}
 	newer := func(s Source) Source { s.NewerReplicated = true; return s }
 	for _, tc := range []struct {
 		name  string
@@ -192,8 +192,7 @@ func TestDecideNewFactsInvariants(t *testing.T) {
 	for _, enc := range encs {
 		for _, size := range []int64{1, 8*mib + 1} {
 			for bits := range 1 << 5 {
-				src := Source{Key: "k", VersionID: "v", Size: size, Encryption: enc, SSECKeyID: "plain",
-					DeleteMarker: bits&1 != 0, Archived: bits&2 != 0, BucketKey: bits&4 != 0, NewerReplicated: bits&8 != 0}
+				src := Source{Version: Version{Key: "k", VersionID: "v", Size: size, DeleteMarker: bits&1 != 0}, Inspection: Inspection{Encryption: enc, SSECKeyID: "plain", Archived: bits&2 != 0, BucketKey: bits&4 != 0}, NewerReplicated: bits&8 != 0}
 				rules := Rules{MultipartThreshold: 8 * mib, RuleID: "r", StorageClass: "STANDARD_IA", DeleteMarkers: true}
 				if bits&16 != 0 {
 					rules.ReplicateKMS, rules.ReplicaKMSKeyID = true, "arn:r"

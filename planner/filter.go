@@ -52,12 +52,6 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// NeedsInspection reports whether the filter looks at what only a HEAD
-// tells (encryption, replication status).
-func (f Filter) NeedsInspection() bool {
-	return len(f.Encryptions) > 0 || len(f.ReplicationStatuses) > 0
-}
-
 // ExcludesListed says why the filter leaves a version out by what the
 // listing tells (key, time, size, storage class), or "" if it does not.
 // Delete markers are filtered by key and time only: they keep the deletions

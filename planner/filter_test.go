@@ -69,9 +69,9 @@ func TestFilterValidate(t *testing.T) {
 
 func TestFilterExcludesListed(t *testing.T) {
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	obj := planner.Source{Key: "photos/2025/a.jpg", VersionID: "v1", Size: 100, LastModified: t0, StorageClass: "STANDARD"}
+	obj := planner.Source{Version: planner.Version{Key: "photos/2025/a.jpg", VersionID: "v1", Size: 100, LastModified: t0, StorageClass: "STANDARD"}}
 	with := func(s planner.Source, f func(*planner.Source)) planner.Source { f(&s); return s }
-	marker := planner.Source{Key: "photos/2025/a.jpg", VersionID: "dm", DeleteMarker: true, LastModified: t0}
+	marker := planner.Source{Version: planner.Version{Key: "photos/2025/a.jpg", VersionID: "dm", DeleteMarker: true, LastModified: t0}}
 
 	tests := []struct {
 		name string
@@ -163,7 +163,7 @@ func TestFilterExcludesListed(t *testing.T) {
 }
 
 func TestFilterExcludesInspected(t *testing.T) {
-	obj := planner.Source{Key: "k", VersionID: "v1", Size: 1, Encryption: planner.SSEKMS, ReplicationStatus: "COMPLETED"}
+	obj := planner.Source{Version: planner.Version{Key: "k", VersionID: "v1", Size: 1}, Inspection: planner.Inspection{Encryption: planner.SSEKMS, ReplicationStatus: "COMPLETED"}}
 	with := func(s planner.Source, f func(*planner.Source)) planner.Source { f(&s); return s }
 	encs := func(es ...planner.Encryption) planner.Filter {
 		return filterWith(func(f *planner.Filter) { f.Encryptions = es })
@@ -202,10 +202,10 @@ func TestFilterExcludesInspected(t *testing.T) {
 			f.Encryptions, f.ReplicationStatuses = []planner.Encryption{planner.SSEKMS}, []string{"COMPLETED"}
 		}), obj, ""},
 
-		{"delete marker: encryption ignored", encs(planner.SSEC), planner.Source{Key: "k", VersionID: "dm", DeleteMarker: true}, ""},
-		{"delete marker: status NONE", statuses("FAILED"), planner.Source{Key: "k", VersionID: "dm", DeleteMarker: true},
+		{"delete marker: encryption ignored", encs(planner.SSEC), planner.Source{Version: planner.Version{Key: "k", VersionID: "dm", DeleteMarker: true}}, ""},
+		{"delete marker: status NONE", statuses("FAILED"), planner.Source{Version: planner.Version{Key: "k", VersionID: "dm", DeleteMarker: true}},
 			"filtered out: replication status NONE not in FAILED"},
-		{"delete marker: NONE selected", statuses("NONE"), planner.Source{Key: "k", VersionID: "dm", DeleteMarker: true}, ""},
+		{"delete marker: NONE selected", statuses("NONE"), planner.Source{Version: planner.Version{Key: "k", VersionID: "dm", DeleteMarker: true}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,41 +219,14 @@ func TestFilterExcludesInspected(t *testing.T) {
 	}
 }
 
-func TestFilterNeedsInspection(t *testing.T) {
-	t0 := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name string
-		f    planner.Filter
-		want bool
-	}{
-		{"no bounds", noBound, false},
-		{"listing facts only", filterWith(func(f *planner.Filter) {
-			f.KeyPrefix, f.KeySuffix, f.KeyContains = "a", "b", "c"
-			f.CreatedAfter, f.CreatedBefore = t0, t0.Add(time.Hour)
-			f.MinSize, f.MaxSize = 1, 2
-			f.StorageClasses = []string{"STANDARD"}
-		}), false},
-		{"encryption", filterWith(func(f *planner.Filter) { f.Encryptions = []planner.Encryption{planner.NotSSE} }), true},
-		{"replication status", filterWith(func(f *planner.Filter) { f.ReplicationStatuses = []string{"NONE"} }), true},
-		{"empty lists", filterWith(func(f *planner.Filter) {
-			f.Encryptions, f.ReplicationStatuses = []planner.Encryption{}, []string{}
-		}), false},
-	}
-	for _, tt := range tests {
-		if got := tt.f.NeedsInspection(); got != tt.want {
-			t.Errorf("%s: NeedsInspection() = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
 // TestNoMaxSizeSelectsEverything: Filter{MaxSize: -1} is the "no filter"
 // the command line starts from; MaxSize 0 means empty objects only.
 func TestNoMaxSizeSelectsEverything(t *testing.T) {
 	f := planner.Filter{MaxSize: -1}
-	if r := f.ExcludesListed(planner.Source{Key: "k", VersionID: "v", Size: 1 << 40}); r != "" {
+	if r := f.ExcludesListed(planner.Source{Version: planner.Version{Key: "k", VersionID: "v", Size: 1 << 40}}); r != "" {
 		t.Errorf("Filter{MaxSize: -1} excludes a 1 TiB object: %q", r)
 	}
-	if r := (planner.Filter{}).ExcludesListed(planner.Source{Key: "k", VersionID: "v", Size: 1}); r == "" {
+	if r := (planner.Filter{}).ExcludesListed(planner.Source{Version: planner.Version{Key: "k", VersionID: "v", Size: 1}}); r == "" {
 		t.Error("MaxSize 0 takes a 1-byte object")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 )
 
@@ -55,21 +54,6 @@ type keyEntry struct {
 	Key        string   `json:"key"`
 	Prefixes   []string `json:"prefixes"`
 	ReplicaKey string   `json:"replica_key"`
-}
-
-// LoadKeyFile reads and validates a key file. A file readable by others
-// is accepted (the user may have reasons); the caller may warn.
-func LoadKeyFile(path string) (*KeyRing, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	defer f.Close()
-	ring, err := ParseKeyFile(f)
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	return ring, nil
 }
 
 // ParseKeyFile validates every entry: unique non-empty ids, base64 of

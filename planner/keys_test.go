@@ -6,12 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -208,52 +204,6 @@ func TestParseKeyFileErrors(t *testing.T) {
 			assertNoSecret(t, "error", err.Error(), leaks)
 			assertNoSecret(t, "error %+v", fmt.Sprintf("%+v %#v", err, err), leaks)
 		})
-	}
-}
-
-func TestLoadKeyFile(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "keys.json")
-	if err := os.WriteFile(good, []byte(fmt.Sprintf(`{"keys": [{"id": "a", "key": %q}]}`, b64(rawA))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ring, err := planner.LoadKeyFile(good)
-	if err != nil {
-		t.Fatalf("LoadKeyFile: %v", err)
-	}
-	if ring.Len() != 1 || ring.ByID("a").Base64() != b64(rawA) {
-		t.Fatalf("LoadKeyFile loaded %d keys, key a = %v", ring.Len(), ring.ByID("a"))
-	}
-
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(fmt.Sprintf(`{"keys": [{"id": "a", "key": %q}, {"id": "z", "key": %q}]}`, b64(rawA), b64(raw16))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err = planner.LoadKeyFile(bad)
-	if err == nil {
-		t.Fatal("LoadKeyFile accepted a 16-byte key")
-	}
-	for _, w := range []string{"key file " + bad + ":", `entry 2 (id "z")`, "decodes to 16 bytes"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
-	}
-	assertNoSecret(t, "error", err.Error(), secrets(rawA, raw16))
-
-	empty := filepath.Join(dir, "empty.json")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := planner.LoadKeyFile(empty); err == nil || !strings.Contains(err.Error(), "the file is empty") {
-		t.Errorf("LoadKeyFile(empty) = %v, want an error saying the file is empty", err)
-	}
-
-	_, err = planner.LoadKeyFile(filepath.Join(dir, "missing.json"))
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("LoadKeyFile(missing) = %v, want fs.ErrNotExist", err)
-	}
-	if err != nil && !strings.HasPrefix(err.Error(), "key file:") {
-		t.Errorf("LoadKeyFile(missing) = %q, want it to start with %q", err, "key file:")
 	}
 }
 

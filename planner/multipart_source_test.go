@@ -24,11 +24,11 @@ func TestMultipartParts(t *testing.T) {
 // even below the threshold; a single-part one is not.
 func TestMultipartSourceKeepsItsShape(t *testing.T) {
 	rules := Rules{MultipartThreshold: 64 << 20}
-	src := Source{Key: "k", Size: 12 << 20, Encryption: NotSSE, SourceParts: 3}
+	src := Source{Version: Version{Key: "k", Size: 12 << 20, ETag: `"0123456789abcdef0123456789abcdef-3"`}, Inspection: Inspection{Encryption: NotSSE}}
 	if d := Decide(src, rules, nil); d.Action != Multipart {
 		t.Errorf("multipart source: %s, want multipart", d.Action)
 	}
-	src.SourceParts = 0
+	src.ETag = `"0123456789abcdef0123456789abcdef"`
 	if d := Decide(src, rules, nil); d.Action != Copy {
 		t.Errorf("single-part source: %s, want copy", d.Action)
 	}
@@ -38,7 +38,7 @@ func TestMultipartSourceKeepsItsShape(t *testing.T) {
 // threshold is one CopyObject like any other.
 func TestCutAtPartSize(t *testing.T) {
 	rules := Rules{MultipartThreshold: 64 << 20, CutAtPartSize: true}
-	if d := Decide(Source{Key: "k", Size: 12 << 20, Encryption: NotSSE, SourceParts: 3}, rules, nil); d.Action != Copy {
+	if d := Decide(Source{Version: Version{Key: "k", Size: 12 << 20, ETag: `"0123456789abcdef0123456789abcdef-3"`}, Inspection: Inspection{Encryption: NotSSE}}, rules, nil); d.Action != Copy {
 		t.Errorf("multipart source with CutAtPartSize: %s, want copy", d.Action)
 	}
 }

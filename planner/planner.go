@@ -3,7 +3,6 @@ package planner
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Action is what the executor does with one source version.
@@ -76,29 +75,20 @@ func (r Rules) Validate() error {
 	return nil
 }
 
-// Source is what the inventory knows of one version.
+// Source is what the planner knows of one version: what the listing and
+// inspection found.
 type Source struct {
-	Key          string
-	VersionID    string
-	DeleteMarker bool
-	Size         int64
-	Encryption   Encryption // empty until inspected
-	KMSKeyID     string
-	SSECKeyID    string // id of the key that opened an SSE-C version; empty if none did
-	BucketKey    bool   // SSE-KMS with an S3 Bucket Key
-	Archived     bool   // in an archive tier and not restored
-	// SourceParts is the part count of a multipart source (from its ETag),
-	// else 0. A multipart source is copied in parts, replaying its layout,
-	// so that the replica keeps its shape (and, plaintext, its ETag).
-	SourceParts int
-	// Listing facts the selection filters look at.
-	LastModified      time.Time
-	StorageClass      string
-	ReplicationStatus string
+	Version
+	Inspection
 	// NewerReplicated: a newer version of the key is already replicated
 	// (this one was skipped or failed then, and the rules or keys changed).
 	NewerReplicated bool
 }
+
+// SourceParts is the part count of a multipart source (from its ETag),
+// else 0. A multipart source is copied in parts, replaying its layout, so
+// that the replica keeps its shape (and, plaintext, its ETag).
+func (s Source) SourceParts() int { return MultipartParts(s.ETag) }
 
 // Decision is the plan for one version.
 type Decision struct {
@@ -178,7 +168,7 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 	if maxCopy == 0 {
 		maxCopy = MaxCopyObjectSize
 	}
-	if src.Size > rules.MultipartThreshold || src.Size > maxCopy || (src.SourceParts > 1 && !rules.CutAtPartSize) {
+	if src.Size > rules.MultipartThreshold || src.Size > maxCopy || (src.SourceParts() > 1 && !rules.CutAtPartSize) {
 		d.Action = Multipart
 	} else {
 		d.Action = Copy

@@ -541,11 +541,11 @@ func rulesFor(r *ReplicationRule, base Rules) Rules {
 func TestRulesFromFlagsIsTheSimpleFlags(t *testing.T) {
 	const key = "arn:aws:kms:eu-west-1:1:key/replica"
 	sources := []Source{
-		{Key: "photos/a.jpg", VersionID: "v1", Size: 10, Encryption: NotSSE},
-		{Key: "photos/a.jpg", VersionID: "v2", Size: 10, Encryption: SSEKMS, KMSKeyID: "arn:src"},
-		{Key: "photos/a.jpg", VersionID: "v3", Size: 10, Encryption: DSSEKMS},
-		{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true},
-		{Key: "photos/big.bin", VersionID: "v1", Size: 100 * mib, Encryption: SSES3},
+		{Version: Version{Key: "photos/a.jpg", VersionID: "v1", Size: 10}, Inspection: Inspection{Encryption: NotSSE}},
+		{Version: Version{Key: "photos/a.jpg", VersionID: "v2", Size: 10}, Inspection: Inspection{Encryption: SSEKMS, KMSKeyID: "arn:src"}},
+		{Version: Version{Key: "photos/a.jpg", VersionID: "v3", Size: 10}, Inspection: Inspection{Encryption: DSSEKMS}},
+		{Version: Version{Key: "photos/a.jpg", VersionID: "dm", DeleteMarker: true}},
+		{Version: Version{Key: "photos/big.bin", VersionID: "v1", Size: 100 * mib}, Inspection: Inspection{Encryption: SSES3}},
 	}
 	for _, prefix := range []string{"", "photos/", "other/"} {
 		for _, kms := range []bool{false, true} {

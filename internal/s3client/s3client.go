@@ -1,4 +1,4 @@
-package main
+package s3client
 
 import (
 	"bytes"
@@ -17,14 +17,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// clients are the S3 clients of a job: src reads the source; dst writes
-// the destination and, for server-side copies, reads the source too.
-type clients struct {
-	src, dst *s3.Client
-	// stream: the destination cannot read the source in the same request
-	// (other endpoint or other credentials), so copies go through us.
-	stream  bool
-	traffic *traffic
+// Clients are the S3 clients of a job: Source reads the source; Dest
+// writes the destination and, for server-side copies, reads the source too.
+type Clients struct {
+	Source, Dest *s3.Client
+	Traffic      *Traffic
+}
+
+// Options say how to reach the source and the destination.
+type Options struct {
+	SourceEndpoint, DestEndpoint string  // "" = AWS's
+	CABundle                     string  // PEM file; "" = AWS_CA_BUNDLE or the system's
+	Region                       string  // "" = AWS_REGION or the profile's
+	Profile, DestProfile         string  // "" = the default chain
+	MaxInFlight                  int     // requests in flight at most, over both clients
+	MaxRequestsPerSecond         float64 // 0 = no cap
 }
 
 // The SDK's retryer, configured once here: the only retry loop in the
@@ -55,37 +62,32 @@ func newRetryer() aws.Retryer {
 	})
 }
 
-func newClients(ctx context.Context, s Settings) (clients, error) {
-	tr := newTraffic(s.maxInFlight(), s.MaxRequestsPerSecond)
-	conns := s.maxInFlight() + 8 // an idle connection per request in flight, plus listings
-	srcCfg, err := awsConfig(ctx, s.Profile, s, s.sourceEndpoint(), conns)
+// New builds the clients.
+func New(ctx context.Context, o Options) (Clients, error) {
+	tr := newTraffic(o.MaxInFlight, o.MaxRequestsPerSecond)
+	conns := o.MaxInFlight + 8 // an idle connection per request in flight, plus listings
+	srcCfg, err := awsConfig(ctx, o.Profile, o, o.SourceEndpoint, conns)
 	if err != nil {
-		return clients{}, fmt.Errorf("source credentials: %w", err)
+		return Clients{}, fmt.Errorf("source credentials: %w", err)
 	}
-	destProfile := firstNonEmpty(s.DestProfile, s.Profile)
-	dstCfg, err := awsConfig(ctx, destProfile, s, s.destEndpoint(), conns)
+	destProfile := o.DestProfile
+	if destProfile == "" {
+		destProfile = o.Profile
+	}
+	dstCfg, err := awsConfig(ctx, destProfile, o, o.DestEndpoint, conns)
 	if err != nil {
-		return clients{}, fmt.Errorf("destination credentials: %w", err)
+		return Clients{}, fmt.Errorf("destination credentials: %w", err)
 	}
 	srcCfg.APIOptions = append(srcCfg.APIOptions, tr.apiOption)
 	dstCfg.APIOptions = append(dstCfg.APIOptions, tr.apiOption)
-	c := clients{
-		src:     newS3(srcCfg, s.sourceEndpoint()),
-		dst:     newS3(dstCfg, s.destEndpoint()),
-		traffic: tr,
-	}
-	switch s.CopyMode {
-	case "stream":
-		c.stream = true
-	case "server":
-		c.stream = false
-	default:
-		c.stream = s.sourceEndpoint() != s.destEndpoint() || destProfile != s.Profile
-	}
-	return c, nil
+	return Clients{
+		Source:  newS3(srcCfg, o.SourceEndpoint),
+		Dest:    newS3(dstCfg, o.DestEndpoint),
+		Traffic: tr,
+	}, nil
 }
 
-func awsConfig(ctx context.Context, profile string, s Settings, endpoint string, conns int) (aws.Config, error) {
+func awsConfig(ctx context.Context, profile string, o Options, endpoint string, conns int) (aws.Config, error) {
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = conns
 		t.MaxIdleConnsPerHost = conns // the default of 2 would reopen TLS connections all the time
@@ -94,14 +96,14 @@ func awsConfig(ctx context.Context, profile string, s Settings, endpoint string,
 		config.WithHTTPClient(httpClient),
 		config.WithRetryer(newRetryer),
 	}
-	if s.Region != "" {
-		opts = append(opts, config.WithRegion(s.Region))
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
 	}
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
-	if s.CABundle != "" {
-		pem, err := os.ReadFile(s.CABundle)
+	if o.CABundle != "" {
+		pem, err := os.ReadFile(o.CABundle)
 		if err != nil {
 			return aws.Config{}, fmt.Errorf("--ca-bundle: %w", err)
 		}

@@ -1,4 +1,4 @@
-package executor
+package s3err
 
 import (
 	"context"
@@ -10,9 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -81,27 +79,5 @@ func TestClassify(t *testing.T) {
 					tc.err, code, status, className(class), tc.code, tc.status, className(tc.class))
 			}
 		})
-	}
-}
-
-// TestClassifyWire checks Classify on errors made by the real SDK from
-// real responses, HEAD (no body) included.
-func TestClassifyWire(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(func(r request) *reply {
-		if r.Op == "HeadObject" {
-			return &reply{status: http.StatusBadRequest}
-		}
-		return s3Error(http.StatusServiceUnavailable, "SlowDown")
-	})
-	c := f.client(dstAccessKey)
-	ctx := context.Background()
-	_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(srcBucket), Key: aws.String("k")})
-	if code, status, class := Classify(err); code != "BadRequest" || status != 400 || class != Permanent {
-		t.Errorf("HEAD 400: %q %d %s (%v)", code, status, className(class), err)
-	}
-	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(srcBucket), Key: aws.String("k")})
-	if code, status, class := Classify(err); code != "SlowDown" || status != 503 || class != Retryable {
-		t.Errorf("503 SlowDown: %q %d %s (%v)", code, status, className(class), err)
 	}
 }

@@ -1,4 +1,9 @@
-package executor
+// Package s3err classifies the errors of S3 calls, once, for every package
+// that makes them: the error code and HTTP status S3 answered, and what the
+// error means for a run (this version failed for good, the SDK's retries ran
+// out on something transient, or nothing else will work either). It makes
+// no requests and retries nothing.
+package s3err
 
 import (
 	"context"
@@ -35,15 +40,25 @@ var fatalCodes = map[string]bool{
 	"AccountProblem":        true,
 }
 
-// runFatal marks an error that must stop the run whatever it wraps: a
+// stopRun marks an error that must stop the run whatever it wraps: a
 // checkpoint write that failed.
-type runFatal struct{ error }
+type stopRun struct{ error }
 
-func (e runFatal) Unwrap() error { return e.error }
+func (e stopRun) Unwrap() error { return e.error }
 
-func isRunFatal(err error) bool {
-	var rf runFatal
-	return errors.As(err, &rf)
+// StopRun marks err as fatal for the run whatever it wraps (a checkpoint
+// write that failed, say); nil stays nil.
+func StopRun(err error) error {
+	if err == nil {
+		return nil
+	}
+	return stopRun{err}
+}
+
+// StopsRun reports whether err was marked by StopRun.
+func StopsRun(err error) bool {
+	var s stopRun
+	return errors.As(err, &s)
 }
 
 // Classify returns the S3 error code (or a stand-in), the HTTP status and
@@ -52,7 +67,7 @@ func Classify(err error) (code string, status int, class Class) {
 	if err == nil {
 		return "", 0, Permanent
 	}
-	if isRunFatal(err) {
+	if StopsRun(err) {
 		return "CheckpointWriteFailed", 0, Fatal
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -80,4 +95,14 @@ func Classify(err error) (code string, status int, class Class) {
 	default:
 		return code, status, Permanent
 	}
+}
+
+// Status is the HTTP status of a failed S3 call, or 0 when there was no
+// answer.
+func Status(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
 }

@@ -1,9 +1,9 @@
-package main
+package s3client
 
 import (
 	"context"
 	"errors"
-	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,58 +12,55 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// traffic is what every S3 request of a run passes through: one cap on
+// Traffic is what every S3 request of a run passes through: one cap on
 // requests in flight over all workers and parts, an optional cap on the
 // request rate, and the counts the progress display and status show. The
 // SDK's adaptive retryer slows down on its own when S3 throttles.
-type traffic struct {
+type Traffic struct {
 	inFlight chan struct{}
 	limiter  *rate.Limiter // nil: no rate cap
 
 	requests  atomic.Int64 // attempts sent
 	throttled atomic.Int64 // attempts answered 503 SlowDown, 429 or another throttling error
-	rateBits  atomic.Uint64
+
+	mu     sync.Mutex
+	window []sample // recent (time, requests) readings, oldest first
+	rate   float64
+}
+
+type sample struct {
+	at time.Time
+	n  int64
 }
 
 // rateWindow is how far back the request rate is measured.
 const rateWindow = 5 * time.Second
 
-// sample measures the request rate every second until ctx ends.
-func (t *traffic) sample(ctx context.Context) {
-	type point struct {
-		at time.Time
-		n  int64
-	}
-	var window []point
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			window = append(window, point{now, t.requests.Load()})
-			for len(window) > 1 && now.Sub(window[0].at) > rateWindow {
-				window = window[1:]
-			}
-			if len(window) > 1 {
-				first, last := window[0], window[len(window)-1]
-				t.rateBits.Store(math.Float64bits(float64(last.n-first.n) / last.at.Sub(first.at).Seconds()))
-			}
-		}
-	}
-}
-
-// rate is the request rate over the last few seconds.
-func (t *traffic) rate() float64 {
+// Rate is the request rate over the last few seconds. It is measured
+// between calls: the first call, or calls less than a second apart, give
+// the last rate measured.
+func (t *Traffic) Rate() float64 {
 	if t == nil {
 		return 0
 	}
-	return math.Float64frombits(t.rateBits.Load())
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if n := len(t.window); n == 0 || now.Sub(t.window[n-1].at) >= time.Second {
+		t.window = append(t.window, sample{now, t.requests.Load()})
+	}
+	for len(t.window) > 2 && now.Sub(t.window[1].at) > rateWindow {
+		t.window = t.window[1:]
+	}
+	if len(t.window) > 1 {
+		first, last := t.window[0], t.window[len(t.window)-1]
+		t.rate = float64(last.n-first.n) / last.at.Sub(first.at).Seconds()
+	}
+	return t.rate
 }
 
-func newTraffic(maxInFlight int, maxPerSecond float64) *traffic {
-	t := &traffic{inFlight: make(chan struct{}, maxInFlight)}
+func newTraffic(maxInFlight int, maxPerSecond float64) *Traffic {
+	t := &Traffic{inFlight: make(chan struct{}, maxInFlight)}
 	if maxPerSecond > 0 {
 		// A burst of one second's worth lets the workers start together.
 		t.limiter = rate.NewLimiter(rate.Limit(maxPerSecond), max(1, int(maxPerSecond)))
@@ -76,7 +73,7 @@ var isThrottle = retry.IsErrorThrottles(retry.DefaultThrottles)
 
 // apiOption adds the traffic middleware to a client's stack, after the
 // retryer: it sees (and counts, limits) each attempt.
-func (t *traffic) apiOption(stack *middleware.Stack) error {
+func (t *Traffic) apiOption(stack *middleware.Stack) error {
 	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("s3backfill/traffic",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
 			middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -100,8 +97,8 @@ func (t *traffic) apiOption(stack *middleware.Stack) error {
 		}), "Retry", middleware.After)
 }
 
-// stats are the counts so far.
-func (t *traffic) stats() (requests, throttled int64) {
+// Stats are the counts so far: attempts sent, and those S3 throttled.
+func (t *Traffic) Stats() (requests, throttled int64) {
 	if t == nil {
 		return 0, 0
 	}

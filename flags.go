@@ -1,0 +1,223 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3backfill/s3backfill/internal/job"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+func dbFlag() cli.Flag {
+	// Not Required: urfave/cli reports a missing required flag as a plain
+	// error; dbPath makes it a usage error (exit 2).
+	return &cli.StringFlag{Name: "db", Usage: "the job's checkpoint `FILE` (SQLite); created by the first run (required)"}
+}
+
+// dbPath is the --db flag, which every command needs.
+func dbPath(c *cli.Context) (string, error) {
+	p := c.String("db")
+	if p == "" {
+		return "", job.Usagef("--db FILE is needed: the job's checkpoint")
+	}
+	return p, nil
+}
+
+func jobFlags() []cli.Flag {
+	return []cli.Flag{
+		dbFlag(),
+		&cli.StringFlag{Name: "source", Usage: "source `s3://BUCKET[/PREFIX]`"},
+		&cli.StringFlag{Name: "dest", Usage: "destination `s3://BUCKET[/PREFIX]`; the source prefix is replaced by this one"},
+		&cli.StringFlag{Name: "keys", Usage: "SSE-C key `FILE` (JSON); keys are read from it on every run, never stored"},
+		&cli.StringFlag{Name: "report", Usage: "write the CSV completion report to `FILE` after copying"},
+		&cli.StringFlag{Name: "endpoint-url", Usage: "S3 endpoint `URL` for both buckets (path-style addressing)"},
+		&cli.StringFlag{Name: "source-endpoint-url", Usage: "S3 endpoint `URL` of the source"},
+		&cli.StringFlag{Name: "dest-endpoint-url", Usage: "S3 endpoint `URL` of the destination"},
+		&cli.StringFlag{Name: "ca-bundle", Usage: "trust the CA certificates in `PEM` (else AWS_CA_BUNDLE, else the system's)"},
+		&cli.StringFlag{Name: "region", Usage: "AWS `REGION` (else AWS_REGION or the profile's)"},
+		&cli.StringFlag{Name: "profile", Usage: "AWS shared config `PROFILE` (else AWS_PROFILE or the default chain)"},
+		&cli.StringFlag{Name: "dest-profile", Usage: "another `PROFILE` for the destination; copies are then streamed"},
+		&cli.IntFlag{Name: "workers", Usage: "keys copied in parallel", Value: job.DefaultWorkers},
+		&cli.IntFlag{Name: "part-workers", Usage: "parts of one large object copied in parallel", Value: job.DefaultPartWorkers},
+		&cli.IntFlag{Name: "max-in-flight", Usage: "S3 requests in flight at most, over all workers and parts", DefaultText: "2 × --workers"},
+		&cli.Float64Flag{Name: "max-requests-per-second", Usage: "send at most this many S3 requests per second (S3's own throttling slows the run down anyway)", DefaultText: "no cap"},
+		&cli.StringFlag{Name: "copy-mode", Usage: "auto (server-side copies, streamed when source and destination differ in endpoint or credentials), server or stream", Value: "auto"},
+		&cli.StringFlag{Name: "multipart-threshold", Usage: "copy objects larger than `SIZE` in parts (5MiB..5GiB)", Value: job.FormatSize(job.DefaultMultipartThreshold)},
+		&cli.StringFlag{Name: "part-size", Usage: "part `SIZE` of multipart copies", Value: job.FormatSize(job.DefaultPartSize)},
+		&cli.StringFlag{Name: "part-layout", Usage: "source: a source uploaded in parts is copied in the same parts (its multipart ETag is kept); size: every multipart copy is cut at --part-size (fewer requests)", Value: "source"},
+		&cli.BoolFlag{Name: "replicate-kms", Usage: "replicate SSE-KMS versions (S3's SseKmsEncryptedObjects), encrypted with --replica-kms-key-id"},
+		&cli.StringFlag{Name: "replica-kms-key-id", Usage: "KMS key `ID` (or ARN) for replicas of SSE-KMS versions"},
+		&cli.BoolFlag{Name: "delete-markers", Usage: "replay delete markers on the destination (S3's DeleteMarkerReplication)"},
+		&cli.StringFlag{Name: "replication-config", Usage: "take the destinations and rules from `FILE`: the JSON of aws s3api put-bucket-replication"},
+		&cli.BoolFlag{Name: "replication-config-from-source", Usage: "take the destinations and rules from the source bucket's replication configuration"},
+		&cli.BoolFlag{Name: "no-kms-probe", Usage: "do not check replica KMS keys by writing (and deleting) a zero-byte probe object before copying"},
+		&cli.StringFlag{Name: "created-after", Usage: "only versions created after `TIME` (2024-01-31 or RFC 3339)", Category: "Selection"},
+		&cli.StringFlag{Name: "created-before", Usage: "only versions created before `TIME`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-prefix", Usage: "only keys starting with `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-suffix", Usage: "only keys ending with `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "key-contains", Usage: "only keys containing `TEXT`", Category: "Selection"},
+		&cli.StringFlag{Name: "min-size", Usage: "only versions of at least `SIZE`", Category: "Selection"},
+		&cli.StringFlag{Name: "max-size", Usage: "only versions of at most `SIZE`", Category: "Selection"},
+		&cli.StringFlag{Name: "storage-class", Usage: "only versions in these `CLASSES` (comma-separated, e.g. STANDARD,STANDARD_IA)", Category: "Selection"},
+		&cli.StringFlag{Name: "encryption", Usage: "only versions encrypted as `TYPES`: NOT-SSE,SSE-S3,SSE-KMS,DSSE-KMS,SSE-C", Category: "Selection"},
+		&cli.StringFlag{Name: "replication-status", Usage: "only versions with these x-amz-replication-status `VALUES`: NONE,PENDING,FAILED,COMPLETED,REPLICA", Category: "Selection"},
+		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+	}
+}
+
+// applyFlags writes the flags given on this command line over s. The
+// source and destination of an existing job cannot change.
+func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
+	str := func(name string, dst *string, transform func(string) string) {
+		if c.IsSet(name) {
+			*dst = transform(c.String(name))
+		}
+	}
+	same := func(v string) string { return v }
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"source", &s.Source}, {"dest", &s.Dest}} {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		v := c.String(f.name)
+		if existing && *f.dst != "" && *f.dst != v {
+			return job.Usagef("--db %s is the job %s -> %s; it cannot change its --%s (use another --db for a new job)",
+				c.String("db"), s.Source, s.Dest, f.name)
+		}
+		*f.dst = v
+	}
+	str("keys", &s.KeysFile, absPath)
+	str("report", &s.Report, absPath)
+	str("ca-bundle", &s.CABundle, absPath)
+	str("endpoint-url", &s.EndpointURL, same)
+	str("source-endpoint-url", &s.SourceEndpointURL, same)
+	str("dest-endpoint-url", &s.DestEndpointURL, same)
+	str("region", &s.Region, same)
+	str("profile", &s.Profile, same)
+	str("dest-profile", &s.DestProfile, same)
+	str("replica-kms-key-id", &s.ReplicaKMSKeyID, same)
+	str("copy-mode", &s.CopyMode, same)
+	str("part-layout", &s.PartLayout, same)
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"workers", &s.Workers}, {"part-workers", &s.PartWorkers}, {"max-in-flight", &s.MaxInFlight}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Int(f.name)
+		}
+	}
+	if c.IsSet("max-requests-per-second") {
+		s.MaxRequestsPerSecond = c.Float64("max-requests-per-second")
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"multipart-threshold", &s.MultipartThreshold}, {"part-size", &s.PartSize}} {
+		if c.IsSet(f.name) {
+			v, err := job.ParseSize(f.name, c.String(f.name))
+			if err != nil {
+				return job.UsageError{Err: err}
+			}
+			*f.dst = v
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *bool
+	}{{"replicate-kms", &s.ReplicateKMS}, {"delete-markers", &s.DeleteMarkers},
+		{"replication-config-from-source", &s.ReplicationConfigFromSource}, {"no-kms-probe", &s.NoKMSProbe}} {
+		if c.IsSet(f.name) {
+			*f.dst = c.Bool(f.name)
+		}
+	}
+	if c.IsSet("replication-config") {
+		b, err := os.ReadFile(c.String("replication-config"))
+		if err != nil {
+			return job.Usagef("--replication-config: %v", err)
+		}
+		s.ReplicationConfig = string(b)
+	}
+	return applyFilterFlags(c, &s.Filter)
+}
+
+// applyFilterFlags writes the selection flags given now over f.
+func applyFilterFlags(c *cli.Context, f *planner.Filter) error {
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created-after", &f.CreatedAfter}, {"created-before", &f.CreatedBefore}} {
+		if c.IsSet(t.name) {
+			v, err := job.ParseTime(t.name, c.String(t.name))
+			if err != nil {
+				return job.UsageError{Err: err}
+			}
+			*t.dst = v
+		}
+	}
+	for _, t := range []struct {
+		name string
+		dst  *string
+	}{{"key-prefix", &f.KeyPrefix}, {"key-suffix", &f.KeySuffix}, {"key-contains", &f.KeyContains}} {
+		if c.IsSet(t.name) {
+			*t.dst = c.String(t.name)
+		}
+	}
+	for _, t := range []struct {
+		name string
+		dst  *int64
+	}{{"min-size", &f.MinSize}, {"max-size", &f.MaxSize}} {
+		if c.IsSet(t.name) {
+			v, err := job.ParseSize(t.name, c.String(t.name))
+			if err != nil {
+				return job.UsageError{Err: err}
+			}
+			*t.dst = v
+		}
+	}
+	if c.IsSet("storage-class") {
+		f.StorageClasses = parseList(c.String("storage-class"))
+	}
+	if c.IsSet("replication-status") {
+		f.ReplicationStatuses = parseList(c.String("replication-status"))
+	}
+	if c.IsSet("encryption") {
+		f.Encryptions = nil
+		for _, e := range parseList(c.String("encryption")) {
+			enc, ok := planner.ParseEncryption(e)
+			if !ok {
+				return job.Usagef("--encryption %q: want NOT-SSE, SSE-S3, SSE-KMS, DSSE-KMS or SSE-C", e)
+			}
+			f.Encryptions = append(f.Encryptions, enc)
+		}
+	}
+	return nil
+}
+
+// parseList reads a comma-separated flag value, upper-cased.
+func parseList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.ToUpper(strings.TrimSpace(p)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// absPath makes a path given on the command line absolute, so that a rerun
+// from another directory finds the same file.
+func absPath(p string) string {
+	if p == "" || p == "-" {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,189 @@
+package job
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/s3backfill/s3backfill/executor"
+	"github.com/s3backfill/s3backfill/inventory"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// SourceAPI is every S3 call the job makes to the source, with the SDK's
+// signatures: *s3.Client satisfies it.
+type SourceAPI interface {
+	executor.SourceAPI
+	executor.PreflightSource
+	inventory.VersionLister
+	inventory.ReplicationGetter
+}
+
+// DestAPI is every S3 call the job makes to the destination.
+type DestAPI interface {
+	executor.DestAPI
+	executor.PreflightDest
+}
+
+// Progress meters the phases; main shows it as a progress bar or log lines.
+type Progress interface {
+	// Start meters one phase: total items (0: unknown) of totalBytes.
+	Start(phase, unit string, total, totalBytes int64) Meter
+}
+
+// Meter counts one phase's work. Safe for concurrent use.
+type Meter interface {
+	executor.Progress
+	Finish()
+}
+
+// Traffic is what the S3 clients counted of the requests they sent.
+type Traffic interface {
+	Stats() (requests, throttled int64)
+	Rate() float64 // requests per second lately
+}
+
+// Deps are what a job works with: clients, checkpoint, keys, and where it
+// reports. Every field but Keys, Progress and Traffic is required.
+type Deps struct {
+	Source   SourceAPI
+	Dest     DestAPI
+	Store    Store
+	Keys     *planner.KeyRing // nil: read from the settings' key file, if any
+	Log      *slog.Logger
+	Progress Progress // nil: no progress display
+	Traffic  Traffic  // nil: no request counts
+	Now      func() time.Time
+}
+
+// Job is one open job.
+type Job struct {
+	settings Settings
+	rules    rules
+	Deps
+
+	ssecMix ssecMix // SSE-C share of the versions inspected so far
+
+	runNo     int64
+	stopStats context.CancelFunc
+	statsDone chan struct{}
+}
+
+// Open opens a job: it builds its replication rules (reading the source
+// bucket's configuration with --replication-config-from-source) and
+// stores the settings in the checkpoint, once they are known to work, so
+// that a rerun with --db alone does not meet the same mistake.
+func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Progress == nil {
+		d.Progress = noProgress{}
+	}
+	if d.Keys == nil && s.Spec.KeysFile != "" {
+		ring, warning, err := ReadKeyFile(s.Spec.KeysFile)
+		if err != nil {
+			return nil, err
+		}
+		if warning != "" {
+			d.Log.Warn(warning, "path", s.Spec.KeysFile)
+		}
+		d.Keys = ring
+	}
+	j := &Job{settings: s, Deps: d}
+	var err error
+	if j.rules, err = loadRules(ctx, s, d.Source); err != nil {
+		return nil, err
+	}
+	if s.Spec.usesConfig() {
+		for _, n := range j.rules.cfg.Notes() {
+			d.Log.Info("replication configuration: " + n)
+		}
+	}
+	spec := s.Spec.Marshal()
+	stored, found, err := d.Store.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !found || string(stored) != string(spec) {
+		if err := d.Store.SaveSettings(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// Settings are the job's settings.
+func (j *Job) Settings() Settings { return j.settings }
+
+// StopGrace is how long copies in flight may finish after Ctrl-C: a few
+// seconds, so that most small copies land and a large one keeps the parts
+// it finished (its upload continues next run).
+const StopGrace = 5 * time.Second
+
+// statsInterval is how often a run records its request traffic for status.
+const statsInterval = 5 * time.Second
+
+// BeginRun records a run of command and keeps its traffic figures in the
+// checkpoint current until Close.
+func (j *Job) BeginRun(ctx context.Context, command string) error {
+	no, err := j.Store.BeginRun(ctx, command)
+	if err != nil {
+		return err
+	}
+	j.runNo = no
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	j.stopStats, j.statsDone = cancel, make(chan struct{})
+	go func() {
+		defer close(j.statsDone)
+		t := time.NewTicker(statsInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if err := j.Store.UpdateRun(sctx, j.runNo, j.runStats(), false); err != nil {
+					j.Log.Debug("could not record the run's traffic", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (j *Job) runStats() planner.RunStats {
+	if j.Traffic == nil {
+		return planner.RunStats{}
+	}
+	req, th := j.Traffic.Stats()
+	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate()}
+}
+
+// Close records the run's final traffic. It does not close the store.
+func (j *Job) Close() {
+	if j.stopStats == nil {
+		return
+	}
+	j.stopStats()
+	<-j.statsDone
+	j.stopStats = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := j.Store.UpdateRun(ctx, j.runNo, j.runStats(), true); err != nil {
+		j.Log.Warn("could not record the run's traffic", "err", err)
+	}
+	if st := j.runStats(); st.Throttled > 0 {
+		j.Log.Info("S3 slowed this run down", "requests", st.Requests, "throttled", st.Throttled)
+	}
+}
+
+// noProgress is the Progress of a job that shows none.
+type noProgress struct{}
+
+func (noProgress) Start(string, string, int64, int64) Meter { return noMeter{} }
+
+type noMeter struct{}
+
+func (noMeter) Done(int, int64, bool) {}
+func (noMeter) Finish()               {}

@@ -1,0 +1,72 @@
+package job
+
+import (
+	"context"
+
+	"github.com/s3backfill/s3backfill/executor"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// Store is what a job needs of its checkpoint: the single source of truth
+// about the job. checkpoint.DB (SQLite) implements it; the conformance
+// suite in storetest holds every implementation to the same promises.
+//
+// Durability: unless a method says otherwise, what it wrote is durable when
+// it returns nil (a crash after that loses nothing of it). Concurrency:
+// every method may be called from several goroutines at once, except the
+// scan (one RecordScan at a time). Errors: a Store does not retry; any
+// error it returns stops the run, and the checkpoint stays consistent so
+// that the next run resumes.
+type Store interface {
+	// Settings returns the job's stored spec (JSON); ok is false for a
+	// new checkpoint.
+	Settings(ctx context.Context) (spec []byte, ok bool, err error)
+	// SaveSettings stores the job's spec, replacing the last.
+	SaveSettings(ctx context.Context, spec []byte) error
+
+	// RecordScan records one listing of the source: list calls add for
+	// every version and delete marker in listing order (by key, newest
+	// first within a key), and each is recorded as a task for each
+	// destination bucket. Tasks already recorded keep their plan and
+	// outcome (a "null" version that was replaced starts over). The
+	// versions of one key are durable together; when list fails, what it
+	// added is kept and its error returned.
+	RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error)
+
+	// CountToPlan is the number of rows PlanPage will return in all.
+	CountToPlan(ctx context.Context) (int64, error)
+	// PlanPage returns up to limit rows with an id above afterID, by id,
+	// that are pending, failed or skipped; the rows of one version (one
+	// per destination) are next to each other. NewerReplicated is filled.
+	PlanPage(ctx context.Context, afterID int64, limit int) ([]planner.Row, error)
+	// SavePlans records plans, all or none. A task claimed by a copy run
+	// keeps its plan.
+	SavePlans(ctx context.Context, plans []planner.Plan) error
+
+	// CountWork is the number and bytes of tasks with a copy to do.
+	CountWork(ctx context.Context) (tasks, bytes int64, err error)
+	executor.Store // NextWork, Claim, Record, and the uploads of multipart copies
+	// Flush makes every outcome given to Record durable. Record may batch:
+	// a crash before Flush can lose the last outcomes, whose tasks then
+	// stay claimed (in doubt) and are reconciled by the next run.
+	Flush() error
+	// Uploads lists every unfinished multipart upload the job recorded.
+	Uploads(ctx context.Context) ([]planner.Upload, error)
+
+	// EachRow calls fn for every row, by destination, key and oldest
+	// version first; with a status, only the rows in it. It pages: no read
+	// stays open long, and a page costs the same at any job size.
+	EachRow(ctx context.Context, status planner.Status, fn func(planner.Row) error) error
+	// Counts groups every task by destination, status, action and source
+	// encryption.
+	Counts(ctx context.Context) ([]planner.Count, error)
+	// SaveVerifications records what verify found, all or none.
+	SaveVerifications(ctx context.Context, vs []planner.Verification) error
+
+	// BeginRun records the start of a run and returns its number.
+	BeginRun(ctx context.Context, command string) (int64, error)
+	// UpdateRun records a run's traffic so far; finished marks its end.
+	UpdateRun(ctx context.Context, runNo int64, s planner.RunStats, finished bool) error
+	// LastRun is the latest run, or nil.
+	LastRun(ctx context.Context) (*planner.RunStats, error)
+}

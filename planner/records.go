@@ -1,0 +1,206 @@
+package planner
+
+import "time"
+
+// The records below travel between the packages of a job: inventory finds
+// Versions and Inspections, the planner turns them into Decisions, the
+// checkpoint keeps them as Tasks and Rows, the executor turns Tasks into
+// Outcomes. Each is defined here once; every package uses these types.
+
+// Version is one listed source version or delete marker.
+type Version struct {
+	Key          string
+	VersionID    string // "null" for a version written while versioning was off
+	Rank         int    // 0 = newest version of its key in one listing
+	IsLatest     bool
+	DeleteMarker bool
+	Size         int64
+	ETag         string
+	LastModified time.Time
+	StorageClass string
+}
+
+// Inspection is what a HEAD of the source version told.
+type Inspection struct {
+	Inspected  bool       // a HEAD answered (delete markers need none)
+	Encryption Encryption // empty until inspected
+	KMSKeyID   string
+	// SSECKeyID is the id of the key that opened an SSE-C version; empty
+	// when Encryption is SSE-C and no key did.
+	SSECKeyID string
+	BucketKey bool // SSE-KMS with an S3 Bucket Key
+	// ReplicationStatus is x-amz-replication-status: PENDING, COMPLETED,
+	// FAILED, REPLICA, or empty (never replicated).
+	ReplicationStatus string
+	// Checksum is the whole-object (or composite) checksum S3 keeps, if any.
+	Checksum Checksum
+	// Archived: in an archive tier (Glacier, Deep Archive, an archive tier
+	// of Intelligent-Tiering) and not restored; it cannot be copied.
+	Archived bool
+}
+
+// Status is where a task stands.
+type Status string
+
+const (
+	StatusPending   Status = "pending"
+	StatusCopying   Status = "copying" // claimed by a run; after a crash, in doubt
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+)
+
+// Statuses lists every status.
+var Statuses = []Status{StatusPending, StatusCopying, StatusSucceeded, StatusFailed, StatusSkipped}
+
+// Task is one source version to replicate to one destination bucket, with
+// what inspection found and what the planner decided.
+type Task struct {
+	ID   int64
+	Dest string // destination bucket
+	Version
+	Inspection
+	Decision
+	Status Status
+	// ClaimedAt is when a copy run last claimed the task: a replica that run
+	// made is no older.
+	ClaimedAt time.Time
+	// HasUpload: an unfinished multipart upload is recorded for the task.
+	HasUpload bool
+}
+
+// InDoubt reports whether an earlier run claimed the task and stopped
+// before recording what happened: the copy may or may not have been made.
+func (t Task) InDoubt() bool { return t.Status == StatusCopying }
+
+// ReplicaClass is the storage class the replica is written in: the rule's,
+// else the source's.
+func (t Task) ReplicaClass() string {
+	if t.ReplicaStorageClass != "" {
+		return t.ReplicaStorageClass
+	}
+	return t.StorageClass
+}
+
+// Replica is what a copy made: the replica version and how it compares
+// with its source.
+type Replica struct {
+	VersionID      string
+	ETag           string
+	Encryption     Encryption // as read back; empty where it could not be
+	KMSKeyID       string
+	ETagStatus     string
+	ETagReason     string
+	ChecksumStatus string
+	ChecksumReason string
+	PartLayout     string // how a multipart replica was laid out
+}
+
+// Outcome is what happened to one task in a copy run.
+type Outcome struct {
+	TaskID     int64
+	Status     Status // succeeded, failed, or pending (claimed, released unstarted)
+	Replica    Replica
+	ErrorCode  string
+	HTTPStatus int
+	Message    string
+}
+
+// Plan is what inspection and the planner made of one task.
+type Plan struct {
+	TaskID int64
+	Inspection
+	Decision          // its ErrorCode and Reason become the row's error code and message
+	Status     Status // pending, skipped or failed
+	HTTPStatus int    // of a HEAD that failed
+}
+
+// Row is one task as the checkpoint keeps it, with its last result. The
+// error code and message are those of the last plan or copy; the embedded
+// Decision's ErrorCode and Reason are left empty when a row is read back.
+type Row struct {
+	Task
+	Replica    Replica // what the last successful copy made
+	ErrorCode  string
+	HTTPStatus int
+	Message    string
+	Attempts   int
+	Verify     Verification // the last verify of the replica
+	// NewerReplicated: a newer version of the same key is already
+	// replicated (filled for rows to plan).
+	NewerReplicated bool
+}
+
+// Verification is what a verify found for one replicated task.
+type Verification struct {
+	TaskID  int64
+	Status  string // VerifyOK or VerifyMismatch; empty: never verified
+	Message string
+}
+
+// Verification results.
+const (
+	VerifyOK       = "ok"
+	VerifyMismatch = "mismatch"
+)
+
+// Upload is a multipart upload a copy started and has not finished.
+type Upload struct {
+	TaskID      int64
+	UploadID    string
+	Bucket, Key string
+	Fingerprint string  // the plan and part layout it was made for
+	PartSizes   []int64 // part i+1 has PartSizes[i] bytes
+	Parts       []Part  // the parts recorded as finished
+}
+
+// Part is one finished part of an upload.
+type Part struct {
+	Number   int32
+	ETag     string
+	Checksum string // CRC32 of a streamed part (the upload declared CRC32)
+}
+
+// KeyWork is the work on one source key for one destination bucket: the
+// tasks to copy, oldest first, and the replica versions already made.
+type KeyWork struct {
+	Dest    string // destination bucket
+	Key     string
+	DestKey string
+	Tasks   []Task
+	// Replicas are the destination version ids of the key's versions
+	// already replicated, oldest first: they tell a replica made by an
+	// interrupted run apart from older ones.
+	Replicas []string
+}
+
+// KeyCursor is where a walk over keys continues: after this destination
+// bucket and key.
+type KeyCursor struct{ Dest, Key string }
+
+// Count is the number and bytes of tasks with one destination, status,
+// planned action and source encryption.
+type Count struct {
+	Dest       string
+	Status     Status
+	Action     Action // empty until planned
+	Encryption string // source encryption; "DELETE-MARKER" or "UNINSPECTED" where there is none
+	Rows       int64
+	Bytes      int64
+}
+
+// ScanStats says what a scan found.
+type ScanStats struct {
+	Seen  int64 // versions listed
+	Added int64 // tasks new to the checkpoint (one per new version and destination)
+}
+
+// RunStats is the request traffic of one run.
+type RunStats struct {
+	Command             string
+	StartedAt           time.Time
+	UpdatedAt           time.Time
+	FinishedAt          time.Time // zero while it runs (or if it stopped abruptly)
+	Requests, Throttled int64
+	Rate                float64 // requests per second lately
+}
