@@ -17,7 +17,7 @@ import (
 
 // filterWorld is one source with varied keys, sizes, creation times,
 // storage classes and encryption types, written in two phases around a
-// cutoff time.
+// cutoff time (to the millisecond).
 type filterWorld struct {
 	*world
 	key    *customerKey
@@ -43,11 +43,10 @@ func seedFilterWorld(t *testing.T, lab *labenv.Lab, bucket string) *filterWorld 
 	fw.put(t, &srcVersion{key: "data/report.csv", data: content(r, 700), enc: encC, ssec: fw.key})
 	fw.put(t, &srcVersion{key: "data/archive-report.csv", data: content(r, 50), enc: encNone, storageClass: "REDUCED_REDUNDANCY"})
 
-	// The server's clock is this machine's; listing times have
-	// sub-second precision, the cutoff is a whole second.
-	time.Sleep(1500 * time.Millisecond)
-	fw.cutoff = time.Now().UTC().Truncate(time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	// The cutoff is read off the server's own times (below); the server
+	// stamps versions to the millisecond, so a few milliseconds between
+	// the phases keep them apart.
+	time.Sleep(5 * time.Millisecond)
 	early := map[string]bool{}
 	for _, vs := range fw.versions {
 		for _, v := range vs {
@@ -68,6 +67,25 @@ func seedFilterWorld(t *testing.T, lab *labenv.Lab, bucket string) *filterWorld 
 			}
 		}
 	}
+	// The cutoff lies halfway between the last early version and the
+	// first late one, as the server stamped them.
+	var lastEarly, firstLate time.Time
+	for key, vs := range listVersions(t, c, bucket) {
+		for _, v := range vs {
+			switch {
+			case early[v.versionID] && v.lastModified.After(lastEarly):
+				lastEarly = v.lastModified
+			case fw.late[v.versionID] && (firstLate.IsZero() || v.lastModified.Before(firstLate)):
+				firstLate = v.lastModified
+			case !early[v.versionID] && !fw.late[v.versionID]:
+				t.Fatalf("%s@%s listed but not written by the test", key, v.versionID)
+			}
+		}
+	}
+	fw.cutoff = lastEarly.Add(firstLate.Sub(lastEarly) / 2).Truncate(time.Millisecond)
+	if !lastEarly.Before(fw.cutoff) || !fw.cutoff.Before(firstLate) {
+		t.Fatalf("no cutoff between the phases: last early version %s, first late one %s", lastEarly, firstLate)
+	}
 	return fw
 }
 
@@ -87,7 +105,7 @@ func TestSelectionFilters(t *testing.T) {
 	fw := seedFilterWorld(t, lab, src)
 	keyFile := writeKeyFile(t, []*customerKey{fw.key})
 	kmsReplica := lab.KMSKeys[3]
-	cutoff := fw.cutoff.Format(time.RFC3339)
+	cutoff := fw.cutoff.Format(time.RFC3339Nano)
 
 	size := func(v *srcVersion) int { return len(v.data) }
 	class := func(v *srcVersion) string { return firstNonEmpty(v.storageClass, "STANDARD") }

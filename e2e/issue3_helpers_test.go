@@ -63,40 +63,23 @@ func readDestReport(t *testing.T, path string) *destReport {
 	return r
 }
 
-// row is the row of one source version for destination bucket dest. A
-// row names its destination in DestinationBucket; a row without one (a
-// version no rule sends there, or that a filter left out) is taken as
-// dest's when it is the version's only row or its message names dest.
+// row is the row of one source version for destination bucket dest:
+// every row names its destination in DestinationBucket, even for a version
+// no rule sends there or a filter left out. Exactly one row must match.
 func (r *destReport) row(t *testing.T, key, versionID, dest string) map[string]string {
 	t.Helper()
-	rows := r.byVer[key+"@"+versionID]
-	for _, m := range rows {
+	var found []map[string]string
+	for _, m := range r.byVer[key+"@"+versionID] {
 		if m["DestinationBucket"] == dest {
-			return m
+			found = append(found, m)
 		}
 	}
-	var unnamed []map[string]string
-	for _, m := range rows {
-		if m["DestinationBucket"] == "" {
-			unnamed = append(unnamed, m)
-		}
+	if len(found) != 1 {
+		t.Errorf("report %s: %d rows for %q@%s to bucket %s, want 1 (rows: %v)",
+			r.path, len(found), key, versionID, dest, r.byVer[key+"@"+versionID])
+		return nil
 	}
-	if len(rows) == 1 && len(unnamed) == 1 {
-		return unnamed[0]
-	}
-	for _, m := range unnamed {
-		if strings.Contains(m["ResultMessage"], "bucket "+dest) {
-			return m
-		}
-	}
-	if len(unnamed) > 0 {
-		// Several rows, none names dest: take the one not claimed by
-		// another destination's message (a filtered-out version has the
-		// same message for every destination).
-		return unnamed[0]
-	}
-	t.Errorf("report %s: no row for %q@%s to bucket %s (rows: %v)", r.path, key, versionID, dest, rows)
-	return nil
+	return found[0]
 }
 
 // want is what must happen to one source version for one destination.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,6 +25,7 @@ import (
 type destVersion struct {
 	versionID    string
 	deleteMarker bool
+	lastModified time.Time // as the server stamped it
 }
 
 // listVersions lists every version of every key in a bucket, oldest first
@@ -32,7 +34,7 @@ func listVersions(t *testing.T, c *s3.Client, bucket string) map[string][]destVe
 	t.Helper()
 	out := map[string][]destVersion{}
 	err := inventory.List(context.Background(), c, bucket, "", func(v planner.Version) error {
-		out[v.Key] = append(out[v.Key], destVersion{versionID: v.VersionID, deleteMarker: v.DeleteMarker})
+		out[v.Key] = append(out[v.Key], destVersion{versionID: v.VersionID, deleteMarker: v.DeleteMarker, lastModified: v.LastModified})
 		return nil
 	})
 	if err != nil {

@@ -118,4 +118,7 @@ func joinEncryptions(es []Encryption) string {
 	return strings.Join(s, ",")
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// stamp prints a time to the precision it has: a whole second as such,
+// a listing's time to the millisecond (two versions created in the same
+// second must not read as the same time).
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
