@@ -70,13 +70,16 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	clients, err := s3client.New(ctx, s3client.Options{
 		SourceEndpoint: spec.SourceEndpoint(), DestEndpoint: spec.DestEndpoint(),
 		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile,
-		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond,
+		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond, SSEC: spec.KeysFile != "",
 	})
 	if err != nil {
 		return fail(job.UsageError{Err: err})
 	}
+	srcEndpoint, dstEndpoint := clients.Endpoints()
 	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log,
-		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now})
+		SourceEndpoint: srcEndpoint, DestEndpoint: dstEndpoint,
+		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now,
+		Notice: func(msg string) { fmt.Fprintln(stderr, "s3backfill: warning:", msg) }})
 	if err != nil {
 		return fail(err)
 	}

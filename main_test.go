@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -23,38 +24,63 @@ func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "job.db")
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	key2 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))
 	badKeys := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(badKeys, []byte(`{"keys":[{"id":"a","key":"`+key+`"},{"id":"b","key":"`+key+`","replica_key":"nope"}]}`), 0o600); err != nil {
+	if err := os.WriteFile(badKeys, []byte(`{"keys":[{"id":"a","key":"`+key+`"},{"id":"b","key":"`+key2+`","replica_key":"nope"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	goodKeys := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(goodKeys, []byte(`{"keys":[{"id":"a","key":"`+key+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(bytes.Repeat([]byte{7}, 32))
+	keyMD5 := base64.StdEncoding.EncodeToString(sum[:])
 	base := []string{"--db", db, "--endpoint-url", "https://127.0.0.1:1"}
 	for _, tc := range []struct {
 		name string
+		env  []string // NAME=VALUE
 		args []string
 		want string
 	}{
-		{"no source", append([]string{"run", "--dest", "s3://d"}, base...), "--source and --dest (or --replication-config) are needed"},
-		{"bad url", append([]string{"run", "--source", "b", "--dest", "s3://d"}, base...), "want s3://BUCKET"},
-		{"bad size", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "big"}, base...), "--part-size"},
-		{"bad endpoint", []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "--ca-bundle", "ca.pem"}, `--endpoint-url "--ca-bundle": want a URL`},
-		{"copy mode", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--copy-mode", "fast"}, base...), `--copy-mode "fast": want auto, server or stream`},
-		{"part layout", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-layout", "even"}, base...), `--part-layout "even": want source or size`},
-		{"small part", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},
-		{"kms without key", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--replicate-kms"}, base...), "--replica-kms-key-id"},
-		{"overlap", append([]string{"run", "--source", "s3://s", "--dest", "s3://s/copy"}, base...), "overlap"},
-		{"key file", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", badKeys}, base...), `entry 2 (id "b"): replica_key names no entry`},
-		{"missing key file", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", filepath.Join(dir, "none.json")}, base...), "key file"},
-		{"unknown flag", []string{"run", "--db", db, "--frobnicate"}, "frobnicate"},
-		{"no db", []string{"status"}, "--db FILE is needed: the job's checkpoint"},
-		{"log level", append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--log-level", "loud"}, base...), "--log-level"},
+		{"keys over http", nil, []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "http://127.0.0.1:1", "--keys", goodKeys},
+			"SSE-C keys are sent over https only"},
+		{"keys over http from the environment", []string{"AWS_ENDPOINT_URL_S3=http://127.0.0.1:1"},
+			[]string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--region", "us-east-1", "--keys", goodKeys},
+			"(from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or the profile's endpoint_url) is http"},
+		{"credentials in the endpoint", nil, []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "https://user:hunter2@127.0.0.1:1"},
+			"holds user info: credentials belong in the credential chain"},
+		{"credentials in the endpoint from the environment", []string{"AWS_ENDPOINT_URL=https://user:hunter2@127.0.0.1:1"},
+			[]string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--region", "us-east-1"}, "holds user info"},
+		{"the same endpoint spelt twice", nil, append([]string{"run", "--source", "s3://s/a", "--dest", "s3://s/a/b",
+			"--source-endpoint-url", "https://H:443/", "--dest-endpoint-url", "https://h"}, base...), "overlap"},
+		{"no source", nil, append([]string{"run", "--dest", "s3://d"}, base...), "--source and --dest (or --replication-config) are needed"},
+		{"bad url", nil, append([]string{"run", "--source", "b", "--dest", "s3://d"}, base...), "want s3://BUCKET"},
+		{"bad size", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "big"}, base...), "--part-size"},
+		{"bad endpoint", nil, []string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db, "--endpoint-url", "--ca-bundle", "ca.pem"}, `--endpoint-url "--ca-bundle": want a URL`},
+		{"copy mode", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--copy-mode", "fast"}, base...), `--copy-mode "fast": want auto, server or stream`},
+		{"part layout", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-layout", "even"}, base...), `--part-layout "even": want source or size`},
+		{"small part", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--part-size", "1MiB"}, base...), "--part-size must be between"},
+		{"kms without key", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--replicate-kms"}, base...), "--replica-kms-key-id"},
+		{"overlap", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://s/copy"}, base...), "overlap"},
+		{"key file", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", badKeys}, base...), `entry 2 (id "b"): replica_key names no entry`},
+		{"missing key file", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", filepath.Join(dir, "none.json")}, base...), "key file"},
+		{"unknown flag", nil, []string{"run", "--db", db, "--frobnicate"}, "frobnicate"},
+		{"no db", nil, []string{"status"}, "--db FILE is needed: the job's checkpoint"},
+		{"log level", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--log-level", "loud"}, base...), "--log-level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			for _, e := range tc.env {
+				name, value, _ := strings.Cut(e, "=")
+				t.Setenv(name, value)
+			}
 			code, stdout, stderr := runCLI(t, tc.args...)
 			if code != exitUsage || !strings.Contains(stdout+stderr, tc.want) {
 				t.Errorf("exit %d, want %d with %q in the output\nstdout: %s\nstderr: %s", code, exitUsage, tc.want, stdout, stderr)
 			}
-			if strings.Contains(stdout+stderr, key) {
-				t.Errorf("key material in the output")
+			for _, secret := range []string{key, key2, keyMD5, "hunter2"} {
+				if strings.Contains(stdout+stderr, secret) {
+					t.Errorf("secret %q in the output", secret)
+				}
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -25,6 +26,12 @@ func material(seed byte, n int) []byte {
 }
 
 func b64(raw []byte) string { return base64.StdEncoding.EncodeToString(raw) }
+
+// md5Of is the MD5 header value of a raw key: base64(md5(raw)).
+func md5Of(raw []byte) string {
+	sum := md5.Sum(raw)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
 
 // secrets lists every form in which raw key material could leak.
 func secrets(raws ...[]byte) []string {
@@ -144,7 +151,7 @@ func TestParseKeyFileErrors(t *testing.T) {
 		{"bad JSON: truncated", file(a, b)[:len(file(a, b))-2],
 			[]string{"not valid JSON"}},
 		{"bad JSON: key is a number", file(a, `{"id": "b", "key": 12345}`),
-			[]string{`entry 2 (id "b")`, `"key" has the wrong type`}},
+			[]string{`entry 2: field "key" has the wrong type`}},
 		{"bad JSON: keys is an object", `{"keys": ` + a + `}`,
 			[]string{"not valid JSON", "wrong type"}},
 		{"bad JSON: top level array", `[` + a + `]`,
@@ -154,27 +161,49 @@ func TestParseKeyFileErrors(t *testing.T) {
 		{"no keys", `{"keys": []}`, []string{"no keys"}},
 		{"empty object", `{}`, []string{"no keys"}},
 		{"unknown field in an entry", file(a, fmt.Sprintf(`{"id": "b", "key": %q, "prefix": ["x/"]}`, b64(rawB))),
-			[]string{`entry 2 (id "b")`, `unknown field "prefix"`}},
+			[]string{`entry 2: a field is not one of id, key, prefixes, replica_key`}},
+		{"unknown field named as a key", file(a, fmt.Sprintf(`{"id": "b", "key": %q, %q: "x"}`, b64(rawB), b64(rawC))),
+			[]string{`entry 2: a field is not one of id, key, prefixes, replica_key`}},
+		{"field name in capitals", file(a, fmt.Sprintf(`{"id": "b", "KEY": %q}`, b64(rawB))),
+			[]string{`entry 2: a field is not one of`, "matched exactly, in lower case"}},
+		{"the key twice, in two cases", file(a, fmt.Sprintf(`{"id": "b", "key": %q, "Key": %q}`, b64(rawB), b64(rawC))),
+			[]string{`entry 2: a field is not one of`}},
 		{"unknown top-level field", `{"keys": [` + a + `], "version": 2}`,
-			[]string{`unknown field "version"`}},
+			[]string{`a field other than "keys"`}},
+		{"top-level field named as a key", `{"keys": [` + a + `], "` + b64(rawC) + `": 2}`,
+			[]string{`a field other than "keys"`}},
+		{"id is a key", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, b64(rawC), b64(rawB))),
+			[]string{`entry 2: the "id" looks like a key`}},
+		{"id is a key in URL-safe base64", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, base64.RawURLEncoding.EncodeToString(rawC), b64(rawB))),
+			[]string{`entry 2: the "id" looks like a key`}},
+		{"id is the entry's own key", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, b64(rawB), b64(rawB))),
+			[]string{`entry 2: the "id" looks like a key`}},
+		{"id is a key's MD5", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, md5Of(rawA), b64(rawB))),
+			[]string{`entry 2: the "id" looks like a key or a key's MD5`}},
+		{"id holds another entry's key", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, "x-"+b64(rawA), b64(rawB))),
+			[]string{`entry 2: the "id" holds a key of the file`}},
+		{"id holds another entry's MD5", file(a, fmt.Sprintf(`{"id": %q, "key": %q}`, "md5 "+md5Of(rawA), b64(rawB))),
+			[]string{`entry 2: the "id" holds a key of the file (or its MD5)`}},
+		{"same key under two ids", file(a, b, fmt.Sprintf(`{"id": "a2", "key": %q}`, b64(rawA))),
+			[]string{`entries 1 (id "a") and 3 (id "a2") hold the same key`}},
 		{"missing id", file(a, fmt.Sprintf(`{"key": %q}`, b64(rawB))),
 			[]string{`entry 2: missing "id"`}},
 		{"blank id", file(a, fmt.Sprintf(`{"id": "  ", "key": %q}`, b64(rawB))),
-			[]string{`entry 2 (id "  "): missing "id"`}},
+			[]string{`entry 2: missing "id"`}},
 		{"duplicate id", file(a, b, fmt.Sprintf(`{"id": "a", "key": %q}`, b64(rawC))),
 			[]string{`entry 3 (id "a"): duplicate id`}},
 		{"key not base64", file(a, `{"id": "x", "key": "this is !not! base64"}`),
-			[]string{`entry 2 (id "x"): "key" is not valid standard base64`}},
+			[]string{`entry 2: "key" is not valid standard base64`}},
 		{"key in URL-safe base64", file(a, fmt.Sprintf(`{"id": "x", "key": %q}`, base64.URLEncoding.EncodeToString(material(250, 32)))),
-			[]string{`entry 2 (id "x"): "key" is not valid standard base64`}},
+			[]string{`entry 2: "key" is not valid standard base64`}},
 		{"key without padding", file(a, fmt.Sprintf(`{"id": "x", "key": %q}`, base64.RawStdEncoding.EncodeToString(rawB))),
-			[]string{`entry 2 (id "x"): "key" is not valid standard base64`}},
+			[]string{`entry 2: "key" is not valid standard base64`}},
 		{"key of 16 bytes", file(a, fmt.Sprintf(`{"id": "x", "key": %q}`, b64(raw16))),
-			[]string{`entry 2 (id "x"): "key" decodes to 16 bytes`, "exactly 32"}},
+			[]string{`entry 2: "key" decodes to 16 bytes`, "exactly 32"}},
 		{"key of 33 bytes", file(a, b, fmt.Sprintf(`{"id": "x", "key": %q}`, b64(raw33))),
-			[]string{`entry 3 (id "x"): "key" decodes to 33 bytes`, "exactly 32"}},
+			[]string{`entry 3: "key" decodes to 33 bytes`, "exactly 32"}},
 		{"key missing", file(a, `{"id": "x"}`),
-			[]string{`entry 2 (id "x"): "key" decodes to 0 bytes`}},
+			[]string{`entry 2: "key" decodes to 0 bytes`}},
 		{"replica_key names an unknown id", file(a, fmt.Sprintf(`{"id": "x", "key": %q, "replica_key": "nope"}`, b64(rawB))),
 			[]string{`entry 2 (id "x"): replica_key names no entry of this file`}},
 		{"replica_key names a later entry that is unknown", file(fmt.Sprintf(`{"id": "x", "key": %q, "replica_key": "b2"}`, b64(rawC)), b),
@@ -186,6 +215,7 @@ func TestParseKeyFileErrors(t *testing.T) {
 		{"two key files concatenated", file(a) + file(b), []string{"unexpected data after the JSON object"}},
 	}
 	leaks := secrets(rawA, rawB, rawC, raw16, raw33, material(250, 32))
+	leaks = append(leaks, md5Of(rawA), md5Of(rawB), md5Of(rawC), base64.RawURLEncoding.EncodeToString(rawC))
 	leaks = append(leaks, "this is !not! base64")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,4 +388,86 @@ func TestKeyValueNeverPrintsMaterial(t *testing.T) {
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("key", "k", k)
 	assertNoSecret(t, "fmt/slog of a Key value", fmt.Sprintf("%v %+v %#v %s", k, k, k, k)+buf.String(), secrets(rawA))
+}
+
+// holder holds keys every way a careless struct could.
+type holder struct {
+	Exported    planner.Key
+	ExportedPtr *planner.Key
+	hidden      planner.Key
+	hiddenPtr   *planner.Key
+	ring        *planner.KeyRing
+	nested      struct{ k planner.Key }
+	keys        []planner.Key
+}
+
+// TestKeyMaterialOutOfReflection: fmt and slog do not call methods on
+// unexported fields, so a Key held there is printed by reflection: the
+// material must not be where reflection can reach it. Every verb, every
+// way of holding a key, the ring itself, and both slog handlers.
+func TestKeyMaterialOutOfReflection(t *testing.T) {
+	ring := loadRing(t, entry("a", rawA, "photos/"), entry("b", rawB))
+	a, b := ring.ByID("a"), ring.ByID("b")
+	h := holder{Exported: *a, ExportedPtr: b, hidden: *a, hiddenPtr: b, ring: ring, keys: []planner.Key{*a, *b}}
+	h.nested.k = *b
+	leaks := append(secrets(rawA, rawB), md5Of(rawA), md5Of(rawB))
+	// The raw key as the 8-byte words a traceback or %x of memory shows.
+	for _, raw := range [][]byte{rawA, rawB} {
+		for i := 0; i+8 <= len(raw); i += 8 {
+			var w uint64
+			for j := 7; j >= 0; j-- {
+				w = w<<8 | uint64(raw[i+j])
+			}
+			leaks = append(leaks, fmt.Sprintf("%x", w))
+		}
+	}
+	var out strings.Builder
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b", "%e", "%U", "%c", "%t", "%p"} {
+		for _, v := range []any{h, &h, ring, *ring, a, *a, []*planner.Key{a, b}, map[string]planner.Key{"a": *a}} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+	}
+	var buf bytes.Buffer
+	for _, handler := range []slog.Handler{
+		slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}),
+	} {
+		slog.New(handler).Info("holder", "h", h, "hp", &h, "ring", ring, "ringv", *ring, slog.Any("any", h))
+	}
+	out.WriteString(buf.String())
+	out.WriteString(stackWith(*a, h))
+	assertNoSecret(t, "output", out.String(), leaks)
+	if !strings.Contains(out.String(), "ssec-keys(a, b)") {
+		t.Errorf("the ring does not print as its ids:\n%.2000s", out.String())
+	}
+}
+
+// stackWith is a frame holding keys by value, as a panic's traceback
+// would print it.
+//
+//go:noinline
+func stackWith(k planner.Key, h holder) string {
+	_ = k.ID + h.Exported.ID
+	return string(debugStack())
+}
+
+// debugStack is the goroutine's stack with its frames' argument words.
+func debugStack() []byte { return debug.Stack() }
+
+// TestScrub: every form of every key in a server's text is replaced by the
+// key's id; other text is left alone.
+func TestScrub(t *testing.T) {
+	ring := loadRing(t, entry("a", rawA), entry("b", rawB))
+	text := fmt.Sprintf("echo: key=%s md5=%s raw=%s url=%s nopad=%s md5nopad=%s other=%s",
+		b64(rawA), md5Of(rawB), base64.RawStdEncoding.EncodeToString(rawB), base64.URLEncoding.EncodeToString(rawA),
+		base64.RawURLEncoding.EncodeToString(rawB), strings.TrimRight(md5Of(rawA), "="), b64(rawC))
+	got := ring.Scrub(text)
+	assertNoSecret(t, "scrubbed text", got, append(secrets(rawA, rawB), md5Of(rawA), md5Of(rawB), strings.TrimRight(md5Of(rawA), "=")))
+	if !strings.Contains(got, "key=[key a]") || !strings.Contains(got, "md5=[key b]") || !strings.Contains(got, "other="+b64(rawC)) {
+		t.Errorf("Scrub = %q", got)
+	}
+	var none *planner.KeyRing
+	if none.Scrub(text) != text {
+		t.Error("a nil ring changed the text")
+	}
 }

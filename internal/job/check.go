@@ -15,11 +15,15 @@ func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error)
 	for _, dest := range j.rules.targets() {
 		targets = append(targets, executor.PreflightTarget{Bucket: dest, KMSKeys: kms[dest], SSEC: j.Keys.Len() > 0})
 	}
-	return executor.RunPreflight(ctx, j.Source, j.Dest, executor.Preflight{
+	findings, err := executor.RunPreflight(ctx, j.Source, j.Dest, executor.Preflight{
 		SourceBucket: j.settings.Source.Bucket,
 		Targets:      targets,
 		ProbeKMS:     probe && !j.settings.Spec.NoKMSProbe,
 	})
+	for i := range findings {
+		findings[i].Message = j.Keys.Scrub(findings[i].Message)
+	}
+	return findings, j.scrub(err)
 }
 
 // CheckBeforeCopy runs the checks: problems become a PreflightError,

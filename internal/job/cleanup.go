@@ -19,6 +19,7 @@ type PendingUpload struct {
 // without touching them. fn hears of each upload. It returns how many of
 // each it found.
 func (j *Job) Cleanup(ctx context.Context, fn func(PendingUpload)) (aborted, others int, err error) {
+	defer func() { err = j.scrub(err) }()
 	ex, err := j.executor(nil)
 	if err != nil {
 		return 0, 0, err

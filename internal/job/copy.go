@@ -3,6 +3,8 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 
 	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/planner"
@@ -11,9 +13,13 @@ import (
 // Copy runs the executor over every planned copy: keys in parallel, the
 // versions of a key oldest first. What finished is recorded even when the
 // run is interrupted or stops on a fatal error.
-func (j *Job) Copy(ctx context.Context) error {
+func (j *Job) Copy(ctx context.Context) (err error) {
+	defer func() { err = j.scrub(err) }()
 	rows, bytes, err := j.Store.CountWork(ctx)
 	if err != nil {
+		return err
+	}
+	if err := j.warnKeysCrossHosts(ctx); err != nil {
 		return err
 	}
 	bar := j.Progress.Start("copy", "versions copied", rows, bytes)
@@ -57,4 +63,37 @@ func (j *Job) Failed(ctx context.Context) (int64, error) {
 		}
 	}
 	return failed, nil
+}
+
+// warnKeysCrossHosts tells the user, before the first copy, when a
+// server-side copy between two endpoints will hand SSE-C source keys to the
+// destination's host (which reads the source itself with them).
+func (j *Job) warnKeysCrossHosts(ctx context.Context) error {
+	if j.settings.Stream || j.Keys.Len() == 0 || SameEndpoint(j.SourceEndpoint, j.DestEndpoint) {
+		return nil
+	}
+	counts, err := j.Store.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range counts {
+		if c.Encryption == string(planner.SSEC) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
+			j.Notice(fmt.Sprintf("--copy-mode server between two endpoints: the SSE-C keys of %d source version(s) will be sent to "+
+				"the destination's host (%s), which reads the source with them; use --copy-mode stream to keep them with the source's host",
+				c.Rows, hostOf(j.DestEndpoint)))
+			return nil
+		}
+	}
+	return nil
+}
+
+// hostOf is the host of an endpoint URL, or the URL itself.
+func hostOf(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		return u.Host
+	}
+	if endpoint == "" {
+		return "AWS"
+	}
+	return endpoint
 }

@@ -54,6 +54,14 @@ type Deps struct {
 	Progress Progress // nil: no progress display
 	Traffic  Traffic  // nil: no request counts
 	Now      func() time.Time
+	// SourceEndpoint and DestEndpoint are the endpoints the clients send
+	// to, as resolved from the flags, the environment and the profiles
+	// ("" = AWS's).
+	SourceEndpoint, DestEndpoint string
+	// Notice tells the user something they must see whatever the log
+	// level (a key file others can read, a key about to cross to another
+	// host); nil logs it as a warning.
+	Notice func(string)
 }
 
 // Job is one open job.
@@ -80,15 +88,29 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 	if d.Progress == nil {
 		d.Progress = noProgress{}
 	}
+	if d.Notice == nil {
+		log := d.Log
+		d.Notice = func(msg string) { log.Warn(msg) }
+	}
 	if d.Keys == nil && s.Spec.KeysFile != "" {
 		ring, warning, err := ReadKeyFile(s.Spec.KeysFile)
 		if err != nil {
 			return nil, err
 		}
 		if warning != "" {
-			d.Log.Warn(warning, "path", s.Spec.KeysFile)
+			d.Notice(warning)
 		}
 		d.Keys = ring
+	}
+	if d.Keys.Len() > 0 {
+		d.Store = scrubbingStore{d.Store, d.Keys}
+		d.Log = slog.New(scrubbingHandler{d.Log.Handler(), d.Keys})
+	}
+	if s.Replication == nil && !s.Spec.ReplicationConfigFromSource {
+		// Again with the endpoints the environment or a profile gave.
+		if err := checkOverlap(s.Source, s.Dest, d.SourceEndpoint, d.DestEndpoint); err != nil {
+			return nil, UsageError{err}
+		}
 	}
 	j := &Job{settings: s, Deps: d}
 	var err error

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -42,7 +43,7 @@ func TestReadKeyFile(t *testing.T) {
 	if err := os.Chmod(good, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, warning, err := ReadKeyFile(good); err != nil || !strings.Contains(warning, "chmod 600") {
+	if _, warning, err := ReadKeyFile(good); err != nil || !strings.Contains(warning, "chmod 600") || !strings.Contains(warning, good) {
 		t.Errorf("a key file others can read: %v, warning %q; want a warning", err, warning)
 	}
 
@@ -55,7 +56,7 @@ func TestReadKeyFile(t *testing.T) {
 	if !errors.As(err, &ue) {
 		t.Fatalf("ReadKeyFile accepted a 16-byte key, or not as a usage error: %v", err)
 	}
-	for _, w := range []string{"key file " + bad + ":", `entry 2 (id "z")`, "decodes to 16 bytes"} {
+	for _, w := range []string{"key file " + bad + ":", `entry 2: "key" decodes to 16 bytes`} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
 		}
@@ -68,6 +69,17 @@ func TestReadKeyFile(t *testing.T) {
 	}
 	if _, _, err := ReadKeyFile(empty); err == nil || !strings.Contains(err.Error(), "the file is empty") {
 		t.Errorf("ReadKeyFile(empty) = %v, want an error saying the file is empty", err)
+	}
+
+	if _, _, err := ReadKeyFile(dir); !errors.As(err, &ue) || !strings.Contains(err.Error(), "is a directory, want a JSON key file") {
+		t.Errorf("ReadKeyFile(a directory) = %v, want a usage error saying it is a directory", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadKeyFile(fifo); !errors.As(err, &ue) || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Errorf("ReadKeyFile(a FIFO) = %v, want a usage error saying it is not a regular file", err)
 	}
 
 	_, _, err = ReadKeyFile(filepath.Join(dir, "missing.json"))

@@ -18,7 +18,8 @@ const planPage = 1000
 // Plan inspects every version not yet done (HEAD, trying SSE-C keys) and
 // applies the selection filters and the rules to it, for each destination.
 // Versions are planned in parallel; plans are written a page at a time.
-func (j *Job) Plan(ctx context.Context) error {
+func (j *Job) Plan(ctx context.Context) (err error) {
+	defer func() { err = j.scrub(err) }()
 	total, err := j.Store.CountToPlan(ctx)
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@ import (
 // Scan lists the source into the checkpoint. Versions already recorded
 // keep their plan and outcome, so a rescan adds only what is new; an
 // interrupted scan keeps what it listed.
-func (j *Job) Scan(ctx context.Context) (planner.ScanStats, error) {
+func (j *Job) Scan(ctx context.Context) (_ planner.ScanStats, err error) {
+	defer func() { err = j.scrub(err) }()
 	src := j.settings.Source
 	bar := j.Progress.Start("scan", "versions listed", 0, 0)
 	defer bar.Finish()

@@ -217,9 +217,8 @@ func (s Spec) parse() (Settings, error) {
 			return set, err
 		}
 		src, dst := set.Source, set.Dest
-		if src.Bucket == dst.Bucket && s.SourceEndpoint() == s.DestEndpoint() &&
-			(strings.HasPrefix(src.Prefix, dst.Prefix) || strings.HasPrefix(dst.Prefix, src.Prefix)) {
-			return set, fmt.Errorf("--source %s and --dest %s overlap: replicas would be listed as sources; use separate buckets or prefixes", src, dst)
+		if err := checkOverlap(src, dst, s.SourceEndpoint(), s.DestEndpoint()); err != nil {
+			return set, err
 		}
 	}
 	for _, e := range []struct{ flag, url string }{
@@ -240,7 +239,7 @@ func (s Spec) parse() (Settings, error) {
 	}
 	switch s.CopyMode {
 	case "", "auto":
-		set.Stream = s.SourceEndpoint() != s.DestEndpoint() || s.DestProfileName() != s.Profile
+		set.Stream = !SameEndpoint(s.SourceEndpoint(), s.DestEndpoint()) || s.DestProfileName() != s.Profile
 	case "server":
 	case "stream":
 		set.Stream = true
@@ -283,17 +282,57 @@ func (s Spec) parse() (Settings, error) {
 	return set, nil
 }
 
+// checkOverlap refuses a destination that lies inside the source (or the
+// other way round) on the same endpoint: replicas would be listed as
+// sources, and every rerun would copy them again.
+func checkOverlap(src, dst Location, srcEndpoint, dstEndpoint string) error {
+	if src.Bucket == dst.Bucket && SameEndpoint(srcEndpoint, dstEndpoint) &&
+		(strings.HasPrefix(src.Prefix, dst.Prefix) || strings.HasPrefix(dst.Prefix, src.Prefix)) {
+		return fmt.Errorf("--source %s and --dest %s overlap: replicas would be listed as sources; use separate buckets or prefixes", src, dst)
+	}
+	return nil
+}
+
 // checkEndpoint: an endpoint is an http or https URL with a host, such as
-// https://127.0.0.1:9000; anything else would fail in every request.
+// https://127.0.0.1:9000; anything else would fail in every request. It
+// holds no credentials: they belong in the credential chain, and the URL
+// is stored in the checkpoint.
 func checkEndpoint(flag, v string) error {
 	if v == "" {
 		return nil
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if err == nil && u.User != nil {
+			v = u.Redacted()
+		}
 		return fmt.Errorf("--%s %q: want a URL such as https://s3.example.com or https://127.0.0.1:9000", flag, v)
 	}
+	if u.User != nil {
+		return fmt.Errorf("--%s %s holds user info: credentials belong in the credential chain (AWS_ACCESS_KEY_ID, a profile), never in a URL",
+			flag, u.Redacted())
+	}
 	return nil
+}
+
+// SameEndpoint reports whether two endpoint URLs name the same place:
+// scheme and host compared without case, default ports and a trailing
+// slash ignored. "" is AWS's own endpoint.
+func SameEndpoint(a, b string) bool { return normalizeEndpoint(a) == normalizeEndpoint(b) }
+
+func normalizeEndpoint(e string) string {
+	u, err := url.Parse(strings.TrimSpace(e))
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(strings.ToLower(strings.TrimSpace(e)), "/")
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host + strings.TrimRight(u.EscapedPath(), "/")
 }
 
 // cutAtPartSize: --part-layout size.

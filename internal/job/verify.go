@@ -31,6 +31,7 @@ func (m Mismatch) String() string {
 // mismatch for each replica that does not match (from one goroutine at a
 // time). It returns how many replicas it checked and how many did not match.
 func (j *Job) Verify(ctx context.Context, content bool, mismatch func(Mismatch)) (checked, mismatches int64, err error) {
+	defer func() { err = j.scrub(err) }()
 	ex, err := j.executor(nil)
 	if err != nil {
 		return 0, 0, err

@@ -32,6 +32,8 @@ type Options struct {
 	Profile, DestProfile         string  // "" = the default chain
 	MaxInFlight                  int     // requests in flight at most, over both clients
 	MaxRequestsPerSecond         float64 // 0 = no cap
+	// SSEC: SSE-C keys are loaded, so every endpoint must be https.
+	SSEC bool
 }
 
 // The SDK's retryer, configured once here: the only retry loop in the
@@ -80,11 +82,30 @@ func New(ctx context.Context, o Options) (Clients, error) {
 	}
 	srcCfg.APIOptions = append(srcCfg.APIOptions, tr.apiOption)
 	dstCfg.APIOptions = append(dstCfg.APIOptions, tr.apiOption)
-	return Clients{
+	c := Clients{
 		Source:  newS3(srcCfg, o.SourceEndpoint),
 		Dest:    newS3(dstCfg, o.DestEndpoint),
 		Traffic: tr,
-	}, nil
+	}
+	for _, e := range []struct{ role, given, resolved string }{
+		{"source", o.SourceEndpoint, aws.ToString(c.Source.Options().BaseEndpoint)},
+		{"destination", o.DestEndpoint, aws.ToString(c.Dest.Options().BaseEndpoint)},
+	} {
+		from := "from the flags"
+		if e.given == "" {
+			from = "from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3 or the profile's endpoint_url"
+		}
+		if err := checkEndpoint(e.role, e.resolved, from, o.SSEC); err != nil {
+			return Clients{}, err
+		}
+	}
+	return c, nil
+}
+
+// Endpoints are the endpoints the clients send to, as resolved from the
+// flags, the environment and the profiles ("" = AWS's).
+func (c Clients) Endpoints() (source, dest string) {
+	return aws.ToString(c.Source.Options().BaseEndpoint), aws.ToString(c.Dest.Options().BaseEndpoint)
 }
 
 func awsConfig(ctx context.Context, profile string, o Options, endpoint string, conns int) (aws.Config, error) {
@@ -113,6 +134,13 @@ func awsConfig(ctx context.Context, profile string, o Options, endpoint string, 
 	if err != nil {
 		return aws.Config{}, err
 	}
+	// The transport as configured (CA bundle included), in a client that
+	// follows no redirect and sends keys over https only.
+	bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		return aws.Config{}, fmt.Errorf("unexpected HTTP client %T", cfg.HTTPClient)
+	}
+	cfg.HTTPClient = &http.Client{Transport: keyGuard{bc.GetTransport()}, CheckRedirect: refuseRedirect}
 	if cfg.Region == "" {
 		if endpoint == "" {
 			return aws.Config{}, errors.New("no AWS region: give --region or set AWS_REGION")
