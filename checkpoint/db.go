@@ -32,6 +32,9 @@ type DB struct {
 
 	recMu sync.Mutex
 	rec   *recorder // the outcome writer, started by the first Record
+	// batchDelay is how long an outcome may wait for its commit
+	// (recordDelay; tests that crash lengthen it to lose outcomes surely).
+	batchDelay time.Duration
 
 	rowColumns string // what reads select for scanRow
 }
@@ -93,7 +96,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns}
+	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {

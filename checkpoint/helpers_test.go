@@ -11,6 +11,11 @@ import (
 	"github.com/s3backfill/s3backfill/planner"
 )
 
+// The contract's behaviour is tested by the conformance suite
+// (conformance_test.go); the tests of this package check what is SQLite's
+// own: the file, its lock, migrations, read-only opening, the SQL and the
+// stamps.
+
 // clock is the fixed time the test databases stamp rows with.
 var clock = time.Date(2025, 3, 4, 5, 6, 7, 800, time.UTC)
 
@@ -65,10 +70,10 @@ func scanAll(t *testing.T, db *DB, ls ...listing) planner.ScanStats {
 }
 
 // allRows returns EachRow's rows.
-func allRows(t *testing.T, db *DB, failedOnly bool) []planner.Row {
+func allRows(t *testing.T, db *DB) []planner.Row {
 	t.Helper()
 	var rows []planner.Row
-	if err := db.EachRow(context.Background(), onlyFailed(failedOnly), func(r planner.Row) error {
+	if err := db.EachRow(context.Background(), "", func(r planner.Row) error {
 		rows = append(rows, r)
 		return nil
 	}); err != nil {
@@ -83,7 +88,7 @@ func history(t *testing.T, db *DB) string {
 	t.Helper()
 	var b strings.Builder
 	last := ""
-	for _, r := range allRows(t, db, false) {
+	for _, r := range allRows(t, db) {
 		switch {
 		case last == "":
 			fmt.Fprintf(&b, "%s: %s", r.Key, r.VersionID)
@@ -97,18 +102,6 @@ func history(t *testing.T, db *DB) string {
 	return b.String()
 }
 
-// rowByVersion finds a row by key and version id.
-func rowByVersion(t *testing.T, db *DB, key, vid string) planner.Row {
-	t.Helper()
-	for _, r := range allRows(t, db, false) {
-		if r.Key == key && r.VersionID == vid {
-			return r
-		}
-	}
-	t.Fatalf("no row %s@%s", key, vid)
-	return planner.Row{}
-}
-
 // ids returns the row ids of versions given as "key@vid".
 func ids(t *testing.T, db *DB, versions ...string) []int64 {
 	t.Helper()
@@ -118,43 +111,30 @@ func ids(t *testing.T, db *DB, versions ...string) []int64 {
 		if !ok {
 			t.Fatalf("bad version %q", v)
 		}
-		out = append(out, rowByVersion(t, db, key, vid).ID)
+		found := false
+		for _, r := range allRows(t, db) {
+			if r.Key == key && r.VersionID == vid {
+				out, found = append(out, r.ID), true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("no row %s", v)
+		}
 	}
 	return out
 }
 
-// plan saves a plan with that action and status for the versions.
-func plan(t *testing.T, db *DB, action planner.Action, status planner.Status, versions ...string) {
+// plan saves a copy plan (pending) for the versions.
+func plan(t *testing.T, db *DB, versions ...string) {
 	t.Helper()
 	var plans []planner.Plan
 	for _, id := range ids(t, db, versions...) {
-		plans = append(plans, planner.Plan{TaskID: id, Inspection: planner.Inspection{Inspected: true, Encryption: "SSE-S3"}, Decision: planner.Decision{Action: action, DestKey: "dst/" + versions[len(plans)], ReplicaEncryption: "SSE-S3"}, Status: status})
+		plans = append(plans, planner.Plan{TaskID: id, Inspection: planner.Inspection{Inspected: true, Encryption: planner.SSES3},
+			Decision: planner.Decision{Action: planner.Copy, DestKey: "dst/k"}, Status: planner.StatusPending})
 	}
 	if err := db.SavePlans(context.Background(), plans); err != nil {
 		t.Fatalf("SavePlans: %v", err)
-	}
-}
-
-// record claims the versions and records an outcome with that status for
-// each, through a recorder.
-func record(t *testing.T, db *DB, status planner.Status, versions ...string) {
-	t.Helper()
-	rowIDs := ids(t, db, versions...)
-	if err := db.Claim(context.Background(), rowIDs); err != nil {
-		t.Fatalf("Claim: %v", err)
-	}
-	rec := db
-	for i, id := range rowIDs {
-		o := planner.Outcome{TaskID: id, Status: status}
-		if status == planner.StatusSucceeded {
-			o.Replica.VersionID = "dst-" + versions[i]
-		}
-		if err := rec.Record(o); err != nil {
-			t.Fatalf("Record: %v", err)
-		}
-	}
-	if err := rec.Flush(); err != nil {
-		t.Fatalf("Flush.Close: %v", err)
 	}
 }
 
@@ -162,20 +142,13 @@ func record(t *testing.T, db *DB, status planner.Status, versions ...string) {
 func statuses(t *testing.T, db *DB) string {
 	t.Helper()
 	var parts []string
-	for _, r := range allRows(t, db, false) {
+	for _, r := range allRows(t, db) {
 		parts = append(parts, fmt.Sprintf("%s@%s=%s", r.Key, r.VersionID, r.Status))
 	}
 	return strings.Join(parts, " ")
 }
 
-// The destination bucket of single-destination tests.
+// The destination bucket of the tests.
 const testDest = "dst"
 
 var testDests = []string{testDest}
-
-func onlyFailed(failedOnly bool) planner.Status {
-	if failedOnly {
-		return planner.StatusFailed
-	}
-	return ""
-}

@@ -50,7 +50,9 @@ func (db *DB) CountToPlan(ctx context.Context) (int64, error) {
 
 // SavePlans writes plans in one transaction. A plan's Decision.ErrorCode
 // and Reason become the row's error code and message. Rows claimed by a
-// run in the meantime keep their plan.
+// run in the meantime keep their plan, whether still copying or already
+// copied (PlanPage never returns a succeeded row: one is succeeded only
+// by a copy run).
 func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 	if len(plans) == 0 {
 		return nil
@@ -65,7 +67,7 @@ func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 		checksum_algorithm = ?, checksum = ?, checksum_type = ?, archived = ?,
 		action = ?, rule_id = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
 		replica_storage_class = ?, replica_bucket_key = ?, status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
-		WHERE id = ? AND status != 'copying'`)
+		WHERE id = ? AND status NOT IN ('copying', 'succeeded')`)
 	if err != nil {
 		return fmt.Errorf("save plans: %w", err)
 	}

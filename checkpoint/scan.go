@@ -44,15 +44,17 @@ type Scan struct {
 // version and delete marker, in listing order (by key, newest first within
 // a key), and each is recorded once for each destination bucket in dests.
 // Versions already recorded keep their plan and outcome. The versions of a
-// key are committed together; when list fails, what it added so far is
-// kept (a rescan adds only the rest) and its error returned. Not safe for
-// concurrent use with another scan.
+// key are committed together; when list fails, the keys it added so far
+// are kept (a rescan adds only the rest), except the last one, which may
+// be incomplete, and its error is returned. Not safe for concurrent use
+// with another scan.
 func (db *DB) RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error) {
 	s, err := db.BeginScan(ctx, dests)
 	if err != nil {
 		return planner.ScanStats{}, err
 	}
 	if err := list(func(v planner.Version) error { return s.Add(ctx, v) }); err != nil {
+		s.dropLastKey()
 		return planner.ScanStats{}, errors.Join(err, s.Stop())
 	}
 	return s.Finish(ctx)
@@ -123,6 +125,20 @@ func (s *Scan) Add(ctx context.Context, v planner.Version) error {
 	s.buf = append(s.buf, v)
 	s.seen++
 	return nil
+}
+
+// dropLastKey forgets the buffered versions of the last key listed: when a
+// listing fails, that key's older versions may not have been listed, and
+// recording its newer ones alone would put the older ones, found by the
+// next scan, after them in the key's history. The next scan lists the
+// whole key again. (A key with more than maxScanBatch versions may still
+// be split.)
+func (s *Scan) dropLastKey() {
+	n := len(s.buf)
+	for n > 0 && s.buf[n-1].Key == s.buf[len(s.buf)-1].Key {
+		n--
+	}
+	s.buf = s.buf[:n]
 }
 
 // Stop writes what is buffered and ends the writer, without marking the
@@ -212,34 +228,46 @@ func upsertVersions(n int) string {
 // its plan and outcome; only is-latest is refreshed. The exception is the
 // "null" version: writing a key while versioning is off or suspended
 // replaces it under the same id, so a "null" version whose ETag, size or
-// time changed is a new object: it is reset to pending at its new place in
-// the key's history, its old plan and outcome forgotten (a new plan is
-// made before it is copied).
-const upsertVersion = `
+// time changed is a new object: it starts over at its new place in the
+// key's history as a version just listed (pending, uninspected, unplanned),
+// everything recorded of the old object forgotten.
+var upsertVersion = `
 	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at)
 	VALUES ` + upsertValues + `
 	ON CONFLICT (dest, key, version_id) DO UPDATE SET
 		is_latest = excluded.is_latest,
 		updated_at = excluded.updated_at,
-		scan_no = CASE WHEN ` + nullReplaced + ` THEN excluded.scan_no ELSE scan_no END,
-		rank = CASE WHEN ` + nullReplaced + ` THEN excluded.rank ELSE rank END,
-		status = CASE WHEN ` + nullReplaced + ` THEN 'pending' ELSE status END,
-		inspected = CASE WHEN ` + nullReplaced + ` THEN 0 ELSE inspected END,
-		action = CASE WHEN ` + nullReplaced + ` THEN '' ELSE action END,
-		attempts = CASE WHEN ` + nullReplaced + ` THEN 0 ELSE attempts END,
-		dest_version_id = CASE WHEN ` + nullReplaced + ` THEN '' ELSE dest_version_id END,
-		replica_etag = CASE WHEN ` + nullReplaced + ` THEN '' ELSE replica_etag END,
-		etag_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE etag_status END,
-		etag_reason = CASE WHEN ` + nullReplaced + ` THEN '' ELSE etag_reason END,
-		checksum_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE checksum_status END,
-		checksum_reason = CASE WHEN ` + nullReplaced + ` THEN '' ELSE checksum_reason END,
-		verify_status = CASE WHEN ` + nullReplaced + ` THEN '' ELSE verify_status END,
-		error_code = CASE WHEN ` + nullReplaced + ` THEN '' ELSE error_code END,
-		message = CASE WHEN ` + nullReplaced + ` THEN '' ELSE message END,
+		` + nullResetSQL() + `,
 		delete_marker = excluded.delete_marker, size = excluded.size, etag = excluded.etag,
 		last_modified = excluded.last_modified, storage_class = excluded.storage_class
 	WHERE is_latest != excluded.is_latest OR ` + nullReplaced
+
+// nullResets are the columns a replaced "null" version sets, with their
+// values: its place in the history, and the defaults of a new row for its
+// inspection, plan, outcome and verification.
+var nullResets = [][2]string{
+	{"scan_no", "excluded.scan_no"}, {"rank", "excluded.rank"},
+	{"inspected", "0"}, {"source_encryption", "''"}, {"kms_key_id", "''"}, {"ssec_key_id", "''"}, {"bucket_key", "0"},
+	{"replication_status", "''"}, {"checksum_algorithm", "''"}, {"checksum", "''"}, {"checksum_type", "''"}, {"archived", "0"},
+	{"action", "''"}, {"rule_id", "''"}, {"dest_key", "''"}, {"replica_encryption", "''"}, {"replica_kms_key_id", "''"},
+	{"replica_ssec_key_id", "''"}, {"replica_storage_class", "''"}, {"replica_bucket_key", "0"},
+	{"status", "'pending'"}, {"attempts", "0"}, {"claimed_at", "''"}, {"finished_at", "''"},
+	{"dest_version_id", "''"}, {"replica_etag", "''"}, {"etag_status", "''"}, {"etag_reason", "''"},
+	{"checksum_status", "''"}, {"checksum_reason", "''"}, {"part_layout", "''"},
+	{"error_code", "''"}, {"http_status", "0"}, {"message", "''"},
+	{"verify_status", "''"}, {"verify_message", "''"}, {"verified_at", "''"},
+}
+
+// nullResetSQL is the SET list of nullResets, each only for a replaced
+// "null" version.
+func nullResetSQL() string {
+	sets := make([]string, len(nullResets))
+	for i, c := range nullResets {
+		sets[i] = c[0] + " = CASE WHEN " + nullReplaced + " THEN " + c[1] + " ELSE " + c[0] + " END"
+	}
+	return strings.Join(sets, ",\n\t\t")
+}
 
 const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 

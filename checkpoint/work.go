@@ -2,9 +2,11 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/s3backfill/s3backfill/planner"
@@ -135,6 +137,10 @@ type recorder struct {
 
 	mu  sync.Mutex
 	err error
+
+	// lost is a test hook (see crash): outcomes not committed yet are
+	// dropped, as a killed process loses them.
+	lost atomic.Bool
 }
 
 type recorderOp struct {
@@ -172,6 +178,26 @@ func (db *DB) stopRecorder() error {
 	return r.Err()
 }
 
+// crash ends db as a killed process would, for tests: the outcomes the
+// writer holds and has not committed are lost, the connections are closed
+// and the job's lock is released. What was committed stays.
+func (db *DB) crash() error {
+	db.recMu.Lock()
+	r := db.rec
+	db.rec = nil
+	db.recMu.Unlock()
+	if r != nil {
+		r.lost.Store(true)
+		close(r.in)
+		<-r.done
+	}
+	err := errors.Join(db.r.Close(), db.w.Close())
+	if db.lock != nil {
+		err = errors.Join(err, db.lock.Close())
+	}
+	return err
+}
+
 func (r *recorder) flush() error {
 	ch := make(chan error, 1)
 	r.in <- recorderOp{flush: ch}
@@ -188,10 +214,14 @@ func (r *recorder) Err() error {
 func (r *recorder) loop() {
 	defer close(r.done)
 	var batch []planner.Outcome
-	tick := time.NewTicker(recordDelay)
+	tick := time.NewTicker(r.db.batchDelay)
 	defer tick.Stop()
 	commit := func() {
 		if len(batch) == 0 {
+			return
+		}
+		if r.lost.Load() {
+			batch = batch[:0]
 			return
 		}
 		if err := r.db.saveOutcomes(batch); err != nil {

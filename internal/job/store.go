@@ -29,18 +29,21 @@ type Store interface {
 	// first within a key), and each is recorded as a task for each
 	// destination bucket. Tasks already recorded keep their plan and
 	// outcome (a "null" version that was replaced starts over). The
-	// versions of one key are durable together; when list fails, what it
-	// added is kept and its error returned.
+	// versions of one key are durable together; when list fails, the keys
+	// it finished are kept (the last key, maybe listed only in part, is
+	// left to the next scan, which adds it whole) and its error returned.
 	RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error)
 
 	// CountToPlan is the number of rows PlanPage will return in all.
 	CountToPlan(ctx context.Context) (int64, error)
 	// PlanPage returns up to limit rows with an id above afterID, by id,
 	// that are pending, failed or skipped; the rows of one version (one
-	// per destination) are next to each other. NewerReplicated is filled.
+	// per destination) are next to each other, except the rows of a
+	// destination added to an existing job, which come later (the version
+	// is then inspected once more). NewerReplicated is filled.
 	PlanPage(ctx context.Context, afterID int64, limit int) ([]planner.Row, error)
-	// SavePlans records plans, all or none. A task claimed by a copy run
-	// keeps its plan.
+	// SavePlans records plans, all or none. A task claimed by a copy run,
+	// or already copied, keeps its plan.
 	SavePlans(ctx context.Context, plans []planner.Plan) error
 
 	// CountWork is the number and bytes of tasks with a copy to do.
