@@ -153,28 +153,26 @@ func (w *fullWorld) expect(replicateKMS bool, kmsReplica string, deleteMarkers b
 	return func(v *srcVersion) expectation {
 		switch {
 		case v.deleteMarker && deleteMarkers:
-			return expectation{replicated: true, status: "succeeded"}
+			return expectation{status: "succeeded"}
 		case v.deleteMarker:
-			return expectation{status: "skipped"}
+			return expectation{status: "skipped", messages: []string{"delete marker replication not enabled"}}
 		}
 		switch v.enc {
-		case encNone:
-			return expectation{replicated: true, status: "succeeded", replicaEnc: encNone}
-		case encS3:
-			return expectation{replicated: true, status: "succeeded", replicaEnc: encS3}
+		case encNone, encS3:
+			return expectation{status: "succeeded", enc: v.enc}
 		case encKMS:
 			if !replicateKMS {
-				return expectation{status: "skipped"}
+				return expectation{status: "skipped", messages: []string{"KMS replication not enabled"}}
 			}
-			return expectation{replicated: true, status: "succeeded", replicaEnc: encKMS, replicaKMS: "arn:aws:kms:" + kmsReplica}
+			return expectation{status: "succeeded", enc: encKMS, kms: kmsARN(kmsReplica)}
 		default: // SSE-C
 			switch v.ssec {
 			case w.unknown:
-				return expectation{status: "failed", errorCode: "SrcSSECKeyNotFound"}
+				return expectation{status: "failed", code: "SrcSSECKeyNotFound"}
 			case w.legacy:
-				return expectation{replicated: true, status: "succeeded", replicaEnc: encC, replicaKey: w.tax}
+				return expectation{status: "succeeded", enc: encC, ssec: w.tax}
 			default:
-				return expectation{replicated: true, status: "succeeded", replicaEnc: encC, replicaKey: v.ssec}
+				return expectation{status: "succeeded", enc: encC, ssec: v.ssec}
 			}
 		}
 	}
@@ -186,9 +184,8 @@ func TestBackfillEndToEnd(t *testing.T) {
 	src := lab.Bucket(t, c, "e2e-src", false) // versioning is enabled after the 'null' version
 	dst := lab.Bucket(t, c, "e2e-dst", true)
 	w := seedFullWorld(t, lab, c, src)
-	keyFile := writeKeyFile(t, []*customerKey{w.tax, w.legacy, w.decoy, w.unknown})
-	dir := t.TempDir()
-	db, report := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	keyFile := writeKeyFile(t, w.customerKeys())
+	db, report := jobFiles(t)
 	kmsReplica := lab.KMSKeys[3]
 	var out outputs
 
@@ -200,9 +197,10 @@ func TestBackfillEndToEnd(t *testing.T) {
 		t.Fatalf("first run: exit %d, want 3 (the unknown-key versions fail)\n%s", first.code, first)
 	}
 	expect := w.expect(true, kmsReplica, true)
-	pairs := checkReplicas(t, w.world, c, dst, "", "", expect)
-	checkReport(t, w.world, src, dst, report, expect, pairs)
-	checkMultipartReplicas(t, c, dst, w)
+	rep := readDestReport(t, report)
+	rep.checkShape(t, w.total())
+	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: expect, report: rep})
+	checkMultipartReplicas(t, c, dst, w, "big/plain.bin", "big/kms.bin", "Tax/big-ssec.bin")
 
 	// A second run copies nothing: the destination is unchanged.
 	before := listVersions(t, c, dst)
@@ -213,7 +211,10 @@ func TestBackfillEndToEnd(t *testing.T) {
 	if after := listVersions(t, c, dst); !sameVersions(before, after) {
 		t.Errorf("the second run changed the destination:\nbefore %v\nafter  %v", before, after)
 	}
-	checkReport(t, w.world, src, dst, report, expect, pairs)
+	// Its report says the same as the first's.
+	rep = readDestReport(t, report)
+	rep.checkShape(t, w.total())
+	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: expect, report: rep})
 
 	status := tool(t, lab, &out, "status", "--db", db)
 	if status.code != 0 || !strings.Contains(status.stdout, "succeeded") || !strings.Contains(status.stdout, "SSE-C") {
@@ -228,80 +229,30 @@ func TestBackfillEndToEnd(t *testing.T) {
 	files := []string{report}
 	matches, _ := filepath.Glob(db + "*")
 	files = append(files, matches...)
-	checkNoSecrets(t, []*customerKey{w.tax, w.legacy, w.decoy, w.unknown}, files, out.all.Bytes())
+	checkNoSecrets(t, w.customerKeys(), files, out.all.Bytes())
 }
 
-// checkReport checks one row per source version with the right status,
-// codes and the destination version the replica really has.
-func checkReport(t *testing.T, w *world, srcBucket, dstBucket, path string, expect func(*srcVersion) expectation, pairs map[string]string) {
-	t.Helper()
-	header, rows, n := reportRows(t, path)
-	wantHeader := []string{"Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage",
-		"DestinationBucket", "DestinationKey", "DestinationVersionId", "SourceEncryption", "ReplicaEncryption", "KeyId"}
-	if len(header) < len(wantHeader) || !slices.Equal(header[:len(wantHeader)], wantHeader) {
-		t.Errorf("report header %v, want it to start with %v", header, wantHeader)
-	}
-	for _, col := range []string{"Size", "SourceETag", "ReplicaETag", "ETagStatus"} {
-		if !slices.Contains(header, col) {
-			t.Errorf("report header lacks %s", col)
-		}
-	}
-	if n != w.total() {
-		t.Errorf("report has %d rows, want one per source version: %d", n, w.total())
-	}
-	for _, key := range w.keys {
-		for _, v := range w.versions[key] {
-			row := rows[key+"@"+v.versionID]
-			if row == nil {
-				t.Errorf("report has no row for %q@%s", key, v.versionID)
-				continue
-			}
-			e := expect(v)
-			if row["Bucket"] != srcBucket || row["TaskStatus"] != e.status {
-				t.Errorf("report %q@%s: bucket %s status %s, want %s %s (%s)", key, v.versionID, row["Bucket"], row["TaskStatus"], srcBucket, e.status, row["ResultMessage"])
-			}
-			if e.errorCode != "" && row["ErrorCode"] != e.errorCode {
-				t.Errorf("report %q@%s: error code %q, want %q", key, v.versionID, row["ErrorCode"], e.errorCode)
-			}
-			if e.replicated {
-				if row["DestinationVersionId"] != pairs[v.versionID] || row["DestinationBucket"] != dstBucket || row["HTTPStatusCode"] != "200" {
-					t.Errorf("report %q@%s: destination %s@%s (HTTP %s), want %s@%s", key, v.versionID,
-						row["DestinationBucket"], row["DestinationVersionId"], row["HTTPStatusCode"], dstBucket, pairs[v.versionID])
-				}
-				if !v.deleteMarker && (row["SourceEncryption"] != v.enc || row["ReplicaEncryption"] != e.replicaEnc) {
-					t.Errorf("report %q@%s: encryption %s -> %s, want %s -> %s", key, v.versionID,
-						row["SourceEncryption"], row["ReplicaEncryption"], v.enc, e.replicaEnc)
-				}
-				if !v.deleteMarker && !slices.Contains([]string{"match", "differs-expected"}, row["ETagStatus"]) {
-					t.Errorf("report %q@%s: ETagStatus %q", key, v.versionID, row["ETagStatus"])
-				}
-			}
-			if v.ssec != nil && v.ssec.inFile && row["KeyId"] != v.ssec.id {
-				t.Errorf("report %q@%s: KeyId %q, want %q", key, v.versionID, row["KeyId"], v.ssec.id)
-			}
-		}
-	}
+// customerKeys are the SSE-C keys of the full world, the one not in the
+// key file included.
+func (w *fullWorld) customerKeys() []*customerKey {
+	return []*customerKey{w.tax, w.legacy, w.decoy, w.unknown}
 }
 
-// checkMultipartReplicas checks that objects above the threshold were
-// copied in parts (the replica ETag has the multipart form).
-func checkMultipartReplicas(t *testing.T, c *s3.Client, dst string, w *fullWorld) {
+// checkMultipartReplicas checks that the replicas of the full world's
+// objects above the threshold (keys) were copied in parts. Their replicas
+// keep the source's SSE-C key, if any.
+func checkMultipartReplicas(t *testing.T, c *s3.Client, dst string, w *fullWorld, keys ...string) {
 	t.Helper()
-	for _, tc := range []struct {
-		key string
-		k   *customerKey
-	}{{"big/plain.bin", nil}, {"big/kms.bin", nil}, {"Tax/big-ssec.bin", w.tax}} {
-		in := &s3.HeadObjectInput{Bucket: aws.String(dst), Key: aws.String(tc.key), PartNumber: aws.Int32(1)}
-		if tc.k != nil {
-			in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String("AES256"), aws.String(tc.k.b64()), aws.String(tc.k.md5())
-		}
+	for _, key := range keys {
+		in := &s3.HeadObjectInput{Bucket: aws.String(dst), Key: aws.String(key), PartNumber: aws.Int32(1)}
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = w.versions[key][0].ssec.sseC()
 		h, err := c.HeadObject(context.Background(), in)
 		if err != nil {
-			t.Errorf("HEAD part 1 of %s: %v", tc.key, err)
+			t.Errorf("HEAD part 1 of %s/%s: %v", dst, key, err)
 			continue
 		}
 		if n := aws.ToInt32(h.PartsCount); n < 2 {
-			t.Errorf("%s: replica has %d parts, want a multipart copy (≥ 2 parts)", tc.key, n)
+			t.Errorf("%s/%s: replica has %d parts, want a multipart copy (≥ 2 parts)", dst, key, n)
 		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/s3backfill/s3backfill/internal/labenv"
 )
 
 // TestIncrementalWithPrefixes: a job from s3://src/data to s3://dst/backup
@@ -15,11 +13,9 @@ import (
 // and a later run copies only the versions created since, after the ones
 // already copied.
 func TestIncrementalWithPrefixes(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "incr-src", true)
+	lab, c, w := newSource(t, "incr-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "incr-dst", true)
-	w := newWorld(c, src)
 	outside := newWorld(c, src) // under another prefix: not part of the job
 	r := mrand.New(mrand.NewPCG(5, 6))
 	for k := range 20 {
@@ -36,10 +32,10 @@ func TestIncrementalWithPrefixes(t *testing.T) {
 	if first.code != 0 {
 		t.Fatalf("first run: %s", first)
 	}
-	expect := func(v *srcVersion) expectation {
-		return expectation{replicated: true, status: "succeeded", replicaEnc: v.enc}
-	}
-	checkReplicas(t, w, c, dst, "backup/", "data/", expect)
+	replicas := replicaCheck{dest: dst, srcPrefix: "data/", destPrefix: "backup/", expect: func(v *srcVersion) expectation {
+		return expectation{status: "succeeded", enc: v.enc}
+	}}
+	checkReplicas(t, w, c, replicas)
 
 	// New versions, a new key and a delete marker since the first run.
 	before := listVersions(t, c, dst)
@@ -58,7 +54,7 @@ func TestIncrementalWithPrefixes(t *testing.T) {
 	if !strings.Contains(second.stderr, fmt.Sprintf("new=%d", added)) {
 		t.Errorf("second run did not report %d new versions:\n%s", added, second.stderr)
 	}
-	checkReplicas(t, w, c, dst, "backup/", "data/", expect)
+	checkReplicas(t, w, c, replicas)
 	after := listVersions(t, c, dst)
 	// The replicas made by the first run are untouched, still first.
 	for key, old := range before {

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/checkpoint"
-	"github.com/s3backfill/s3backfill/internal/labenv"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -80,25 +79,22 @@ func etagOf(t *testing.T, c *s3.Client, bucket, key, versionID string) string {
 // SSE-S3, gets a replica with the very same multipart ETag; a single-part
 // object above the threshold is cut at --part-size.
 func TestPartLayoutReplay(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "layout-src", true)
+	lab, c, w := newSource(t, "layout-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "layout-dst", true)
-	w := newWorld(c, src)
 	r := mrand.New(mrand.NewPCG(7, 8))
 	plain := putInParts(t, w, "uneven/plain", content(r, 19*mib), []int{5 * mib, 7 * mib, 6 * mib, 1 * mib}, "")
 	sse := putInParts(t, w, "uneven/sse-s3", content(r, 11*mib+3), []int{6 * mib, 5*mib + 3}, types.ServerSideEncryptionAes256)
 	w.put(t, &srcVersion{key: "single/big", data: content(r, 8*mib), enc: encNone}) // one PUT: not multipart
-	dir := t.TempDir()
-	db, report := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, report := jobFiles(t)
 	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--report", report,
 		"--endpoint-url", lab.Endpoint, "--multipart-threshold", "6MiB", "--part-size", "5MiB")
 	if res.code != 0 {
 		t.Fatalf("%s", res)
 	}
-	checkReplicas(t, w, c, dst, "", "", func(v *srcVersion) expectation {
-		return expectation{replicated: true, status: "succeeded", replicaEnc: v.enc}
-	})
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(v *srcVersion) expectation {
+		return expectation{status: "succeeded", enc: v.enc}
+	}})
 	for _, v := range []*srcVersion{plain, sse} {
 		want := etagOf(t, c, src, v.key, v.versionID)
 		if got := etagOf(t, c, dst, v.key, ""); got != want || !strings.Contains(got, "-") {
@@ -107,21 +103,20 @@ func TestPartLayoutReplay(t *testing.T) {
 	}
 	// --part-layout size cuts every multipart copy at --part-size instead.
 	dst2 := lab.Bucket(t, c, "layout-dst2", true)
-	report2 := filepath.Join(dir, "report2.csv")
-	if res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst2, "--db", filepath.Join(dir, "job2.db"),
+	db2, report2 := jobFiles(t)
+	if res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst2, "--db", db2,
 		"--report", report2, "--endpoint-url", lab.Endpoint, "--multipart-threshold", "6MiB", "--part-size", "5MiB",
 		"--part-layout", "size"); res.code != 0 {
 		t.Fatalf("%s", res)
 	}
-	_, rows2, _ := reportRows(t, report2)
-	for _, row := range rows2 {
+	for _, row := range readDestReport(t, report2).rows {
 		if row["Key"] == plain.key && (row["PartLayout"] != "5MiB parts" || row["ETagStatus"] != "differs-expected") {
 			t.Errorf("--part-layout size: %s has PartLayout %q, ETagStatus %q; want 5MiB parts, differs-expected",
 				plain.key, row["PartLayout"], row["ETagStatus"])
 		}
 	}
 
-	_, rows, _ := reportRows(t, report)
+	rows := readDestReport(t, report).rows
 	for key, want := range map[string]string{
 		plain.key:    "source's 4 parts",
 		sse.key:      "source's 2 parts",
@@ -142,11 +137,9 @@ func TestPartLayoutReplay(t *testing.T) {
 // multipart copy with many parts: the next run completes the same upload
 // and copies only the parts not recorded as done.
 func TestMultipartResumeAfterKill(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "mpkill-src", true)
+	lab, c, w := newSource(t, "mpkill-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "mpkill-dst", true)
-	w := newWorld(c, src)
 	r := mrand.New(mrand.NewPCG(9, 10))
 	const parts = 24
 	sizes := make([]int, parts)
@@ -208,9 +201,9 @@ func TestMultipartResumeAfterKill(t *testing.T) {
 	if p.count("CreateMultipartUpload") != 1 {
 		t.Errorf("%d uploads created, want 1", p.count("CreateMultipartUpload"))
 	}
-	checkReplicas(t, w, c, dst, "", "", func(*srcVersion) expectation {
-		return expectation{replicated: true, status: "succeeded", replicaEnc: encNone}
-	})
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(*srcVersion) expectation {
+		return expectation{status: "succeeded", enc: encNone}
+	}})
 	if got, want := etagOf(t, c, dst, v.key, ""), etagOf(t, c, src, v.key, v.versionID); got != want {
 		t.Errorf("replica ETag %s, want %s", got, want)
 	}
@@ -265,11 +258,9 @@ func withUploads(t *testing.T, path string, f func(*checkpoint.DB, []planner.Upl
 // resume; cleanup then aborts that upload and lists an upload the job did
 // not start without touching it.
 func TestInterruptAndCleanup(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "intr-src", true)
+	lab, c, w := newSource(t, "intr-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "intr-dst", true)
-	w := newWorld(c, src)
 	r := mrand.New(mrand.NewPCG(15, 16))
 	sizes := make([]int, 20)
 	for i := range sizes {
@@ -335,9 +326,9 @@ func TestInterruptAndCleanup(t *testing.T) {
 	if res := tool(t, lab, nil, "run", "--db", db); res.code != 0 {
 		t.Fatalf("%s", res)
 	}
-	checkReplicas(t, w, c, dst, "", "", func(*srcVersion) expectation {
-		return expectation{replicated: true, status: "succeeded", replicaEnc: encNone}
-	})
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(*srcVersion) expectation {
+		return expectation{status: "succeeded", enc: encNone}
+	}})
 	c.AbortMultipartUpload(context.Background(), &s3.AbortMultipartUploadInput{Bucket: aws.String(dst),
 		Key: aws.String("someone/else.bin"), UploadId: foreign.UploadId})
 }

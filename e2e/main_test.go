@@ -85,6 +85,12 @@ func tool(t *testing.T, lab *labenv.Lab, out *outputs, args ...string) result {
 	return r
 }
 
+// jobFiles are a job's database and report, in a new temporary directory.
+func jobFiles(t *testing.T) (db, report string) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+}
+
 // start runs the binary in the background; the caller waits or kills it.
 func start(t *testing.T, lab *labenv.Lab, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()

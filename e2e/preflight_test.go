@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/s3backfill/s3backfill/internal/labenv"
 )
 
 const kmsProbePrefix = ".s3backfill-probe/"
@@ -23,17 +21,14 @@ const kmsProbePrefix = ".s3backfill-probe/"
 // the run goes on and the KMS version fails on its own while the others
 // are copied. With a usable key the probe leaves nothing behind.
 func TestPreflightMissingKMSKey(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "pfk-src", true)
+	lab, c, w := newSource(t, "pfk-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "pfk-dst", true)
 	r := mrand.New(mrand.NewPCG(21, 22))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "plain", data: content(r, 100), enc: encNone})
 	w.put(t, &srcVersion{key: "kms", data: content(r, 100), enc: encKMS, kmsKey: lab.KMSKeys[1]})
 	w.put(t, &srcVersion{key: "kms", data: content(r, 101), enc: encS3})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 	const badKey = "no-such-key"
 
 	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--report", reportPath,
@@ -62,16 +57,16 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 		t.Fatalf("--no-kms-probe: exit %d, want 3 (the KMS version fails)\n%s", res.code, res)
 	}
 	rep := readDestReport(t, reportPath)
-	checkDestination(t, w, c, dst, rep, func(v *srcVersion) destWant {
+	checkReplicas(t, w, c, replicaCheck{dest: dst, report: rep, expect: func(v *srcVersion) expectation {
 		switch {
 		case v.key == "plain":
-			return destWant{status: "succeeded", enc: encNone}
+			return expectation{status: "succeeded", enc: encNone}
 		case v.enc == encKMS:
-			return destWant{status: "failed"}
+			return expectation{status: "failed"}
 		default:
-			return destWant{status: "failed", code: "PrecedingVersionFailed"}
+			return expectation{status: "failed", code: "PrecedingVersionFailed"}
 		}
-	})
+	}})
 	kmsRow := rep.row(t, "kms", w.versions["kms"][0].versionID, dst)
 	if kmsRow != nil {
 		if kmsRow["ErrorCode"] == "" || kmsRow["HTTPStatusCode"] == "" || kmsRow["HTTPStatusCode"] == "200" {
@@ -91,7 +86,7 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 	// A usable key: the probe passes and removes its object for good
 	// (no version, no delete marker left).
 	dst2 := lab.Bucket(t, c, "pfk-ok", true)
-	db2 := filepath.Join(dir, "ok.db")
+	db2 := filepath.Join(t.TempDir(), "ok.db")
 	chk = tool(t, lab, nil, "check", "--source", "s3://"+src, "--dest", "s3://"+dst2, "--db", db2,
 		"--replicate-kms", "--replica-kms-key-id", lab.KMSKeys[2], "--endpoint-url", lab.Endpoint)
 	if chk.code != 0 || !strings.HasPrefix(chk.stdout, "ok") {
@@ -105,12 +100,12 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 	if left := keysUnder(t, c, dst2, kmsProbePrefix); len(left) > 0 {
 		t.Errorf("the KMS probe left %v in %s", left, dst2)
 	}
-	checkReplicas(t, w, c, dst2, "", "", func(v *srcVersion) expectation {
+	checkReplicas(t, w, c, replicaCheck{dest: dst2, expect: func(v *srcVersion) expectation {
 		if v.enc == encKMS {
-			return expectation{replicated: true, replicaEnc: encKMS, replicaKMS: kmsARN(lab.KMSKeys[2])}
+			return expectation{status: "succeeded", enc: encKMS, kms: kmsARN(lab.KMSKeys[2])}
 		}
-		return expectation{replicated: true, replicaEnc: v.enc}
-	})
+		return expectation{status: "succeeded", enc: v.enc}
+	}})
 }
 
 // TestPreflightUnversionedDestination: an unversioned destination is a
@@ -118,17 +113,14 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 // problem: check exits 0 and the run copies, leaving the source's current
 // version as the replica's.
 func TestPreflightUnversionedDestination(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "pfu-src", true)
+	lab, c, w := newSource(t, "pfu-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "pfu-dst", false)
 	r := mrand.New(mrand.NewPCG(23, 24))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "k1", data: content(r, 100), enc: encNone})
 	w.put(t, &srcVersion{key: "k1", data: content(r, 200), enc: encS3})
 	w.put(t, &srcVersion{key: "k2", data: content(r, 300), enc: encNone})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 
 	chk := tool(t, lab, nil, "check", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--report", reportPath,
 		"--endpoint-url", lab.Endpoint)
@@ -152,18 +144,16 @@ func TestPreflightUnversionedDestination(t *testing.T) {
 		}
 	}
 	rep := readDestReport(t, reportPath)
+	rep.checkShape(t, w.total())
 	for _, m := range rep.rows {
 		if m["TaskStatus"] != "succeeded" {
 			t.Errorf("report %s@%s: %s %q", m["Key"], m["VersionId"], m["TaskStatus"], m["ResultMessage"])
 		}
 	}
-	if len(rep.rows) != w.total() {
-		t.Errorf("report has %d rows, want %d", len(rep.rows), w.total())
-	}
 
 	// An unversioned source is a warning too.
 	src2 := lab.Bucket(t, c, "pfu-src2", false)
-	chk = tool(t, lab, nil, "check", "--source", "s3://"+src2, "--dest", "s3://"+dst, "--db", filepath.Join(dir, "two.db"),
+	chk = tool(t, lab, nil, "check", "--source", "s3://"+src2, "--dest", "s3://"+dst, "--db", filepath.Join(t.TempDir(), "two.db"),
 		"--endpoint-url", lab.Endpoint)
 	if chk.code != 0 || !strings.Contains(chk.stdout, `source bucket "`+src2+`"`) {
 		t.Errorf("check with an unversioned source: exit %d, want 0 with a warning naming %s\n%s", chk.code, src2, chk)
@@ -175,12 +165,10 @@ func TestPreflightUnversionedDestination(t *testing.T) {
 // it; with a configuration of two destinations one missing bucket stops
 // the whole job, and every missing bucket is named in one list.
 func TestPreflightMissingBuckets(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "pfm-src", true)
+	lab, c, w := newSource(t, "pfm-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "pfm-dst", true)
 	r := mrand.New(mrand.NewPCG(25, 26))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "k", data: content(r, 10), enc: encNone})
 	missingSrc, missingDst := "no-such-src-"+randBucketSuffix(), "no-such-dst-"+randBucketSuffix()
 

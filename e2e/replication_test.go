@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -9,9 +8,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3backfill/s3backfill/internal/labenv"
 )
@@ -28,14 +24,12 @@ import (
 //	D  other/          priority 10 -> dst1  Disabled (would win over B)
 //	C  every key       priority 3  -> dst2  KMS on (lab-key-3), delete markers off
 func TestReplicationConfigRules(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "cfg-src", true)
+	lab, c, w := newSource(t, "cfg-src")
+	src := w.bucket
 	dst1 := lab.Bucket(t, c, "cfg-dst1", true)
 	dst2 := lab.Bucket(t, c, "cfg-dst2", true)
 	srcKMS, bKMS, cKMS := lab.KMSKeys[2], lab.KMSKeys[1], lab.KMSKeys[3]
 	r := mrand.New(mrand.NewPCG(31, 7))
-	w := newWorld(c, src)
 	x := map[string]string{"project": "x"}
 
 	w.put(t, &srcVersion{key: "docs/a.txt", data: content(r, 120), enc: encNone, storageClass: "REDUCED_REDUNDANCY", meta: map[string]string{"v": "1"}})
@@ -88,8 +82,7 @@ func TestReplicationConfigRules(t *testing.T) {
 			},
 		},
 	})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--replication-config", cfg, "--db", db,
 		"--report", reportPath, "--endpoint-url", lab.Endpoint)
 	if res.code != 0 {
@@ -101,38 +94,36 @@ func TestReplicationConfigRules(t *testing.T) {
 		}
 	}
 	rep := readDestReport(t, reportPath)
-	if got, want := len(rep.rows), 2*w.total(); got != want {
-		t.Errorf("report has %d rows, want one per (version, destination): %d", got, want)
-	}
+	rep.checkShape(t, 2*w.total())
 
 	noRule := "no enabled replication rule replicates this version to bucket " + dst1
-	checkDestination(t, w, c, dst1, rep, func(v *srcVersion) destWant {
+	checkReplicas(t, w, c, replicaCheck{dest: dst1, report: rep, expect: func(v *srcVersion) expectation {
 		tagged := v.tags["project"] == "x"
 		switch {
 		case v.deleteMarker: // tag rules never take delete markers: A's, with markers on
-			return destWant{status: "succeeded", rule: "A-docs"}
+			return expectation{status: "succeeded", rule: "A-docs"}
 		case tagged && v.enc == encKMS: // B beats A (priority 2 > 1) and opts in to KMS
-			return destWant{status: "succeeded", enc: encKMS, kms: kmsARN(bKMS), class: "REDUCED_REDUNDANCY", rule: "B-project-x"}
+			return expectation{status: "succeeded", enc: encKMS, kms: kmsARN(bKMS), class: "REDUCED_REDUNDANCY", rule: "B-project-x"}
 		case tagged: // B, also under other/ where the higher, Disabled D must not shadow it
-			return destWant{status: "succeeded", enc: v.enc, class: "REDUCED_REDUNDANCY", rule: "B-project-x"}
+			return expectation{status: "succeeded", enc: v.enc, class: "REDUCED_REDUNDANCY", rule: "B-project-x"}
 		case strings.HasPrefix(v.key, "docs/") && v.enc == encKMS:
-			return destWant{status: "skipped", rule: "A-docs", message: "KMS replication not enabled"}
+			return expectation{status: "skipped", rule: "A-docs", messages: []string{"KMS replication not enabled"}}
 		case strings.HasPrefix(v.key, "docs/"): // A keeps the source's storage class
-			return destWant{status: "succeeded", enc: v.enc, rule: "A-docs"}
+			return expectation{status: "succeeded", enc: v.enc, rule: "A-docs"}
 		default: // other/x.bin: only the Disabled D would take it
-			return destWant{status: "skipped", message: noRule}
+			return expectation{status: "skipped", messages: []string{noRule}}
 		}
-	})
-	checkDestination(t, w, c, dst2, rep, func(v *srcVersion) destWant {
+	}})
+	checkReplicas(t, w, c, replicaCheck{dest: dst2, report: rep, expect: func(v *srcVersion) expectation {
 		switch {
 		case v.deleteMarker:
-			return destWant{status: "skipped", rule: "C-all", message: "delete marker replication not enabled"}
+			return expectation{status: "skipped", rule: "C-all", messages: []string{"delete marker replication not enabled"}}
 		case v.enc == encKMS:
-			return destWant{status: "succeeded", enc: encKMS, kms: kmsARN(cKMS), rule: "C-all"}
+			return expectation{status: "succeeded", enc: encKMS, kms: kmsARN(cKMS), rule: "C-all"}
 		default:
-			return destWant{status: "succeeded", enc: v.enc, rule: "C-all"}
+			return expectation{status: "succeeded", enc: v.enc, rule: "C-all"}
 		}
-	})
+	}})
 }
 
 // TestReplicationConfigTwoDestinations: one configuration, two rules for
@@ -148,7 +139,7 @@ func TestReplicationConfigTwoDestinations(t *testing.T) {
 	dstA := lab.Bucket(t, c, "two-dsta", true)
 	dstB := lab.Bucket(t, c, "two-dstb", true)
 	w := seedFullWorld(t, lab, c, src)
-	keyFile := writeKeyFile(t, []*customerKey{w.tax, w.legacy, w.decoy, w.unknown})
+	keyFile := writeKeyFile(t, w.customerKeys())
 	kmsReplica := lab.KMSKeys[3]
 	cfg := writeConfig(t, jsonObject{"Rules": []jsonObject{
 		{
@@ -163,8 +154,7 @@ func TestReplicationConfigTwoDestinations(t *testing.T) {
 			"Destination":             jsonObject{"Bucket": bucketARN(dstB)},
 		},
 	}})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 	var out outputs
 	first := tool(t, lab, &out, "run", "--source", "s3://"+src, "--replication-config", cfg, "--db", db,
 		"--keys", keyFile, "--report", reportPath, "--endpoint-url", lab.Endpoint,
@@ -172,50 +162,22 @@ func TestReplicationConfigTwoDestinations(t *testing.T) {
 	if first.code != 3 {
 		t.Fatalf("exit %d, want 3 (the versions under a key nobody gave fail)\n%s", first.code, first)
 	}
-	expA, expB := w.expect(true, kmsReplica, true), w.expect(false, "", false)
-	pairsA := checkReplicas(t, w.world, c, dstA, "", "", expA)
-	pairsB := checkReplicas(t, w.world, c, dstB, "", "", expB)
-	checkMultipartReplicas(t, c, dstA, w)
-	// dstB has no KMS replicas: its multipart replicas are checked by
-	// their part count here.
-	for _, key := range []string{"big/plain.bin", "Tax/big-ssec.bin"} {
-		in := &s3.HeadObjectInput{Bucket: aws.String(dstB), Key: aws.String(key), PartNumber: aws.Int32(1)}
-		if key == "Tax/big-ssec.bin" {
-			in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String("AES256"), aws.String(w.tax.b64()), aws.String(w.tax.md5())
-		}
-		if h, err := c.HeadObject(context.Background(), in); err != nil || aws.ToInt32(h.PartsCount) < 2 {
-			t.Errorf("%s/%s: not a multipart replica (%v)", dstB, key, err)
+	// Each destination as the one-destination flags would have it, by its
+	// rule.
+	byRule := func(rule string, expect func(*srcVersion) expectation) func(*srcVersion) expectation {
+		return func(v *srcVersion) expectation {
+			e := expect(v)
+			e.rule = rule
+			return e
 		}
 	}
-
 	rep := readDestReport(t, reportPath)
-	if got, want := len(rep.rows), 2*w.total(); got != want {
-		t.Errorf("report has %d rows, want 2 per version: %d", got, want)
-	}
-	for _, d := range []struct {
-		bucket string
-		rule   string
-		expect func(*srcVersion) expectation
-		pairs  map[string]string
-	}{{dstA, "to-a", expA, pairsA}, {dstB, "to-b", expB, pairsB}} {
-		for _, key := range w.keys {
-			for _, v := range w.versions[key] {
-				row := rep.row(t, key, v.versionID, d.bucket)
-				if row == nil {
-					continue
-				}
-				e := d.expect(v)
-				if row["TaskStatus"] != e.status || (e.errorCode != "" && row["ErrorCode"] != e.errorCode) {
-					t.Errorf("%s: %q@%s: %s %s, want %s %s (%s)", d.bucket, key, v.versionID, row["TaskStatus"], row["ErrorCode"],
-						e.status, e.errorCode, row["ResultMessage"])
-				}
-				if e.replicated && (row["DestinationVersionId"] != d.pairs[v.versionID] || row["RuleId"] != d.rule) {
-					t.Errorf("%s: %q@%s: replica %s by rule %q, want %s by %q", d.bucket, key, v.versionID,
-						row["DestinationVersionId"], row["RuleId"], d.pairs[v.versionID], d.rule)
-				}
-			}
-		}
-	}
+	rep.checkShape(t, 2*w.total())
+	checkReplicas(t, w.world, c, replicaCheck{dest: dstA, report: rep, expect: byRule("to-a", w.expect(true, kmsReplica, true))})
+	checkReplicas(t, w.world, c, replicaCheck{dest: dstB, report: rep, expect: byRule("to-b", w.expect(false, "", false))})
+	checkMultipartReplicas(t, c, dstA, w, "big/plain.bin", "big/kms.bin", "Tax/big-ssec.bin")
+	checkMultipartReplicas(t, c, dstB, w, "big/plain.bin", "Tax/big-ssec.bin") // no KMS replicas there
+
 	status := tool(t, lab, &out, "status", "--db", db)
 	if status.code != 0 || !strings.Contains(status.stdout, dstA) || !strings.Contains(status.stdout, dstB) {
 		t.Errorf("status does not count by destination:\n%s", status)
@@ -232,7 +194,7 @@ func TestReplicationConfigTwoDestinations(t *testing.T) {
 		}
 	}
 	files := append([]string{reportPath}, mustGlob(t, db+"*")...)
-	checkNoSecrets(t, []*customerKey{w.tax, w.legacy, w.decoy, w.unknown}, files, out.all.Bytes())
+	checkNoSecrets(t, w.customerKeys(), files, out.all.Bytes())
 }
 
 // TestReplicationConfigInvalid: a configuration S3 would refuse, or that
@@ -240,12 +202,10 @@ func TestReplicationConfigTwoDestinations(t *testing.T) {
 // copying (exit 2), with a message that names the rule and the field; so
 // does mixing the configuration with the one-rule flags.
 func TestReplicationConfigInvalid(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "bad-src", true)
+	lab, c, w := newSource(t, "bad-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "bad-dst", true)
 	r := mrand.New(mrand.NewPCG(3, 3))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "docs/a", data: content(r, 10), enc: encNone})
 
 	rule := func(id string, prio int, mod func(jsonObject)) jsonObject {
@@ -380,13 +340,11 @@ func mustJSON(t *testing.T, v any) string {
 // to a bucket, and a version a selection filter leaves out (whose rows
 // would otherwise be identical).
 func TestReportRowsNameTheirDestination(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "rnd-src", true)
+	lab, c, w := newSource(t, "rnd-src")
+	src := w.bucket
 	dst1 := lab.Bucket(t, c, "rnd-dst1", true)
 	dst2 := lab.Bucket(t, c, "rnd-dst2", true)
 	r := mrand.New(mrand.NewPCG(9, 9))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "docs/in.txt", data: content(r, 10), enc: encNone})
 	w.put(t, &srcVersion{key: "other/in.txt", data: content(r, 10), enc: encNone}) // no rule to dst1
 	w.put(t, &srcVersion{key: "docs/out.bin", data: content(r, 10), enc: encNone}) // filtered out
@@ -396,8 +354,7 @@ func TestReportRowsNameTheirDestination(t *testing.T) {
 		{"ID": "all", "Priority": 2, "Status": "Enabled", "Filter": jsonObject{},
 			"DeleteMarkerReplication": jsonObject{"Status": "Disabled"}, "Destination": jsonObject{"Bucket": bucketARN(dst2)}},
 	}})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--replication-config", cfg, "--db", db,
 		"--report", reportPath, "--endpoint-url", lab.Endpoint, "--key-suffix", ".txt")
 	if res.code != 0 {

@@ -23,9 +23,8 @@ func TestRulesSkipKMSAndDeleteMarkers(t *testing.T) {
 	src := lab.Bucket(t, c, "rules-src", false)
 	dst := lab.Bucket(t, c, "rules-dst", true)
 	w := seedFullWorld(t, lab, c, src)
-	keyFile := writeKeyFile(t, []*customerKey{w.tax, w.legacy, w.decoy, w.unknown})
-	dir := t.TempDir()
-	db, report := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	keyFile := writeKeyFile(t, w.customerKeys())
+	db, report := jobFiles(t)
 
 	r := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db,
 		"--keys", keyFile, "--report", report, "--endpoint-url", lab.Endpoint,
@@ -33,14 +32,15 @@ func TestRulesSkipKMSAndDeleteMarkers(t *testing.T) {
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", r.code, r)
 	}
-	expect := w.expect(false, "", false)
-	pairs := checkReplicas(t, w.world, c, dst, "", "", expect)
-	checkReport(t, w.world, src, dst, report, expect, pairs)
-	_, rows, _ := reportRows(t, report)
+	rep := readDestReport(t, report)
+	rep.checkShape(t, w.total())
+	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: w.expect(false, "", false), report: rep})
+	// S3's reasons, word for word.
 	for _, key := range w.keys {
 		for _, v := range w.versions[key] {
-			row := rows[key+"@"+v.versionID]
+			row := rep.row(t, key, v.versionID, dst)
 			switch {
+			case row == nil:
 			case v.deleteMarker && row["ResultMessage"] != "delete marker replication not enabled":
 				t.Errorf("%q@%s: delete marker skipped with %q", key, v.versionID, row["ResultMessage"])
 			case v.enc == encKMS && row["ResultMessage"] != "KMS replication not enabled":
@@ -54,11 +54,9 @@ func TestRulesSkipKMSAndDeleteMarkers(t *testing.T) {
 // copies, then lets a run finish: every source version has exactly one
 // replica, in order, and nothing was copied twice.
 func TestResumeAfterKill(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "resume-src", true)
+	lab, c, w := newSource(t, "resume-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "resume-dst", true)
-	w := newWorld(c, src)
 	tax := newCustomerKey("tax", true, "ssec/")
 	r := mrand.New(mrand.NewPCG(3, 4))
 	for k := range 400 {
@@ -113,14 +111,9 @@ func TestResumeAfterKill(t *testing.T) {
 	if final.code != 0 {
 		t.Fatalf("final run: exit %d\n%s", final.code, final)
 	}
-	expect := func(v *srcVersion) expectation {
-		e := expectation{replicated: true, status: "succeeded", replicaEnc: v.enc}
-		if v.enc == encC {
-			e.replicaKey = tax
-		}
-		return e
-	}
-	checkReplicas(t, w, c, dst, "", "", expect)
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(v *srcVersion) expectation {
+		return expectation{status: "succeeded", enc: v.enc, ssec: v.ssec}
+	}})
 	t.Logf("killed %d times; %d versions", kills, total)
 	checkNoSecrets(t, []*customerKey{tax}, append([]string{}, mustGlob(t, db+"*")...), outs.all.Bytes())
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/s3backfill/s3backfill/internal/labenv"
 )
 
 // Encryption classes of seeded versions (the report's names).
@@ -48,6 +50,15 @@ func (k *customerKey) b64() string { return base64.StdEncoding.EncodeToString(k.
 func (k *customerKey) md5() string {
 	sum := md5.Sum(k.raw)
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// sseC are the SSE-C request headers (algorithm, key, key MD5) of k; none
+// for a nil k.
+func (k *customerKey) sseC() (alg, key, keyMD5 *string) {
+	if k == nil {
+		return nil, nil, nil
+	}
+	return aws.String("AES256"), aws.String(k.b64()), aws.String(k.md5())
 }
 
 // writeKeyFile writes the key file with every key that is in it.
@@ -108,6 +119,15 @@ func newWorld(c *s3.Client, bucket string) *world {
 	return &world{c: c, bucket: bucket, versions: map[string][]*srcVersion{}}
 }
 
+// newSource is how most tests begin: the lab, a client, and an empty
+// world on a new versioned source bucket named after prefix.
+func newSource(t *testing.T, prefix string) (*labenv.Lab, *s3.Client, *world) {
+	t.Helper()
+	lab := labenv.Get(t)
+	c := lab.Client()
+	return lab, c, newWorld(c, lab.Bucket(t, c, prefix, true))
+}
+
 func (w *world) total() int {
 	n := 0
 	for _, vs := range w.versions {
@@ -162,9 +182,7 @@ func (w *world) tryPut(v *srcVersion) error {
 		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
 		in.SSEKMSKeyId = aws.String(v.kmsKey)
 	case encC:
-		in.SSECustomerAlgorithm = aws.String("AES256")
-		in.SSECustomerKey = aws.String(v.ssec.b64())
-		in.SSECustomerKeyMD5 = aws.String(v.ssec.md5())
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = v.ssec.sseC()
 	}
 	var out *s3.PutObjectOutput
 	var err error

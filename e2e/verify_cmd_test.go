@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	mrand "math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,13 +40,11 @@ func mismatchLines(r result) []string {
 // listed as a mismatch (exit 3), and the report carries the result of
 // every row.
 func TestVerifyCommandVersioned(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "vfy-src", true)
+	lab, c, w := newSource(t, "vfy-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "vfy-dst", true)
 	r := mrand.New(mrand.NewPCG(41, 42))
 	key := newCustomerKey("vfy", true)
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "a/plain", data: content(r, 1000), enc: encNone})
 	w.put(t, &srcVersion{key: "a/plain", data: content(r, 1001), enc: encS3})
 	w.put(t, &srcVersion{key: "a/plain", data: content(r, 1002), enc: encNone})
@@ -56,8 +53,7 @@ func TestVerifyCommandVersioned(t *testing.T) {
 	w.put(t, &srcVersion{key: "d/sse-s3", data: content(r, 4000), enc: encS3})
 	w.del(t, "d/sse-s3")
 	keyFile := writeKeyFile(t, []*customerKey{key})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 	var out outputs
 
 	res := tool(t, lab, &out, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--keys", keyFile,
@@ -65,15 +61,12 @@ func TestVerifyCommandVersioned(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("run: exit %d\n%s", res.code, res)
 	}
-	pairs := checkReplicas(t, w, c, dst, "", "", func(v *srcVersion) expectation {
-		switch v.enc {
-		case encKMS:
-			return expectation{replicated: true, replicaEnc: encKMS, replicaKMS: kmsARN(lab.KMSKeys[2])}
-		case encC:
-			return expectation{replicated: true, replicaEnc: encC, replicaKey: key}
+	pairs := checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(v *srcVersion) expectation {
+		if v.enc == encKMS {
+			return expectation{status: "succeeded", enc: encKMS, kms: kmsARN(lab.KMSKeys[2])}
 		}
-		return expectation{replicated: true, replicaEnc: v.enc}
-	})
+		return expectation{status: "succeeded", enc: v.enc, ssec: v.ssec}
+	}})
 	for _, content := range []bool{false, true} {
 		v := verifyRun(t, lab, &out, db, content)
 		if v.code != 0 || len(mismatchLines(v)) > 0 || !strings.Contains(v.stdout, "0 mismatch") {
@@ -144,17 +137,14 @@ func TestVerifyCommandVersioned(t *testing.T) {
 // another size) is a mismatch of verify and of verify --content (exit 3);
 // the untouched replica stays ok.
 func TestVerifyCommandUnversioned(t *testing.T) {
-	lab := labenv.Get(t)
-	c := lab.Client()
-	src := lab.Bucket(t, c, "vfu-src", true)
+	lab, c, w := newSource(t, "vfu-src")
+	src := w.bucket
 	dst := lab.Bucket(t, c, "vfu-dst", false)
 	r := mrand.New(mrand.NewPCG(43, 44))
-	w := newWorld(c, src)
 	w.put(t, &srcVersion{key: "same-size", data: content(r, 500), enc: encNone})
 	w.put(t, &srcVersion{key: "other-size", data: content(r, 600), enc: encS3})
 	w.put(t, &srcVersion{key: "untouched", data: content(r, 700), enc: encNone})
-	dir := t.TempDir()
-	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
+	db, reportPath := jobFiles(t)
 
 	res := tool(t, lab, nil, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db, "--report", reportPath,
 		"--endpoint-url", lab.Endpoint)
