@@ -1,23 +1,17 @@
 package e2e
 
 import (
-	"crypto/md5"
-	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/s3backfill/s3backfill/internal/labenv"
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 )
 
 // fakeVersion is one version the fake source serves.
@@ -28,32 +22,28 @@ type fakeVersion struct {
 	modified       time.Time
 }
 
-func (v fakeVersion) etag() string {
-	sum := md5.Sum(v.data)
-	return `"` + hex.EncodeToString(sum[:]) + `"`
-}
-
-// fakeSource is a small S3 over TLS that serves one versioned bucket, for
-// what the lab cannot hold (DSSE-KMS, a replication configuration without
-// a MinIO remote target): HeadBucket, GetBucketVersioning,
-// GetBucketReplication, ListObjectVersions, HeadObject, GetObject and
-// GetObjectTagging. Anything else is answered 501 and recorded.
+// fakeSource is the shared fake S3 (internal/s3fake) serving one
+// versioned source bucket, for what the lab cannot hold (DSSE-KMS, a
+// replication configuration without a MinIO remote target). The tool
+// reaches it as its source endpoint, through a CA bundle that trusts it.
 type fakeSource struct {
-	srv         *httptest.Server
-	bucket      string
-	versions    []fakeVersion // oldest first within a key
-	replication string        // GetBucketReplication's XML; "" = none
-
-	mu         sync.Mutex
-	unexpected []string
-	writes     []string
+	*s3fake.Server
 }
 
+// newFakeSource serves versions (oldest first within a key) in bucket,
+// with the replication configuration replication ("" = none).
 func newFakeSource(t *testing.T, bucket string, versions []fakeVersion, replication string) *fakeSource {
 	t.Helper()
-	f := &fakeSource{bucket: bucket, versions: versions, replication: replication}
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	f := &fakeSource{s3fake.New(t)}
+	var opts []s3fake.BucketOption
+	if replication != "" {
+		opts = append(opts, s3fake.Replication(replication))
+	}
+	f.CreateBucket(bucket, true, opts...)
+	for _, v := range versions {
+		f.Put(bucket, v.key, s3fake.Object{VersionID: v.versionID, Data: v.data, LastModified: v.modified,
+			Header: map[string]string{"x-amz-server-side-encryption": v.sse, "x-amz-server-side-encryption-aws-kms-key-id": v.kmsKeyID}})
+	}
 	return f
 }
 
@@ -65,143 +55,27 @@ func (f *fakeSource) caBundle(t *testing.T, lab *labenv.Lab) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
-	return writeTempText(t, "ca-bundle.pem", string(labCA)+"\n"+string(fake))
+	return writeTempText(t, "ca-bundle.pem", string(labCA)+"\n"+string(f.CertPEM()))
 }
 
-func (f *fakeSource) record(list *[]string, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	*list = append(*list, r.Method+" "+r.URL.RequestURI())
-}
-
-func (f *fakeSource) find(key, versionID string) *fakeVersion {
-	for i := range f.versions {
-		if f.versions[i].key == key && f.versions[i].versionID == versionID {
-			return &f.versions[i]
-		}
-	}
-	return nil
-}
-
-func (f *fakeSource) serve(w http.ResponseWriter, r *http.Request) {
-	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	q := r.URL.Query()
-	q.Del("x-id") // the SDK names some operations in the query
-	has := func(k string) bool { _, ok := q[k]; return ok }
-	xmlReply := func(status int, body string) {
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(status)
-		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+body)
-	}
-	s3Error := func(status int, code, msg string) {
-		xmlReply(status, fmt.Sprintf("<Error><Code>%s</Code><Message>%s</Message><Resource>%s</Resource><RequestId>fake</RequestId></Error>",
-			code, msg, r.URL.Path))
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		f.record(&f.writes, r)
-		s3Error(http.StatusNotImplemented, "NotImplemented", "the fake source is read-only")
-		return
-	}
-	if bucket != f.bucket {
-		f.record(&f.unexpected, r)
-		s3Error(http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist")
-		return
-	}
-	if key == "" {
-		switch {
-		case r.Method == http.MethodHead:
-			w.WriteHeader(http.StatusOK)
-		case has("versioning"):
-			xmlReply(http.StatusOK, `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`)
-		case has("replication"):
-			if f.replication == "" {
-				s3Error(http.StatusNotFound, "ReplicationConfigurationNotFoundError", "The replication configuration was not found")
-				return
-			}
-			xmlReply(http.StatusOK, f.replication)
-		case has("versions"):
-			xmlReply(http.StatusOK, f.listing(q.Get("prefix")))
-		default:
-			f.record(&f.unexpected, r)
-			s3Error(http.StatusNotImplemented, "NotImplemented", "not served by the fake source")
-		}
-		return
-	}
-	v := f.find(key, q.Get("versionId"))
-	if v == nil {
-		f.record(&f.unexpected, r)
-		s3Error(http.StatusNotFound, "NoSuchVersion", "The specified version does not exist.")
-		return
-	}
-	if has("tagging") {
-		w.Header().Set("x-amz-version-id", v.versionID)
-		xmlReply(http.StatusOK, `<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet></TagSet></Tagging>`)
-		return
-	}
-	if len(q) > 1 || r.Header.Get("Range") != "" {
-		// Only whole versions are served (no parts, no ranges, no ACLs).
-		f.record(&f.unexpected, r)
-		s3Error(http.StatusNotImplemented, "NotImplemented", "not served by the fake source")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Length", strconv.Itoa(len(v.data)))
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("ETag", v.etag())
-	h.Set("Last-Modified", v.modified.UTC().Format(http.TimeFormat))
-	h.Set("x-amz-version-id", v.versionID)
-	h.Set("Accept-Ranges", "bytes")
-	if v.sse != "" {
-		h.Set("x-amz-server-side-encryption", v.sse)
-	}
-	if v.kmsKeyID != "" {
-		h.Set("x-amz-server-side-encryption-aws-kms-key-id", v.kmsKeyID)
-	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(v.data)
-	}
-}
-
-// listing is ListObjectVersions' answer: keys ascending, newest first.
-func (f *fakeSource) listing(prefix string) string {
-	var vs []fakeVersion
-	for _, v := range f.versions {
-		if strings.HasPrefix(v.key, prefix) {
-			vs = append(vs, v)
-		}
-	}
-	sort.SliceStable(vs, func(i, j int) bool {
-		if vs[i].key != vs[j].key {
-			return vs[i].key < vs[j].key
-		}
-		return vs[i].modified.After(vs[j].modified)
-	})
-	var b strings.Builder
-	fmt.Fprintf(&b, `<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>%s</Name><Prefix>%s</Prefix>`+
-		`<KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>`, f.bucket, prefix)
-	for i, v := range vs {
-		latest := i == 0 || vs[i-1].key != v.key
-		fmt.Fprintf(&b, `<Version><Key>%s</Key><VersionId>%s</VersionId><IsLatest>%v</IsLatest><LastModified>%s</LastModified>`+
-			`<ETag>%s</ETag><Size>%d</Size><StorageClass>STANDARD</StorageClass></Version>`,
-			v.key, v.versionID, latest, v.modified.UTC().Format("2006-01-02T15:04:05.000Z"), strings.ReplaceAll(v.etag(), `"`, "&quot;"), len(v.data))
-	}
-	b.WriteString("</ListVersionsResult>")
-	return b.String()
-}
-
-// check fails the test on requests the fake does not serve, and on any
-// write to the source.
+// check fails the test on any write to the source, and on requests the
+// fake source answered with an error (what it does not hold or serve).
 func (f *fakeSource) check(t *testing.T) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.writes) > 0 {
-		t.Errorf("the tool wrote to the source: %v", f.writes)
+	var writes, failed []string
+	for _, r := range f.Requests() {
+		switch {
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			writes = append(writes, r.Op+" "+r.Method+" "+r.RawPath+"?"+r.RawQuery)
+		case r.Status >= 300:
+			failed = append(failed, fmt.Sprintf("%s %s %s?%s → %d", r.Op, r.Method, r.RawPath, r.RawQuery, r.Status))
+		}
 	}
-	if len(f.unexpected) > 0 {
-		t.Errorf("requests the fake source does not serve: %v", f.unexpected)
+	if len(writes) > 0 {
+		t.Errorf("the tool wrote to the source: %v", writes)
+	}
+	if len(failed) > 0 {
+		t.Errorf("requests the fake source does not serve: %v", failed)
 	}
 }
 
@@ -242,7 +116,7 @@ func TestDSSESourceAgainstTheLab(t *testing.T) {
 	replicaKey := lab.KMSKeys[1]
 
 	res := tool(t, lab, nil, "run", "--source", "s3://"+srcBucket, "--dest", "s3://"+dst, "--db", db, "--report", reportPath,
-		"--source-endpoint-url", fake.srv.URL, "--dest-endpoint-url", lab.Endpoint, "--ca-bundle", fake.caBundle(t, lab),
+		"--source-endpoint-url", fake.URL(), "--dest-endpoint-url", lab.Endpoint, "--ca-bundle", fake.caBundle(t, lab),
 		"--replicate-kms", "--replica-kms-key-id", replicaKey)
 	if res.code != 3 {
 		t.Fatalf("exit %d, want 3 (the DSSE version fails, the run finishes)\n%s", res.code, res)
@@ -366,7 +240,7 @@ func TestReplicationConfigFromSource(t *testing.T) {
 	db, reportPath := filepath.Join(dir, "job.db"), filepath.Join(dir, "report.csv")
 
 	res := tool(t, lab, nil, "run", "--source", "s3://"+srcBucket, "--replication-config-from-source", "--db", db,
-		"--report", reportPath, "--source-endpoint-url", fake.srv.URL, "--dest-endpoint-url", lab.Endpoint,
+		"--report", reportPath, "--source-endpoint-url", fake.URL(), "--dest-endpoint-url", lab.Endpoint,
 		"--ca-bundle", fake.caBundle(t, lab))
 	if res.code != 0 {
 		t.Fatalf("exit %d, want 0\n%s", res.code, res)

@@ -1,20 +1,14 @@
 package executor
 
 import (
+	"bytes"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
-
-// ssecReplicaHead is the HEAD of an SSE-C replica: the server echoes the
-// algorithm and the key MD5.
-func ssecReplicaHead(size int64, k testKey) object {
-	return object{size: size, header: map[string]string{
-		ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": k.md5b64}}
-}
 
 // TestCopyObjectSSEC checks the exact SSE-C headers of a CopyObject, with
 // and without re-keying: the source key goes in the copy-source triple,
@@ -29,11 +23,11 @@ func TestCopyObjectSSEC(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(dstBucket, "docs/a.txt", ssecReplicaHead(1000, tc.replica))
+			data := h.source("docs/a.txt", "v1", 1000, keyA.header())
 			h.run(t, planner.KeyWork{Key: "docs/a.txt", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 1000, ETag: `"e"`, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: tc.replica.id}, ID: 1}}})
 
-			cp := only(t, h.fake, "CopyObject")
-			if cp.Client != "dst" || cp.Method != http.MethodPut || cp.Bucket != dstBucket || cp.Key != "docs/a.txt" {
+			cp := h.fake.Only(t, "CopyObject")
+			if cp.Client != dstClient || cp.Method != http.MethodPut || cp.Bucket != dstBucket || cp.Key != "docs/a.txt" {
 				t.Errorf("CopyObject sent by %q as %s /%s/%s, want dst PUT /dst/docs/a.txt", cp.Client, cp.Method, cp.Bucket, cp.Key)
 			}
 			if got, want := cp.Header.Get("x-amz-copy-source"), "src/docs/a.txt?versionId=v1"; got != want {
@@ -49,8 +43,8 @@ func TestCopyObjectSSEC(t *testing.T) {
 
 			// The replica is read back with its own key, at the version
 			// the copy made.
-			head := only(t, h.fake, "HeadObject")
-			if head.Client != "dst" || head.Key != "docs/a.txt" || head.Query.Get("versionId") != cp.Reply.Get("x-amz-version-id") {
+			head := h.fake.Only(t, "HeadObject")
+			if head.Client != dstClient || head.Key != "docs/a.txt" || head.Query.Get("versionId") != cp.Reply.Get("x-amz-version-id") {
 				t.Errorf("read-back HEAD %s by %s, want dst versionId=%s", head.RawQuery, head.Client, cp.Reply.Get("x-amz-version-id"))
 			}
 			wantSSEC(t, head, ssecPrefix, tc.replica)
@@ -60,8 +54,14 @@ func TestCopyObjectSSEC(t *testing.T) {
 			if o.Status != planner.StatusSucceeded || o.Replica.VersionID != cp.Reply.Get("x-amz-version-id") || o.Replica.Encryption != planner.SSEC {
 				t.Errorf("outcome = %+v, want succeeded, dest version %s, SSE-C", o, cp.Reply.Get("x-amz-version-id"))
 			}
-			if len(h.fake.requests()) != 2 {
-				t.Errorf("requests = %v, want CopyObject and HeadObject only", describe(h.fake.requests()))
+			if len(h.fake.Requests()) != 2 {
+				t.Errorf("requests = %v, want CopyObject and HeadObject only", s3fake.Describe(h.fake.Requests()))
+			}
+			// The replica is the source's content, under the replica key.
+			if r := h.replica(t, "docs/a.txt"); r.VersionID != o.Replica.VersionID || !bytes.Equal(r.Data, data) ||
+				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != tc.replica.md5b64 {
+				t.Errorf("replica %s (key MD5 %s), want %s of the source's %d bytes under %s", r.VersionID,
+					r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"], o.Replica.VersionID, len(data), tc.replica.id)
 			}
 		})
 	}
@@ -70,30 +70,33 @@ func TestCopyObjectSSEC(t *testing.T) {
 // TestCopyObjectReplicaEncryption checks the SSE headers of CopyObject for
 // every non-SSE-C replica class.
 func TestCopyObjectReplicaEncryption(t *testing.T) {
-	const kmsKey = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	const (
+		kmsKey    = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		srcKMSKey = "arn:aws:kms:us-east-1:111122223333:key/source"
+	)
 	for _, tc := range []struct {
-		name        string
-		src, rep    planner.Encryption
-		kmsKeyID    string
-		wantSSE     string // x-amz-server-side-encryption; "" = absent
-		wantKMSKey  string // x-amz-server-side-encryption-aws-kms-key-id; "" = absent
-		replicaHead map[string]string
+		name       string
+		src, rep   planner.Encryption
+		kmsKeyID   string
+		wantSSE    string // x-amz-server-side-encryption; "" = absent
+		wantKMSKey string // x-amz-server-side-encryption-aws-kms-key-id; "" = absent
+		sourceHead map[string]string
 	}{
 		{"SSE-KMS", planner.SSEKMS, planner.SSEKMS, kmsKey, "aws:kms", kmsKey,
-			map[string]string{"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}},
+			map[string]string{"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": srcKMSKey}},
 		{"DSSE-KMS", planner.DSSEKMS, planner.DSSEKMS, kmsKey, "aws:kms:dsse", kmsKey,
-			map[string]string{"x-amz-server-side-encryption": "aws:kms:dsse", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}},
+			map[string]string{"x-amz-server-side-encryption": "aws:kms:dsse", "x-amz-server-side-encryption-aws-kms-key-id": srcKMSKey}},
 		{"SSE-S3", planner.SSES3, planner.SSES3, "", "AES256", "",
 			map[string]string{"x-amz-server-side-encryption": "AES256"}},
 		// The planner leaves the replica class empty for a plaintext
-		// source: the destination bucket's default applies.
+		// source: the destination bucket's default (none here) applies.
 		{"plaintext", planner.NotSSE, "", "", "", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(dstBucket, "k", object{size: 10, header: tc.replicaHead})
+			h.source("k", "v1", 10, tc.sourceHead)
 			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 10}, Inspection: planner.Inspection{Encryption: tc.src}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: tc.rep, ReplicaKMSKeyID: tc.kmsKeyID}, ID: 1}}})
-			cp := only(t, h.fake, "CopyObject")
+			cp := h.fake.Only(t, "CopyObject")
 			check := func(name, want string) {
 				t.Helper()
 				got, present := cp.Header.Get(name), cp.Header.Values(name) != nil
@@ -111,7 +114,7 @@ func TestCopyObjectReplicaEncryption(t *testing.T) {
 			if tc.wantSSE == "" {
 				noHeaders(t, cp, "x-amz-server-side-encryption")
 			}
-			head := only(t, h.fake, "HeadObject")
+			head := h.fake.Only(t, "HeadObject")
 			noHeaders(t, head, ssecPrefix)
 
 			o := h.store.outcome(t, 1)
@@ -128,8 +131,9 @@ func TestCopyObjectReplicaEncryption(t *testing.T) {
 
 // TestCopySourceEncoding checks x-amz-copy-source for awkward keys: each
 // path segment escaped, slashes (also doubled ones) kept, ?versionId=
-// appended, and the key the server decodes equals the source key (decoded
-// as S3 does: see s3DecodeCopySource, which reads a literal '+' as a space).
+// appended, and the key the server decodes equals the source key: the
+// fake decodes the header as strictly as S3 does (a literal '+' reads as
+// a space), so the copy finds the source version only when it does.
 func TestCopySourceEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		key, version, wantHeader string
@@ -143,21 +147,21 @@ func TestCopySourceEncoding(t *testing.T) {
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(dstBucket, tc.key, object{size: 1})
+			data := h.source(tc.key, tc.version, 1, nil)
 			h.run(t, planner.KeyWork{Key: tc.key, Tasks: []planner.Task{{Version: planner.Version{VersionID: tc.version, Size: 1}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
-			cp := only(t, h.fake, "CopyObject")
-			raw := cp.Header.Get("x-amz-copy-source")
-			if raw != tc.wantHeader {
+			cp := h.fake.Only(t, "CopyObject")
+			if raw := cp.Header.Get("x-amz-copy-source"); raw != tc.wantHeader {
 				t.Errorf("x-amz-copy-source = %q, want %q", raw, tc.wantHeader)
 			}
-			bucket, key, version, err := s3DecodeCopySource(raw)
-			if err != nil || bucket != srcBucket || key != tc.key || version != tc.version {
-				t.Errorf("server decodes %q as bucket %q key %q version %q (err %v), want %q %q %q",
-					raw, bucket, key, version, err, srcBucket, tc.key, tc.version)
+			if cp.Status != http.StatusOK || cp.Reply.Get("x-amz-copy-source-version-id") != tc.version {
+				t.Errorf("server answered %d, copied version %q, want 200 and %q", cp.Status, cp.Reply.Get("x-amz-copy-source-version-id"), tc.version)
 			}
 			// The destination key travels in the request path.
 			if cp.Key != tc.key {
 				t.Errorf("CopyObject path decodes to key %q, want %q", cp.Key, tc.key)
+			}
+			if r := h.replica(t, tc.key); !bytes.Equal(r.Data, data) {
+				t.Errorf("replica holds %q, want the source's %q", r.Data, data)
 			}
 			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v, want succeeded", o)
@@ -166,34 +170,16 @@ func TestCopySourceEncoding(t *testing.T) {
 	}
 }
 
-// s3DecodeCopySource splits x-amz-copy-source the strictest way servers
-// read it: the query after the first literal "?", then the path
-// form-decoded, so a literal '+' reads as a space. AWS S3 does so (copies
-// of keys with an unescaped '+' fail with NoSuchKey: aws/aws-sdk-js#1821,
-// aws/aws-sdk-php#379; botocore and rclone send '+' as %2B), as did MinIO
-// before it switched to url.Parse, and SeaweedFS.
-func s3DecodeCopySource(raw string) (bucket, key, versionID string, err error) {
-	path, query, _ := strings.Cut(raw, "?")
-	if path, err = url.QueryUnescape(strings.TrimPrefix(path, "/")); err != nil {
-		return "", "", "", err
-	}
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return "", "", "", err
-	}
-	bucket, key, _ = strings.Cut(path, "/")
-	return bucket, key, q.Get("versionId"), nil
-}
-
 // TestCopyObject200Error checks that a CopyObject answered 200 with an
 // <Error> body is a failure: nothing is recorded as copied, and the
 // replica is not read back.
 func TestCopyObject200Error(t *testing.T) {
 	h := newHarness(t)
-	h.fake.setHook(func(r request) *reply {
+	h.source("k", "v1", 10, nil)
+	h.source("k", "v2", 10, nil)
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		if r.Op == "CopyObject" {
-			rep := s3Error(http.StatusOK, "InternalError")
-			return rep
+			return s3fake.Error(http.StatusOK, "InternalError")
 		}
 		return nil
 	})
@@ -212,8 +198,11 @@ func TestCopyObject200Error(t *testing.T) {
 	if o2 := h.store.outcome(t, 2); o2.Status != planner.StatusFailed || o2.ErrorCode != CodePrecedingVersionFailed {
 		t.Errorf("next version outcome = %+v, want failed %s", o2, CodePrecedingVersionFailed)
 	}
-	if rs := h.fake.requests(); len(rs) != 1 {
-		t.Errorf("requests = %v, want the one CopyObject", describe(rs))
+	if rs := h.fake.Requests(); len(rs) != 1 {
+		t.Errorf("requests = %v, want the one CopyObject", s3fake.Describe(rs))
+	}
+	if vs := h.fake.Versions(dstBucket, "k"); len(vs) != 0 {
+		t.Errorf("destination has %d versions, want none", len(vs))
 	}
 }
 
@@ -224,8 +213,8 @@ func TestReplayDeleteMarker(t *testing.T) {
 	h.run(t, planner.KeyWork{Key: "a/b c", DestKey: "backup/a/b c", Tasks: []planner.Task{
 		{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 7},
 	}})
-	del := only(t, h.fake, "DeleteObject")
-	if del.Client != "dst" || del.Method != http.MethodDelete || del.Bucket != dstBucket || del.Key != "backup/a/b c" {
+	del := h.fake.Only(t, "DeleteObject")
+	if del.Client != dstClient || del.Method != http.MethodDelete || del.Bucket != dstBucket || del.Key != "backup/a/b c" {
 		t.Errorf("DELETE by %q: %s /%s/%s, want dst DELETE /dst/backup/a/b c", del.Client, del.Method, del.Bucket, del.Key)
 	}
 	if _, ok := del.Query["versionId"]; ok {
@@ -236,25 +225,30 @@ func TestReplayDeleteMarker(t *testing.T) {
 	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != del.Reply.Get("x-amz-version-id") {
 		t.Errorf("outcome = %+v, want succeeded with the marker's version %s", o, del.Reply.Get("x-amz-version-id"))
 	}
-	if rs := h.fake.requests(); len(rs) != 1 {
-		t.Errorf("requests = %v, want the DELETE only", describe(rs))
+	if rs := h.fake.Requests(); len(rs) != 1 {
+		t.Errorf("requests = %v, want the DELETE only", s3fake.Describe(rs))
+	}
+	if vs := h.fake.Versions(dstBucket, "backup/a/b c"); len(vs) != 1 || !vs[0].DeleteMarker || vs[0].VersionID != o.Replica.VersionID {
+		t.Errorf("destination versions %+v, want the one delete marker %s", vs, o.Replica.VersionID)
 	}
 }
 
 // TestReplayDeleteOnUnversionedDest: a DELETE that made no marker (the
-// destination is not versioned) is recorded as such, not as a replayed
-// marker.
+// destination is not versioned: it deletes the object) is recorded as
+// such, not as a replayed marker.
 func TestReplayDeleteOnUnversionedDest(t *testing.T) {
 	h := newHarness(t)
-	h.fake.setHook(func(r request) *reply {
-		if r.Op == "DeleteObject" {
-			return &reply{status: http.StatusNoContent}
-		}
-		return nil
-	})
+	h.fake.CreateBucket(dstBucket, false)
+	h.fake.Put(dstBucket, "k", s3fake.Object{Size: 3})
 	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 1}}})
 	o := h.store.outcome(t, 1)
 	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != "" || !strings.Contains(o.Message, "not versioned") {
 		t.Errorf("outcome = %+v, want succeeded saying the destination is not versioned", o)
+	}
+	if del := h.fake.Only(t, "DeleteObject"); del.Reply.Get("x-amz-delete-marker") != "" || del.Reply.Get("x-amz-version-id") != "" {
+		t.Errorf("DELETE on an unversioned bucket answered %v", del.Reply)
+	}
+	if vs := h.fake.Versions(dstBucket, "k"); len(vs) != 0 {
+		t.Errorf("destination still has %+v", vs)
 	}
 }

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -19,7 +21,7 @@ import (
 var checksumHeaders = []string{"x-amz-checksum-algorithm", "x-amz-sdk-checksum-algorithm", "x-amz-checksum-type"}
 
 // partNumber is the part number of an UploadPart(Copy) request.
-func partNumber(t *testing.T, r request) int {
+func partNumber(t *testing.T, r s3fake.Request) int {
 	t.Helper()
 	n, err := strconv.Atoi(r.Query.Get("partNumber"))
 	if err != nil {
@@ -29,10 +31,20 @@ func partNumber(t *testing.T, r request) int {
 }
 
 // sortedParts returns the requests of op ordered by part number.
-func sortedParts(t *testing.T, f *fakeS3, op string) []request {
-	parts := f.ops(op)
-	slices.SortFunc(parts, func(a, b request) int { return partNumber(t, a) - partNumber(t, b) })
+func sortedParts(t *testing.T, f *s3fake.Server, op string) []s3fake.Request {
+	parts := f.Ops(op)
+	slices.SortFunc(parts, func(a, b s3fake.Request) int { return partNumber(t, a) - partNumber(t, b) })
 	return parts
+}
+
+// partETag is the ETag the server gave an UploadPartCopy.
+func partETag(t *testing.T, r s3fake.Request) string {
+	t.Helper()
+	var res struct{ ETag string }
+	if err := xml.Unmarshal(r.ReplyBody, &res); err != nil || res.ETag == "" {
+		t.Fatalf("%s answer %q: %v", r.Op, r.ReplyBody, err)
+	}
+	return res.ETag
 }
 
 // completeBody is the XML body of CompleteMultipartUpload.
@@ -52,37 +64,35 @@ func TestMultipartCopySSEC(t *testing.T) {
 		expires = "Wed, 21 Oct 2026 07:28:00 GMT"
 	)
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, key, object{size: size, header: map[string]string{
-		ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": keyA.md5b64,
-		"Content-Type": "image/png", "Cache-Control": "max-age=60",
-		"Content-Disposition": `attachment; filename="o.png"`, "Content-Encoding": "gzip",
-		"Content-Language": "en", "Expires": expires,
-		"x-amz-meta-color": "blue", "x-amz-meta-owner": "alice",
-		"x-amz-storage-class": "STANDARD_IA",
-	}, tags: [][2]string{{"project", "alpha"}, {"team name", "data & ml"}}})
-	h.fake.putObject(dstBucket, key, ssecReplicaHead(size, keyB))
+	h.fake.Put(srcBucket, key, s3fake.Object{VersionID: "v1", Size: size, Header: keyA.header(
+		"Content-Type", "image/png", "Cache-Control", "max-age=60",
+		"Content-Disposition", `attachment; filename="o.png"`, "Content-Encoding", "gzip",
+		"Content-Language", "en", "Expires", expires,
+		"x-amz-meta-color", "blue", "x-amz-meta-owner", "alice",
+		"x-amz-storage-class", "STANDARD_IA",
+	), Tags: map[string]string{"project": "alpha", "team name": "data & ml"}})
 	h.run(t, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"abc-2"`, StorageClass: "STANDARD_IA"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
 
 	// Source HEAD: from the source client, at the version, with key A.
-	var srcHead request
-	for _, r := range h.fake.ops("HeadObject") {
+	var srcHead s3fake.Request
+	for _, r := range h.fake.Ops("HeadObject") {
 		if r.Bucket == srcBucket {
 			srcHead = r
 		}
 	}
 	if srcHead.Client != "src" || srcHead.Key != key || srcHead.Query.Get("versionId") != "v1" {
-		t.Errorf("source HEAD = %+v, want src client, key %s, versionId=v1", describe([]request{srcHead}), key)
+		t.Errorf("source HEAD = %+v, want src client, key %s, versionId=v1", s3fake.Describe([]s3fake.Request{srcHead}), key)
 	}
 	wantSSEC(t, srcHead, ssecPrefix, keyA)
 
-	tagging := only(t, h.fake, "GetObjectTagging")
+	tagging := h.fake.Only(t, "GetObjectTagging")
 	if tagging.Client != "src" || tagging.Bucket != srcBucket || tagging.Query.Get("versionId") != "v1" {
-		t.Errorf("GetObjectTagging = %v, want src client, versionId=v1", describe([]request{tagging}))
+		t.Errorf("GetObjectTagging = %v, want src client, versionId=v1", s3fake.Describe([]s3fake.Request{tagging}))
 	}
 
-	create := only(t, h.fake, "CreateMultipartUpload")
+	create := h.fake.Only(t, "CreateMultipartUpload")
 	if create.Client != "dst" || create.Bucket != dstBucket || create.Key != key {
-		t.Errorf("CreateMultipartUpload = %v by %s", describe([]request{create}), create.Client)
+		t.Errorf("CreateMultipartUpload = %v by %s", s3fake.Describe([]s3fake.Request{create}), create.Client)
 	}
 	wantSSEC(t, create, ssecPrefix, keyB)
 	for name, want := range map[string]string{
@@ -107,16 +117,16 @@ func TestMultipartCopySSEC(t *testing.T) {
 	// Parts: 1..3, each with both keys, ranges tiling the object.
 	parts := sortedParts(t, h.fake, "UploadPartCopy")
 	if len(parts) != 3 {
-		t.Fatalf("%d UploadPartCopy, want 3: %v", len(parts), describe(h.fake.requests()))
+		t.Fatalf("%d UploadPartCopy, want 3: %v", len(parts), s3fake.Describe(h.fake.Requests()))
 	}
 	wantRanges := []string{"bytes=0-5242879", "bytes=5242880-10485759", "bytes=10485760-12582911"}
 	next := int64(0)
 	for i, p := range parts {
 		if got := partNumber(t, p); got != i+1 {
-			t.Errorf("part numbers %v, want 1..3", describe(parts))
+			t.Errorf("part numbers %v, want 1..3", s3fake.Describe(parts))
 		}
-		if p.Client != "dst" || p.Key != key || p.Query.Get("uploadId") != "u1" {
-			t.Errorf("part %d: %v by %s, want dst, uploadId=u1", i+1, describe([]request{p}), p.Client)
+		if p.Client != dstClient || p.Key != key || p.Query.Get("uploadId") != "upload-1" {
+			t.Errorf("part %d: %v by %s, want dst, uploadId=upload-1", i+1, s3fake.Describe([]s3fake.Request{p}), p.Client)
 		}
 		if got, want := p.Header.Get("x-amz-copy-source"), "src/big/object.bin?versionId=v1"; got != want {
 			t.Errorf("part %d x-amz-copy-source = %q, want %q", i+1, got, want)
@@ -138,9 +148,9 @@ func TestMultipartCopySSEC(t *testing.T) {
 		t.Errorf("parts cover bytes [0, %d), want [0, %d)", next, size)
 	}
 
-	complete := only(t, h.fake, "CompleteMultipartUpload")
-	if complete.Client != "dst" || complete.Query.Get("uploadId") != "u1" {
-		t.Errorf("Complete = %v by %s", describe([]request{complete}), complete.Client)
+	complete := h.fake.Only(t, "CompleteMultipartUpload")
+	if complete.Client != dstClient || complete.Query.Get("uploadId") != "upload-1" {
+		t.Errorf("Complete = %v by %s", s3fake.Describe([]s3fake.Request{complete}), complete.Client)
 	}
 	wantSSEC(t, complete, ssecPrefix, keyB)
 	noHeaders(t, complete, append([]string{"x-amz-copy-source"}, checksumHeaders...)...)
@@ -152,23 +162,23 @@ func TestMultipartCopySSEC(t *testing.T) {
 		t.Fatalf("Complete lists %d parts, want 3: %s", len(body.Parts), complete.Body)
 	}
 	for i, p := range body.Parts {
-		if p.PartNumber != i+1 || p.ETag != fmt.Sprintf(`"part-%d"`, i+1) {
-			t.Errorf("Complete part %d = %+v, want number %d ETag \"part-%d\"", i, p, i+1, i+1)
+		if want := partETag(t, parts[i]); p.PartNumber != i+1 || p.ETag != want {
+			t.Errorf("Complete part %d = %+v, want number %d ETag %s (the part copy's)", i, p, i+1, want)
 		}
 	}
-	if rs := h.fake.ops("AbortMultipartUpload"); len(rs) != 0 {
-		t.Errorf("successful copy aborted: %v", describe(rs))
+	if rs := h.fake.Ops("AbortMultipartUpload"); len(rs) != 0 {
+		t.Errorf("successful copy aborted: %v", s3fake.Describe(rs))
 	}
 
 	// Read back at the new version, with key B.
-	var dstHead request
-	for _, r := range h.fake.ops("HeadObject") {
+	var dstHead s3fake.Request
+	for _, r := range h.fake.Ops("HeadObject") {
 		if r.Bucket == dstBucket {
 			dstHead = r
 		}
 	}
 	if dstHead.Client != "dst" || dstHead.Query.Get("versionId") != complete.Reply.Get("x-amz-version-id") {
-		t.Errorf("replica HEAD %v, want dst at versionId %s", describe([]request{dstHead}), complete.Reply.Get("x-amz-version-id"))
+		t.Errorf("replica HEAD %v, want dst at versionId %s", s3fake.Describe([]s3fake.Request{dstHead}), complete.Reply.Get("x-amz-version-id"))
 	}
 	wantSSEC(t, dstHead, ssecPrefix, keyB)
 
@@ -180,8 +190,19 @@ func TestMultipartCopySSEC(t *testing.T) {
 		t.Errorf("outcome message %q does not say 3 parts", o.Message)
 	}
 	// The whole exchange, in order of dependency.
-	if n := len(h.fake.requests()); n != 8 {
-		t.Errorf("%d requests, want 8 (HEAD, tagging, create, 3 parts, complete, HEAD): %v", n, describe(h.fake.requests()))
+	if n := len(h.fake.Requests()); n != 8 {
+		t.Errorf("%d requests, want 8 (HEAD, tagging, create, 3 parts, complete, HEAD): %v", n, s3fake.Describe(h.fake.Requests()))
+	}
+	// The replica: the source's bytes in three parts, under key B, with
+	// the source's attributes.
+	r := h.replica(t, key)
+	if !bytes.Equal(r.Data, s3fake.Fill(size)) || !slices.Equal(r.PartSizes, []int64{5 * mib, 5 * mib, 2 * mib}) ||
+		r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.md5b64 || r.Header["Content-Type"] != "image/png" ||
+		r.Tags["team name"] != "data & ml" || r.Header["X-Amz-Storage-Class"] != "STANDARD_IA" {
+		t.Errorf("replica %s: %d bytes in parts %v, headers %v, tags %v", r.VersionID, len(r.Data), r.PartSizes, r.Header, r.Tags)
+	}
+	if us := h.fake.Uploads(dstBucket); len(us) != 0 {
+		t.Errorf("uploads left: %+v", us)
 	}
 }
 
@@ -190,11 +211,9 @@ func TestMultipartCopySSEC(t *testing.T) {
 func TestMultipartCopyKMS(t *testing.T) {
 	const kmsKey = "arn:aws:kms:us-east-1:111122223333:key/replica"
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "k", object{size: 11 * mib, header: map[string]string{"x-amz-server-side-encryption": "aws:kms"}})
-	h.fake.putObject(dstBucket, "k", object{size: 11 * mib, header: map[string]string{
-		"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}})
+	h.source("k", "v1", 11*mib, map[string]string{"x-amz-server-side-encryption": "aws:kms"})
 	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 11 * mib, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEKMS}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEKMS, ReplicaKMSKeyID: kmsKey}, ID: 1}}})
-	create := only(t, h.fake, "CreateMultipartUpload")
+	create := h.fake.Only(t, "CreateMultipartUpload")
 	if create.Header.Get("x-amz-server-side-encryption") != "aws:kms" ||
 		create.Header.Get("x-amz-server-side-encryption-aws-kms-key-id") != kmsKey {
 		t.Errorf("CreateMultipartUpload SSE headers: %q / %q", create.Header.Get("x-amz-server-side-encryption"),
@@ -203,9 +222,9 @@ func TestMultipartCopyKMS(t *testing.T) {
 	noHeaders(t, create, append([]string{"x-amz-storage-class", "x-amz-tagging"}, checksumHeaders...)...)
 	parts := sortedParts(t, h.fake, "UploadPartCopy")
 	if len(parts) != 3 || parts[2].Header.Get("x-amz-copy-source-range") != "bytes=10485760-11534335" {
-		t.Errorf("parts = %v", describe(parts))
+		t.Errorf("parts = %v", s3fake.Describe(parts))
 	}
-	for _, r := range h.fake.requests() {
+	for _, r := range h.fake.Requests() {
 		noHeaders(t, r, ssecPrefix, copySSECPrefx)
 	}
 	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.KMSKeyID != kmsKey {
@@ -218,10 +237,10 @@ func TestMultipartCopyKMS(t *testing.T) {
 // back the newer versions of the key without a request.
 func TestMultipartPartFailure(t *testing.T) {
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "k", object{size: 12 * mib})
-	h.fake.setHook(func(r request) *reply {
+	h.source("k", "v1", 12*mib, keyA.header())
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		if r.Op == "UploadPartCopy" && r.Query.Get("partNumber") == "2" {
-			return s3Error(http.StatusForbidden, "AccessDenied")
+			return s3fake.Error(http.StatusForbidden, "AccessDenied")
 		}
 		return nil
 	})
@@ -231,17 +250,20 @@ func TestMultipartPartFailure(t *testing.T) {
 		{Version: planner.Version{VersionID: "v3", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 3},
 	}})
 
-	create := only(t, h.fake, "CreateMultipartUpload")
-	abort := only(t, h.fake, "AbortMultipartUpload")
-	if abort.Client != "dst" || abort.Method != http.MethodDelete || abort.Bucket != dstBucket || abort.Key != "k" ||
-		abort.Query.Get("uploadId") != "u1" {
-		t.Errorf("abort = %v by %s, want dst DELETE /dst/k?uploadId=u1", describe([]request{abort}), abort.Client)
+	create := h.fake.Only(t, "CreateMultipartUpload")
+	abort := h.fake.Only(t, "AbortMultipartUpload")
+	if abort.Client != dstClient || abort.Method != http.MethodDelete || abort.Bucket != dstBucket || abort.Key != "k" ||
+		abort.Query.Get("uploadId") != "upload-1" || abort.Status != http.StatusNoContent {
+		t.Errorf("abort = %v by %s, want dst DELETE /dst/k?uploadId=upload-1", s3fake.Describe([]s3fake.Request{abort}), abort.Client)
+	}
+	if us := h.fake.Uploads(dstBucket); len(us) != 0 {
+		t.Errorf("uploads left: %+v", us)
 	}
 	if create.Key != abort.Key {
 		t.Errorf("aborted key %q, created %q", abort.Key, create.Key)
 	}
-	if rs := h.fake.ops("CompleteMultipartUpload"); len(rs) != 0 {
-		t.Errorf("failed upload completed: %v", describe(rs))
+	if rs := h.fake.Ops("CompleteMultipartUpload"); len(rs) != 0 {
+		t.Errorf("failed upload completed: %v", s3fake.Describe(rs))
 	}
 
 	o := h.store.outcome(t, 1)
@@ -260,10 +282,10 @@ func TestMultipartPartFailure(t *testing.T) {
 	if got := outcomeIDs(h.store); !slices.Equal(got, []int64{1, 2, 3}) {
 		t.Errorf("outcomes recorded in order %v, want [1 2 3]", got)
 	}
-	for _, r := range h.fake.requests() {
+	for _, r := range h.fake.Requests() {
 		if strings.Contains(r.RawQuery, "v2") || strings.Contains(r.RawQuery, "v3") ||
 			strings.Contains(r.Header.Get("x-amz-copy-source"), "v2") || r.Op == "DeleteObject" || r.Op == "CopyObject" {
-			t.Errorf("request for a held-back version: %v", describe([]request{r}))
+			t.Errorf("request for a held-back version: %v", s3fake.Describe([]s3fake.Request{r}))
 		}
 	}
 }
@@ -285,10 +307,10 @@ func TestMultipart200Errors(t *testing.T) {
 		t.Run(op, func(t *testing.T) {
 			h := newHarness(t)
 			h.cfg.PartWorkers = 1
-			h.fake.putObject(srcBucket, "k", object{size: 6 * mib})
-			h.fake.setHook(func(r request) *reply {
+			h.source("k", "v1", 6*mib, nil)
+			h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 				if r.Op == op {
-					return s3Error(http.StatusOK, "InternalError")
+					return s3fake.Error(http.StatusOK, "InternalError")
 				}
 				return nil
 			})
@@ -297,12 +319,15 @@ func TestMultipart200Errors(t *testing.T) {
 			if o.Status != planner.StatusFailed || o.ErrorCode != "InternalError" || o.Replica.VersionID != "" {
 				t.Errorf("outcome = %+v, want failed InternalError", o)
 			}
-			if abort := only(t, h.fake, "AbortMultipartUpload"); abort.Query.Get("uploadId") != "u1" {
-				t.Errorf("abort %v, want uploadId=u1", describe([]request{abort}))
+			if abort := h.fake.Only(t, "AbortMultipartUpload"); abort.Query.Get("uploadId") != "upload-1" || abort.Status != http.StatusNoContent {
+				t.Errorf("abort %v, want uploadId=upload-1", s3fake.Describe([]s3fake.Request{abort}))
 			}
-			for _, r := range h.fake.ops("HeadObject") {
+			if vs, us := h.fake.Versions(dstBucket, "k"), h.fake.Uploads(dstBucket); len(vs) != 0 || len(us) != 0 {
+				t.Errorf("destination versions %+v, uploads %+v; want none", vs, us)
+			}
+			for _, r := range h.fake.Ops("HeadObject") {
 				if r.Bucket == dstBucket {
-					t.Errorf("failed copy read back: %v", describe([]request{r}))
+					t.Errorf("failed copy read back: %v", s3fake.Describe([]s3fake.Request{r}))
 				}
 			}
 		})
@@ -316,8 +341,7 @@ func TestMultipartRangesLayouts(t *testing.T) {
 	for _, size := range []int64{5*mib + 1, 10 * mib, 10*mib + 1, 15*mib - 1} {
 		t.Run(strconv.FormatInt(size, 10), func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(srcBucket, "k", object{size: size})
-			h.fake.putObject(dstBucket, "k", object{size: size})
+			data := h.source("k", "v1", size, nil)
 			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}, ID: 1}}})
 			parts := sortedParts(t, h.fake, "UploadPartCopy")
 			want := int((size + 5*mib - 1) / (5 * mib))
@@ -339,6 +363,9 @@ func TestMultipartRangesLayouts(t *testing.T) {
 			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
 			}
+			if r := h.replica(t, "k"); !bytes.Equal(r.Data, data) || len(r.PartSizes) != want {
+				t.Errorf("replica of %d bytes in parts %v, want the source's %d bytes in %d parts", len(r.Data), r.PartSizes, size, want)
+			}
 		})
 	}
 }
@@ -358,20 +385,19 @@ func TestStreamCopySSEC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.cfg.Stream = true
-			h.fake.putObject(srcBucket, "s", object{size: tc.size, header: map[string]string{
-				"Content-Type": "text/plain", "x-amz-meta-color": "red"}, tags: [][2]string{{"a", "1"}}})
-			h.fake.putObject(dstBucket, "s", ssecReplicaHead(tc.size, keyB))
+			h.fake.Put(srcBucket, "s", s3fake.Object{VersionID: "v1", Size: tc.size,
+				Header: keyA.header("Content-Type", "text/plain", "x-amz-meta-color", "red"), Tags: map[string]string{"a": "1"}})
 			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
 
 			// One GET, or one ranged GET per part.
-			gets := h.fake.ops("GetObject")
+			gets := h.fake.Ops("GetObject")
 			if want := max(tc.parts, 1); len(gets) != want {
-				t.Errorf("%d GetObject, want %d: %v", len(gets), want, describe(gets))
+				t.Errorf("%d GetObject, want %d: %v", len(gets), want, s3fake.Describe(gets))
 			}
 			ranges := map[string]bool{}
 			for _, get := range gets {
 				if get.Client != "src" || get.Query.Get("versionId") != "v1" {
-					t.Errorf("GET %v by %s", describe([]request{get}), get.Client)
+					t.Errorf("GET %v by %s", s3fake.Describe([]s3fake.Request{get}), get.Client)
 				}
 				wantSSEC(t, get, ssecPrefix, keyA)
 				ranges[get.Header.Get("Range")] = true
@@ -379,8 +405,8 @@ func TestStreamCopySSEC(t *testing.T) {
 			if tc.parts == 3 && !(ranges["bytes=0-5242879"] && ranges["bytes=5242880-10485759"] && ranges["bytes=10485760-12582911"]) {
 				t.Errorf("part GETs have ranges %v, want the three 5 MiB parts", ranges)
 			}
-			var writes []request
-			for _, r := range h.fake.requests() {
+			var writes []s3fake.Request
+			for _, r := range h.fake.Requests() {
 				switch r.Op {
 				case "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload":
 					writes = append(writes, r)
@@ -395,17 +421,22 @@ func TestStreamCopySSEC(t *testing.T) {
 				wantSSEC(t, w, ssecPrefix, keyB)
 				noHeaders(t, w, copySSECPrefx)
 			}
-			first := only(t, h.fake, map[bool]string{true: "CreateMultipartUpload", false: "PutObject"}[tc.parts > 0])
+			first := h.fake.Only(t, map[bool]string{true: "CreateMultipartUpload", false: "PutObject"}[tc.parts > 0])
 			if first.Header.Get("Content-Type") != "text/plain" || first.Header.Get("x-amz-meta-color") != "red" ||
 				first.Header.Get("x-amz-tagging") != "a=1" {
 				t.Errorf("%s attributes: type %q meta %q tagging %q", first.Op, first.Header.Get("Content-Type"),
 					first.Header.Get("x-amz-meta-color"), first.Header.Get("x-amz-tagging"))
 			}
-			if n := len(h.fake.ops("UploadPart")); n != tc.parts {
+			if n := len(h.fake.Ops("UploadPart")); n != tc.parts {
 				t.Errorf("%d UploadPart, want %d", n, tc.parts)
 			}
 			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
+			}
+			r := h.replica(t, "s")
+			if !bytes.Equal(r.Data, s3fake.Fill(tc.size)) || len(r.PartSizes) != tc.parts || r.Tags["a"] != "1" ||
+				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.md5b64 || r.Header["X-Amz-Meta-Color"] != "red" {
+				t.Errorf("replica: %d bytes in parts %v, headers %v, tags %v", len(r.Data), r.PartSizes, r.Header, r.Tags)
 			}
 		})
 	}
@@ -415,10 +446,10 @@ func TestStreamCopySSEC(t *testing.T) {
 // a failed version (and an aborted upload), not a crash.
 func TestEmptyUploadPartCopyBody(t *testing.T) {
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "k", object{size: 6 * mib})
-	h.fake.setHook(func(r request) *reply {
+	h.source("k", "v1", 6*mib, nil)
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		if r.Op == "UploadPartCopy" {
-			return &reply{status: http.StatusOK}
+			return &s3fake.Reply{Status: http.StatusOK}
 		}
 		return nil
 	})
@@ -426,5 +457,5 @@ func TestEmptyUploadPartCopyBody(t *testing.T) {
 	if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed {
 		t.Errorf("outcome %+v, want failed", o)
 	}
-	only(t, h.fake, "AbortMultipartUpload")
+	h.fake.Only(t, "AbortMultipartUpload")
 }

@@ -5,81 +5,63 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 )
 
-// bucketState is how the preflight fake answers for one bucket.
+// bucketState is one bucket of a preflight test.
 type bucketState struct {
-	head       *reply // HeadBucket; nil = 200
-	versioning string // GetBucketVersioning <Status>: "" = never enabled
-	// encryption is the GetBucketEncryption body (the rules); "" = no
-	// default encryption configured (404).
+	missing    bool          // no such bucket
+	head       *s3fake.Reply // HeadBucket's answer instead of the fake's (403, 301)
+	versioning string        // versioning status: "" = never enabled
+	// encryption is the bucket's default encryption rules; "" = none
+	// (GetBucketEncryption answers 404).
 	encryption string
-	put        *reply // PutObject; nil = the fake's default (200 with a version id)
-	del        *reply // DeleteObject; nil = the fake's default
+	put        *s3fake.Reply // PutObject's answer instead of the fake's
+	del        *s3fake.Reply // DeleteObject's answer instead of the fake's
 }
 
-// preflightHook answers the bucket-level requests of RunPreflight from
-// states (by bucket); object requests go to the fake's defaults unless a
-// state overrides them.
-func preflightHook(states map[string]bucketState) func(request) *reply {
-	return func(r request) *reply {
-		st := states[r.Bucket]
-		if r.Key == "" {
-			_, versioning := r.Query["versioning"]
-			_, encryption := r.Query["encryption"]
-			switch {
-			case r.Method == http.MethodHead:
-				if st.head != nil {
-					return st.head
-				}
-				return &reply{status: http.StatusOK, header: hdr("x-amz-bucket-region", "us-east-1")}
-			case r.Method == http.MethodGet && versioning:
-				status := ""
-				if st.versioning != "" {
-					status = "<Status>" + st.versioning + "</Status>"
-				}
-				return xmlReply("<VersioningConfiguration" + ns + ">" + status + "</VersioningConfiguration>")
-			case r.Method == http.MethodGet && encryption:
-				if st.encryption == "" {
-					return s3Error(http.StatusNotFound, "ServerSideEncryptionConfigurationNotFoundError")
-				}
-				return xmlReply("<ServerSideEncryptionConfiguration" + ns + ">" + st.encryption + "</ServerSideEncryptionConfiguration>")
-			}
-			return s3Error(http.StatusNotImplemented, "NotImplemented")
+// preflightFake is a fake holding the buckets of states (all but the
+// missing ones), answering as they say.
+func preflightFake(t *testing.T, states map[string]bucketState) *s3fake.Server {
+	t.Helper()
+	f := s3fake.New(t)
+	for name, st := range states {
+		if st.missing {
+			continue
 		}
-		switch {
-		case r.Op == "PutObject" && st.put != nil:
+		opts := []s3fake.BucketOption{s3fake.Versioning(st.versioning)}
+		if st.encryption != "" {
+			opts = append(opts, s3fake.Encryption(st.encryption))
+		}
+		f.CreateBucket(name, false, opts...)
+	}
+	f.SetHook(preflightHook(states))
+	return f
+}
+
+// preflightHook gives the answers states set instead of the fake's.
+func preflightHook(states map[string]bucketState) func(s3fake.Request) *s3fake.Reply {
+	return func(r s3fake.Request) *s3fake.Reply {
+		st := states[r.Bucket]
+		switch r.Op {
+		case "HeadBucket":
+			return st.head
+		case "PutObject":
 			return st.put
-		case r.Op == "DeleteObject" && st.del != nil:
+		case "DeleteObject":
 			return st.del
 		}
 		return nil
 	}
 }
 
-// bucketOp names a request as preflight sees it.
-func bucketOp(r request) string {
-	if r.Key != "" {
-		return r.Op
-	}
-	switch _, v := r.Query["versioning"]; {
-	case r.Method == http.MethodHead:
-		return "HeadBucket"
-	case v:
-		return "GetBucketVersioning"
-	}
-	if _, e := r.Query["encryption"]; e {
-		return "GetBucketEncryption"
-	}
-	return r.Op
-}
-
 // preflightOps lists the requests sent for one bucket, in order.
-func preflightOps(f *fakeS3, bucket string) []string {
+func preflightOps(f *s3fake.Server, bucket string) []string {
 	var out []string
-	for _, r := range f.requests() {
+	for _, r := range f.Requests() {
 		if r.Bucket == bucket {
-			out = append(out, bucketOp(r))
+			out = append(out, r.Op)
 		}
 	}
 	return out
@@ -94,9 +76,9 @@ const (
 		"<KMSMasterKeyID>arn:default</KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule>"
 )
 
-func runPreflight(t *testing.T, f *fakeS3, p Preflight) []Finding {
+func runPreflight(t *testing.T, f *s3fake.Server, p Preflight) []Finding {
 	t.Helper()
-	fs, err := RunPreflight(context.Background(), f.client(srcAccessKey), f.client(dstAccessKey), p)
+	fs, err := RunPreflight(context.Background(), f.Client(srcClient), f.Client(dstClient), p)
 	if err != nil {
 		t.Fatalf("RunPreflight: %v", err)
 	}
@@ -128,11 +110,10 @@ func checkFindings(t *testing.T, got []Finding, want ...wantFinding) {
 }
 
 func TestPreflightAllWell(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{
+	f := preflightFake(t, map[string]bucketState{
 		srcBucket: {versioning: "Enabled"},
 		dstBucket: {versioning: "Enabled", encryption: blockNone},
-	}))
+	})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, SSEC: true}}})
 	checkFindings(t, fs)
@@ -143,20 +124,20 @@ func TestPreflightAllWell(t *testing.T) {
 	if got, want := strings.Join(preflightOps(f, dstBucket), ","), "HeadBucket,GetBucketVersioning,GetBucketEncryption"; got != want {
 		t.Errorf("destination requests %s, want %s", got, want)
 	}
-	for _, r := range f.requests() {
-		wantClient := "dst"
+	for _, r := range f.Requests() {
+		wantClient := dstClient
 		if r.Bucket == srcBucket {
-			wantClient = "src"
+			wantClient = srcClient
 		}
 		if r.Client != wantClient {
-			t.Errorf("%s on %s sent by %q, want %q", bucketOp(r), r.Bucket, r.Client, wantClient)
+			t.Errorf("%s on %s sent by %q, want %q", r.Op, r.Bucket, r.Client, wantClient)
 		}
 	}
 }
 
 func TestPreflightBucketMissingOrDenied(t *testing.T) {
-	head404 := &reply{status: http.StatusNotFound}
-	head403 := &reply{status: http.StatusForbidden}
+	missing := bucketState{missing: true}
+	head403 := &s3fake.Reply{Status: http.StatusForbidden}
 	for _, tc := range []struct {
 		name   string
 		states map[string]bucketState
@@ -166,7 +147,7 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 	}{
 		{
 			name:   "source missing",
-			states: map[string]bucketState{srcBucket: {head: head404}, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
+			states: map[string]bucketState{srcBucket: missing, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`source bucket "src"`, "does not exist"}}},
 			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,DeleteObject",
 			otherOps: "HeadBucket,GetBucketVersioning",
@@ -182,7 +163,7 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 			// A missing destination gets no further request; the
 			// next destination is still checked.
 			name:   "destination missing",
-			states: map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {head: head404, encryption: blockSSEC}, "other": {versioning: "Enabled"}},
+			states: map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: missing, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`destination bucket "dst"`, "does not exist"}}},
 			srcOps: "HeadBucket,GetBucketVersioning", dstOps: "HeadBucket", otherOps: "HeadBucket,GetBucketVersioning",
 		},
@@ -194,14 +175,14 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 		},
 		{
 			name:   "source in another region",
-			states: map[string]bucketState{srcBucket: {head: &reply{status: http.StatusMovedPermanently, header: hdr("x-amz-bucket-region", "eu-west-1")}}, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
+			states: map[string]bucketState{srcBucket: {head: &s3fake.Reply{Status: http.StatusMovedPermanently, Header: s3fake.Hdr("x-amz-bucket-region", "eu-west-1")}}, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`source bucket "src"`, "another region", "--region"}}},
 			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,DeleteObject",
 			otherOps: "HeadBucket,GetBucketVersioning",
 		},
 		{
 			name: "all missing",
-			states: map[string]bucketState{srcBucket: {head: head404}, dstBucket: {head: head404},
+			states: map[string]bucketState{srcBucket: missing, dstBucket: missing,
 				"other": {head: head403}},
 			want: []wantFinding{
 				{true, []string{`source bucket "src"`, "does not exist"}},
@@ -212,8 +193,7 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeS3(t)
-			f.setHook(preflightHook(tc.states))
+			f := preflightFake(t, tc.states)
 			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true, Targets: []PreflightTarget{
 				{Bucket: dstBucket, SSEC: true, KMSKeys: []string{"arn:k"}},
 				{Bucket: "other"},
@@ -248,8 +228,7 @@ func TestPreflightVersioning(t *testing.T) {
 			{false, []string{`destination bucket "dst" is Suspended`}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeS3(t)
-			f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: tc.src}, dstBucket: {versioning: tc.dst}}))
+			f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: tc.src}, dstBucket: {versioning: tc.dst}})
 			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Targets: []PreflightTarget{{Bucket: dstBucket}}})
 			checkFindings(t, fs, tc.want...)
 			// The wording tells the two roles apart.
@@ -264,14 +243,12 @@ func TestPreflightVersioning(t *testing.T) {
 }
 
 func TestPreflightVersioningUnreadable(t *testing.T) {
-	f := newFakeS3(t)
-	states := map[string]bucketState{srcBucket: {versioning: "Enabled"}}
-	inner := preflightHook(states)
-	f.setHook(func(r request) *reply {
-		if r.Bucket == dstBucket && bucketOp(r) == "GetBucketVersioning" {
-			return s3Error(http.StatusForbidden, "AccessDenied")
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}})
+	f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		if r.Bucket == dstBucket && r.Op == "GetBucketVersioning" {
+			return s3fake.Error(http.StatusForbidden, "AccessDenied")
 		}
-		return inner(r)
+		return nil
 	})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Targets: []PreflightTarget{{Bucket: dstBucket}}})
 	checkFindings(t, fs, wantFinding{false, []string{`cannot read the versioning of destination bucket "dst"`, "AccessDenied"}})
@@ -293,18 +270,17 @@ func TestPreflightBlockedSSEC(t *testing.T) {
 		{"blocked in a second rule", defaultOnly + blockSSEC, true, []wantFinding{{true, []string{"blocks SSE-C"}}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeS3(t)
-			f.setHook(preflightHook(map[string]bucketState{
+			f := preflightFake(t, map[string]bucketState{
 				srcBucket: {versioning: "Enabled"},
 				dstBucket: {versioning: "Enabled", encryption: tc.encryption},
-			}))
+			})
 			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Targets: []PreflightTarget{{Bucket: dstBucket, SSEC: tc.ssec}}})
 			checkFindings(t, fs, tc.want...)
 			var asked bool
-			for _, r := range f.requests() {
-				if bucketOp(r) == "GetBucketEncryption" {
+			for _, r := range f.Requests() {
+				if r.Op == "GetBucketEncryption" {
 					asked = true
-					if r.Bucket != dstBucket || r.Client != "dst" {
+					if r.Bucket != dstBucket || r.Client != dstClient {
 						t.Errorf("GetBucketEncryption on %s by %s, want dst by dst", r.Bucket, r.Client)
 					}
 				}
@@ -318,14 +294,13 @@ func TestPreflightBlockedSSEC(t *testing.T) {
 
 func TestPreflightKMSProbe(t *testing.T) {
 	const key = "arn:aws:kms:us-east-1:111122223333:key/replica"
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}}))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{key}}}})
 	checkFindings(t, fs)
 
-	put := only(t, f, "PutObject")
-	if put.Client != "dst" || put.Bucket != dstBucket || !strings.HasPrefix(put.Key, ProbePrefix) || len(put.Key) <= len(ProbePrefix) {
+	put := f.Only(t, "PutObject")
+	if put.Client != dstClient || put.Bucket != dstBucket || !strings.HasPrefix(put.Key, ProbePrefix) || len(put.Key) <= len(ProbePrefix) {
 		t.Errorf("probe PutObject of %s/%s by %s, want dst, a key under %s", put.Bucket, put.Key, put.Client, ProbePrefix)
 	}
 	if got := put.Header.Get("x-amz-server-side-encryption"); got != "aws:kms" {
@@ -339,8 +314,8 @@ func TestPreflightKMSProbe(t *testing.T) {
 	}
 	noHeaders(t, put, ssecPrefix, "x-amz-server-side-encryption-bucket-key-enabled")
 
-	del := only(t, f, "DeleteObject")
-	if del.Client != "dst" || del.Bucket != dstBucket || del.Key != put.Key {
+	del := f.Only(t, "DeleteObject")
+	if del.Client != dstClient || del.Bucket != dstBucket || del.Key != put.Key {
 		t.Errorf("probe delete of %s/%s by %s, want dst %s/%s", del.Bucket, del.Key, del.Client, dstBucket, put.Key)
 	}
 	if got, want := del.Query.Get("versionId"), put.Reply.Get("x-amz-version-id"); want == "" || got != want {
@@ -350,16 +325,22 @@ func TestPreflightKMSProbe(t *testing.T) {
 	if got, want := strings.Join(ops, ","), "HeadBucket,GetBucketVersioning,PutObject,DeleteObject"; got != want {
 		t.Errorf("destination requests %s, want %s", got, want)
 	}
+	// The probe wrote SSE-KMS with the key, and left nothing behind.
+	if got := put.Reply.Get("x-amz-server-side-encryption-aws-kms-key-id"); put.Status != http.StatusOK || got != key {
+		t.Errorf("probe answered %d with KMS key %q, want 200 and %q", put.Status, got, key)
+	}
+	if vs := f.Versions(dstBucket, put.Key); len(vs) != 0 {
+		t.Errorf("the probe left %+v", vs)
+	}
 }
 
 func TestPreflightKMSProbeEachKey(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"},
-		"other": {versioning: "Enabled"}}))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"},
+		"other": {versioning: "Enabled"}})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true, Targets: []PreflightTarget{
 		{Bucket: dstBucket, KMSKeys: []string{"k1", "k2"}}, {Bucket: "other", KMSKeys: []string{"k3"}}}})
 	checkFindings(t, fs)
-	puts := f.ops("PutObject")
+	puts := f.Ops("PutObject")
 	var got []string
 	keys := map[string]bool{}
 	for _, p := range puts {
@@ -372,8 +353,13 @@ func TestPreflightKMSProbeEachKey(t *testing.T) {
 	if len(keys) != 3 {
 		t.Errorf("probe object keys %v, want a fresh one per probe", keys)
 	}
-	if n := len(f.ops("DeleteObject")); n != 3 {
+	if n := len(f.Ops("DeleteObject")); n != 3 {
 		t.Errorf("%d probe deletes, want 3", n)
+	}
+	for key := range keys {
+		if vs := append(f.Versions(dstBucket, key), f.Versions("other", key)...); len(vs) != 0 {
+			t.Errorf("probe %s left %+v", key, vs)
+		}
 	}
 }
 
@@ -381,24 +367,23 @@ func TestPreflightKMSProbeRefused(t *testing.T) {
 	const key = "arn:aws:kms:us-east-1:111122223333:key/gone"
 	for _, tc := range []struct {
 		name string
-		put  *reply
+		put  *s3fake.Reply
 		code string
 	}{
-		{"key not found", s3Error(http.StatusBadRequest, "KMS.NotFoundException"), "KMS.NotFoundException"},
-		{"access denied", s3Error(http.StatusForbidden, "AccessDenied"), "AccessDenied"},
-		{"key disabled", s3Error(http.StatusBadRequest, "KMS.DisabledException"), "KMS.DisabledException"},
+		{"key not found", s3fake.Error(http.StatusBadRequest, "KMS.NotFoundException"), "KMS.NotFoundException"},
+		{"access denied", s3fake.Error(http.StatusForbidden, "AccessDenied"), "AccessDenied"},
+		{"key disabled", s3fake.Error(http.StatusBadRequest, "KMS.DisabledException"), "KMS.DisabledException"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeS3(t)
-			f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"},
-				dstBucket: {versioning: "Enabled", put: tc.put}}))
+			f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
+				dstBucket: {versioning: "Enabled", put: tc.put}})
 			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
 				Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{key}}}})
 			checkFindings(t, fs, wantFinding{true, []string{`replica KMS key "` + key + `"`, `destination bucket "dst"`,
-				tc.code, "fake " + tc.code, "--no-kms-probe"}})
-			only(t, f, "PutObject")
-			if rs := f.ops("DeleteObject"); len(rs) != 0 {
-				t.Errorf("nothing was written, yet deleted: %v", describe(rs))
+				tc.code, s3fake.ErrorMessage(tc.code), "--no-kms-probe"}})
+			f.Only(t, "PutObject")
+			if rs := f.Ops("DeleteObject"); len(rs) != 0 {
+				t.Errorf("nothing was written, yet deleted: %v", s3fake.Describe(rs))
 			}
 		})
 	}
@@ -407,51 +392,53 @@ func TestPreflightKMSProbeRefused(t *testing.T) {
 func TestPreflightKMSProbeUnversioned(t *testing.T) {
 	// An unversioned destination's PutObject has no version id: the
 	// probe is deleted by key.
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"},
-		dstBucket: {put: &reply{status: http.StatusOK, header: hdr("ETag", `"e"`)}}}))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {}})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k"}}}})
 	checkFindings(t, fs, wantFinding{false, []string{`destination bucket "dst" is never enabled`}})
-	del := only(t, f, "DeleteObject")
+	del := f.Only(t, "DeleteObject")
 	if _, ok := del.Query["versionId"]; ok {
 		t.Errorf("delete of an unversioned probe has versionId: %s", del.RawQuery)
 	}
-	if del.Key != only(t, f, "PutObject").Key {
+	put := f.Only(t, "PutObject")
+	if del.Key != put.Key {
 		t.Errorf("deleted %s, probed another key", del.Key)
+	}
+	if put.Reply.Get("x-amz-version-id") != "" {
+		t.Errorf("the unversioned destination answered the probe with version %s", put.Reply.Get("x-amz-version-id"))
+	}
+	if vs := f.Versions(dstBucket, put.Key); len(vs) != 0 {
+		t.Errorf("the probe left %+v", vs)
 	}
 }
 
 func TestPreflightKMSProbeNotDeleted(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"},
-		dstBucket: {versioning: "Enabled", del: s3Error(http.StatusForbidden, "AccessDenied")}}))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
+		dstBucket: {versioning: "Enabled", del: s3fake.Error(http.StatusForbidden, "AccessDenied")}})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k"}}}})
-	put := only(t, f, "PutObject")
+	put := f.Only(t, "PutObject")
 	checkFindings(t, fs, wantFinding{false, []string{"s3://dst/" + put.Key, "could not be deleted", "AccessDenied"}})
 }
 
 func TestPreflightNoKMSProbe(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(preflightHook(map[string]bucketState{srcBucket: {versioning: "Enabled"},
-		dstBucket: {versioning: "Enabled", put: s3Error(http.StatusBadRequest, "KMS.NotFoundException")}}))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
+		dstBucket: {versioning: "Enabled", put: s3fake.Error(http.StatusBadRequest, "KMS.NotFoundException")}})
 	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: false,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k1", "k2"}}}})
 	checkFindings(t, fs)
 	for _, op := range []string{"PutObject", "DeleteObject"} {
-		if rs := f.ops(op); len(rs) != 0 {
-			t.Errorf("--no-kms-probe sent %s: %v", op, describe(rs))
+		if rs := f.Ops(op); len(rs) != 0 {
+			t.Errorf("--no-kms-probe sent %s: %v", op, s3fake.Describe(rs))
 		}
 	}
 }
 
 func TestPreflightCanceled(t *testing.T) {
-	f := newFakeS3(t)
-	f.setHook(preflightHook(nil))
+	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := RunPreflight(ctx, f.client(srcAccessKey), f.client(dstAccessKey),
+	_, err := RunPreflight(ctx, f.Client(srcClient), f.Client(dstClient),
 		Preflight{SourceBucket: srcBucket, Targets: []PreflightTarget{{Bucket: dstBucket}}})
 	if err == nil {
 		t.Error("RunPreflight with a cancelled context returned no error")

@@ -1,11 +1,13 @@
 package executor
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -16,64 +18,93 @@ import (
 
 func TestCopyChecksumReadBack(t *testing.T) {
 	const size = 100
-	srcSHA, otherSHA := sha256Of(size), sha256Of(size+1)
+	data, other := s3fake.Fill(size), []byte(strings.Repeat("y", size))
+	srcSHA, otherSHA := s3fake.Checksum("SHA256", data), s3fake.Checksum("SHA256", other)
 	for _, tc := range []struct {
-		name        string
-		src         planner.Checksum
-		replicaHead map[string]string
-		wantAlg     string         // x-amz-checksum-algorithm on CopyObject; "" = absent
-		status      planner.Status // outcome
-		code        string
-		checksum    string // ChecksumStatus
+		name    string
+		src     planner.Checksum  // as the plan recorded it
+		content []byte            // the source's bytes; nil = data
+		srcHead map[string]string // the source version's headers
+		// readBack changes the fake's answer to the read-back HEAD, as a
+		// server that reports more or less would answer.
+		readBack func(http.Header)
+		wantAlg  string         // x-amz-checksum-algorithm on CopyObject; "" = absent
+		status   planner.Status // outcome
+		code     string
+		checksum string // ChecksumStatus
 	}{
 		{
-			name:        "full object, equal",
-			src:         planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
-			replicaHead: map[string]string{"x-amz-checksum-sha256": srcSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "SHA256", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
-		},
-		{
-			name:        "full object CRC32, equal",
-			src:         planner.Checksum{Algorithm: "CRC32", Value: "NSRBwg==", Type: "FULL_OBJECT"},
-			replicaHead: map[string]string{"x-amz-checksum-crc32": "NSRBwg==", "x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "CRC32", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
-		},
-		{
-			name:        "full object, replica differs",
-			src:         planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
-			replicaHead: map[string]string{"x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "SHA256", status: planner.StatusFailed, code: CodeChecksumMismatch, checksum: planner.ChecksumMismatch,
-		},
-		{
-			name:    "full object, replica has none",
+			name:    "full object, equal",
 			src:     planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
+			srcHead: map[string]string{"x-amz-checksum-sha256": srcSHA, "x-amz-checksum-type": "FULL_OBJECT"},
+			wantAlg: "SHA256", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
+		},
+		{
+			// The replica's CRC32 is compared, not its other checksum.
+			name:     "full object CRC32, equal",
+			src:      planner.Checksum{Algorithm: "CRC32", Value: s3fake.Checksum("CRC32", data), Type: "FULL_OBJECT"},
+			readBack: func(h http.Header) { h.Set("x-amz-checksum-sha256", otherSHA) },
+			wantAlg:  "CRC32", status: planner.StatusSucceeded, checksum: planner.ChecksumMatch,
+		},
+		{
+			// The bytes copied are not those the plan checksummed.
+			name:    "full object, replica differs",
+			src:     planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
+			content: other,
+			wantAlg: "SHA256", status: planner.StatusFailed, code: CodeChecksumMismatch, checksum: planner.ChecksumMismatch,
+		},
+		{
+			name: "full object, replica has none",
+			src:  planner.Checksum{Algorithm: "SHA256", Value: srcSHA, Type: "FULL_OBJECT"},
+			readBack: func(h http.Header) {
+				for k := range h {
+					if strings.HasPrefix(k, "X-Amz-Checksum-") {
+						h.Del(k)
+					}
+				}
+			},
 			wantAlg: "SHA256", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 		{
-			name:        "composite source",
-			src:         planner.Checksum{Algorithm: "CRC32C", Value: "q8wb5g==-3", Type: "COMPOSITE"},
-			replicaHead: map[string]string{"x-amz-checksum-crc32c": "other==", "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
+			// The copy keeps the algorithm, as a full-object checksum.
+			name:    "composite source",
+			src:     planner.Checksum{Algorithm: "CRC32C", Value: "q8wb5g==-3", Type: "COMPOSITE"},
+			srcHead: map[string]string{"x-amz-checksum-crc32c": "q8wb5g==-3", "x-amz-checksum-type": "COMPOSITE"},
+			wantAlg: "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 		{
-			name:        "no source checksum",
-			replicaHead: map[string]string{"x-amz-checksum-crc64nvme": "AAAAAAAAAAA=", "x-amz-checksum-type": "FULL_OBJECT"},
-			wantAlg:     "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
+			name:    "no source checksum",
+			srcHead: map[string]string{"x-amz-checksum-crc64nvme": "AAAAAAAAAAA=", "x-amz-checksum-type": "FULL_OBJECT"},
+			wantAlg: "", status: planner.StatusSucceeded, checksum: planner.ChecksumNotCompared,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(dstBucket, "k", object{size: size, header: tc.replicaHead})
-			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: tc.src}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
+			content := tc.content
+			if content == nil {
+				content = data
+			}
+			h.fake.Put(srcBucket, "k", s3fake.Object{VersionID: "v1", Data: content, Header: tc.srcHead})
+			if tc.readBack != nil {
+				h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
+					if r.Op != "HeadObject" {
+						return nil
+					}
+					rep := h.fake.Answer(r)
+					tc.readBack(rep.Header)
+					return rep
+				})
+			}
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: s3fake.ETagOf(data)}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: tc.src}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
 
-			cp := only(t, h.fake, "CopyObject")
+			cp := h.fake.Only(t, "CopyObject")
 			got, present := cp.Header.Get("x-amz-checksum-algorithm"), cp.Header.Values("x-amz-checksum-algorithm") != nil
 			if got != tc.wantAlg || present != (tc.wantAlg != "") {
 				t.Errorf("CopyObject x-amz-checksum-algorithm = %q (present %v), want %q", got, present, tc.wantAlg)
 			}
-			head := only(t, h.fake, "HeadObject")
-			if head.Client != "dst" || head.Query.Get("versionId") != cp.Reply.Get("x-amz-version-id") {
-				t.Errorf("read-back %v by %s, want dst at the copy's version", describe([]request{head}), head.Client)
+			head := h.fake.Only(t, "HeadObject")
+			if head.Client != dstClient || head.Query.Get("versionId") != cp.Reply.Get("x-amz-version-id") {
+				t.Errorf("read-back %v by %s, want dst at the copy's version", s3fake.Describe([]s3fake.Request{head}), head.Client)
 			}
 			if v := head.Header.Get("x-amz-checksum-mode"); v != "ENABLED" {
 				t.Errorf("read-back x-amz-checksum-mode = %q, want ENABLED", v)
@@ -97,7 +128,9 @@ func TestCopyChecksumReadBack(t *testing.T) {
 // checksum stops the key like any failed copy.
 func TestChecksumMismatchHoldsBackNewer(t *testing.T) {
 	h := newHarness(t)
-	h.fake.putObject(dstBucket, "k", object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(1)}})
+	// The source's bytes are not those the plan checksummed.
+	h.fake.Put(srcBucket, "k", s3fake.Object{VersionID: "v1", Data: []byte(strings.Repeat("y", 100))})
+	h.source("k", "v2", 100, nil)
 	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{
 		{Version: planner.Version{VersionID: "v1", Size: 100}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Of(100), Type: "FULL_OBJECT"}}, Decision: planner.Decision{Action: planner.Copy}, ID: 1},
 		{Version: planner.Version{VersionID: "v2", Size: 100}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 2},
@@ -108,7 +141,7 @@ func TestChecksumMismatchHoldsBackNewer(t *testing.T) {
 	if o := h.store.outcome(t, 2); o.Status != planner.StatusFailed || o.ErrorCode != CodePrecedingVersionFailed {
 		t.Errorf("outcome 2 = %+v, want failed %s", o, CodePrecedingVersionFailed)
 	}
-	only(t, h.fake, "CopyObject")
+	h.fake.Only(t, "CopyObject")
 }
 
 const bucketKeyHeader = "x-amz-server-side-encryption-bucket-key-enabled"
@@ -150,11 +183,10 @@ func TestBucketKeyEnabled(t *testing.T) {
 				if tc.enc == planner.SSEKMS || tc.enc == planner.DSSEKMS {
 					keyID = kmsKey
 				}
-				h.fake.putObject(srcBucket, "k", object{size: m.size})
-				h.fake.putObject(dstBucket, "k", object{size: m.size, header: map[string]string{"x-amz-server-side-encryption": tc.wantSSE}})
-				h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: m.size, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: tc.enc}, Decision: planner.Decision{Action: m.action, ReplicaEncryption: tc.enc, ReplicaKMSKeyID: keyID, ReplicaBucketKey: tc.bucketKey}, ID: 1}}})
+				h.source("k", "v1", m.size, map[string]string{"x-amz-server-side-encryption": tc.wantSSE, "x-amz-server-side-encryption-aws-kms-key-id": keyID})
+				h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: m.size, ETag: plainETag(m.size)}, Inspection: planner.Inspection{Encryption: tc.enc}, Decision: planner.Decision{Action: m.action, ReplicaEncryption: tc.enc, ReplicaKMSKeyID: keyID, ReplicaBucketKey: tc.bucketKey}, ID: 1}}})
 
-				r := only(t, h.fake, m.op)
+				r := h.fake.Only(t, m.op)
 				if got := r.Header.Get("x-amz-server-side-encryption"); got != tc.wantSSE {
 					t.Errorf("%s x-amz-server-side-encryption = %q, want %q", m.op, got, tc.wantSSE)
 				}
@@ -169,13 +201,13 @@ func TestBucketKeyEnabled(t *testing.T) {
 					t.Errorf("%s %s = %q, want absent", m.op, bucketKeyHeader, got)
 				}
 				// No other request carries it.
-				for _, other := range h.fake.requests() {
+				for _, other := range h.fake.Requests() {
 					if !creations[other.Op] {
 						noHeaders(t, other, bucketKeyHeader)
 					}
 				}
-				if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
-					t.Errorf("outcome = %+v", o)
+				if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.Encryption != tc.enc {
+					t.Errorf("outcome = %+v, want succeeded, %s", o, tc.enc)
 				}
 			})
 		}
@@ -185,11 +217,9 @@ func TestBucketKeyEnabled(t *testing.T) {
 func TestMultipartDSSEKMS(t *testing.T) {
 	const kmsKey = "arn:aws:kms:us-east-1:111122223333:key/dsse"
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "k", object{size: 11 * mib, header: map[string]string{"x-amz-server-side-encryption": "aws:kms:dsse"}})
-	h.fake.putObject(dstBucket, "k", object{size: 11 * mib, header: map[string]string{
-		"x-amz-server-side-encryption": "aws:kms:dsse", "x-amz-server-side-encryption-aws-kms-key-id": kmsKey}})
-	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 11 * mib, ETag: fakeETag}, Inspection: planner.Inspection{Encryption: planner.DSSEKMS}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.DSSEKMS, ReplicaKMSKeyID: kmsKey, ReplicaBucketKey: true}, ID: 1}}})
-	create := only(t, h.fake, "CreateMultipartUpload")
+	h.source("k", "v1", 11*mib, map[string]string{"x-amz-server-side-encryption": "aws:kms:dsse"})
+	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 11 * mib, ETag: `"opaque"`}, Inspection: planner.Inspection{Encryption: planner.DSSEKMS}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.DSSEKMS, ReplicaKMSKeyID: kmsKey, ReplicaBucketKey: true}, ID: 1}}})
+	create := h.fake.Only(t, "CreateMultipartUpload")
 	if got := create.Header.Get("x-amz-server-side-encryption"); got != "aws:kms:dsse" {
 		t.Errorf("CreateMultipartUpload x-amz-server-side-encryption = %q, want aws:kms:dsse", got)
 	}
@@ -198,7 +228,7 @@ func TestMultipartDSSEKMS(t *testing.T) {
 	}
 	noHeaders(t, create, bucketKeyHeader, ssecPrefix)
 	// Parts and Complete inherit the upload's encryption and carry none.
-	for _, r := range h.fake.requests() {
+	for _, r := range h.fake.Requests() {
 		if r.Op == "UploadPartCopy" || r.Op == "CompleteMultipartUpload" {
 			noHeaders(t, r, "x-amz-server-side-encryption", copySSECPrefx)
 		}
@@ -226,16 +256,18 @@ func TestReplicaStorageClass(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(srcBucket, "k", object{size: tc.size})
-			h.fake.putObject(dstBucket, "k", object{size: tc.size})
-			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size, ETag: fakeETag, StorageClass: tc.class}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: tc.action}, ID: 1}}})
-			r := only(t, h.fake, tc.op)
+			h.source("k", "v1", tc.size, nil)
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size, ETag: plainETag(tc.size), StorageClass: tc.class}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: tc.action}, ID: 1}}})
+			r := h.fake.Only(t, tc.op)
 			got, present := r.Header.Get("x-amz-storage-class"), r.Header.Values("x-amz-storage-class") != nil
 			if got != tc.want || present != (tc.want != "") {
 				t.Errorf("%s x-amz-storage-class = %q (present %v), want %q", tc.op, got, present, tc.want)
 			}
 			if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
 				t.Errorf("outcome = %+v", o)
+			}
+			if got := h.replica(t, "k").Header["X-Amz-Storage-Class"]; got != tc.want {
+				t.Errorf("replica storage class %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -247,9 +279,9 @@ func TestReplicaStorageClass(t *testing.T) {
 // the replica is not a mismatch.
 func TestCompositeChecksumWithoutType(t *testing.T) {
 	h := newHarness(t)
-	h.fake.putObject(dstBucket, "k", object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100)}})
+	h.source("k", "v1", 100, map[string]string{"x-amz-checksum-sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-3"})
 	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 100, ETag: `"abc-3"`}, Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: inventoryChecksum("SHA256", "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=-3")}, Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
-	if v := only(t, h.fake, "CopyObject").Header.Get("x-amz-checksum-algorithm"); v != "" {
+	if v := h.fake.Only(t, "CopyObject").Header.Get("x-amz-checksum-algorithm"); v != "" {
 		t.Errorf("CopyObject x-amz-checksum-algorithm = %q for a composite source checksum", v)
 	}
 	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.ChecksumStatus != planner.ChecksumNotCompared {

@@ -1,11 +1,12 @@
 package executor
 
 import (
-	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -25,42 +26,42 @@ func TestReconcileInDoubt(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		tasks   []planner.Task
-		listing []listed
+		listing []destSeed
 		adopted map[int64]string // task id → adopted replica version
 		copied  []int64          // task ids copied again, in order
 	}{
 		{
 			name:  "adopt matching replica",
 			tasks: []planner.Task{task(1, "v1", 100)},
-			listing: []listed{
-				{key: "r", versionID: "dv-new", size: 100, etag: `"x"`, lastModified: after, latest: true},
-				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
+			listing: []destSeed{
+				{key: "r", vid: "dv-new", size: 100, modified: after},
+				{key: "r", vid: "dv-known", size: 5, modified: old},
 			},
 			adopted: map[int64]string{1: "dv-new"},
 		},
 		{
 			name:  "size mismatch copies",
 			tasks: []planner.Task{task(1, "v1", 100)},
-			listing: []listed{
-				{key: "r", versionID: "dv-new", size: 99, etag: `"x"`, lastModified: after, latest: true},
-				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
+			listing: []destSeed{
+				{key: "r", vid: "dv-new", size: 99, modified: after},
+				{key: "r", vid: "dv-known", size: 5, modified: old},
 			},
 			copied: []int64{1},
 		},
 		{
 			name:  "replica older than the claim copies",
 			tasks: []planner.Task{task(1, "v1", 100)},
-			listing: []listed{
-				{key: "r", versionID: "dv-before", size: 100, etag: `"x"`, lastModified: before, latest: true},
-				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: old},
+			listing: []destSeed{
+				{key: "r", vid: "dv-before", size: 100, modified: before},
+				{key: "r", vid: "dv-known", size: 5, modified: old},
 			},
 			copied: []int64{1},
 		},
 		{
 			name:  "known replica is never adopted",
 			tasks: []planner.Task{task(1, "v1", 5)},
-			listing: []listed{
-				{key: "r", versionID: "dv-known", size: 5, etag: `"y"`, lastModified: after, latest: true},
+			listing: []destSeed{
+				{key: "r", vid: "dv-known", size: 5, modified: after},
 			},
 			copied: []int64{1},
 		},
@@ -69,9 +70,9 @@ func TestReconcileInDoubt(t *testing.T) {
 			tasks: []planner.Task{task(1, "v1", 100), task(2, "v2", 200)},
 			// The listing by prefix goes on to other keys: their
 			// versions must not be taken for this key's.
-			listing: []listed{
-				{key: "r", versionID: "dv-new", size: 100, etag: `"x"`, lastModified: after, latest: true},
-				{key: "r/other", versionID: "dv-other", size: 200, etag: `"z"`, lastModified: after, latest: true},
+			listing: []destSeed{
+				{key: "r", vid: "dv-new", size: 100, modified: after},
+				{key: "r/other", vid: "dv-other", size: 200, modified: after},
 			},
 			adopted: map[int64]string{1: "dv-new"},
 			copied:  []int64{2},
@@ -79,23 +80,15 @@ func TestReconcileInDoubt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.setVersions(dstBucket, tc.listing...)
-			h.fake.putObject(dstBucket, "r", ssecReplicaHead(tc.tasks[0].Size, keyB))
-			if len(tc.tasks) > 1 {
-				// Read-back of the second copy answers its size.
-				h.fake.setHook(func(r request) *reply {
-					if r.Op == "HeadObject" && r.Query.Get("versionId") != "dv-new" {
-						return &reply{status: http.StatusOK, header: hdr("Content-Length", "200",
-							ssecPrefix+"algorithm", "AES256", ssecPrefix+"key-MD5", keyB.md5b64)}
-					}
-					return nil
-				})
+			seedDest(t, h, tc.listing...)
+			for _, task := range tc.tasks {
+				h.source("r", task.VersionID, task.Size, keyA.header())
 			}
 			h.run(t, planner.KeyWork{Key: "r", Tasks: tc.tasks, Replicas: []string{"dv-known"}})
 
-			list := only(t, h.fake, "ListObjectVersions")
-			if list.Client != "dst" || list.Bucket != dstBucket || list.Query.Get("prefix") != "r" {
-				t.Errorf("listing %v by %s, want dst with prefix r", describe([]request{list}), list.Client)
+			list := h.fake.Only(t, "ListObjectVersions")
+			if list.Client != dstClient || list.Bucket != dstBucket || list.Query.Get("prefix") != "r" {
+				t.Errorf("listing %v by %s, want dst with prefix r", s3fake.Describe([]s3fake.Request{list}), list.Client)
 			}
 			for id, vid := range tc.adopted {
 				o := h.store.outcome(t, id)
@@ -104,19 +97,19 @@ func TestReconcileInDoubt(t *testing.T) {
 				}
 				// Adoption reads the replica back, with its key.
 				var read bool
-				for _, r := range h.fake.ops("HeadObject") {
+				for _, r := range h.fake.Ops("HeadObject") {
 					if r.Query.Get("versionId") == vid {
 						read = true
 						wantSSEC(t, r, ssecPrefix, keyB)
 					}
 				}
 				if !read {
-					t.Errorf("adopted %s not read back: %v", vid, describe(h.fake.requests()))
+					t.Errorf("adopted %s not read back: %v", vid, s3fake.Describe(h.fake.Requests()))
 				}
 			}
-			copies := h.fake.ops("CopyObject")
+			copies := h.fake.Ops("CopyObject")
 			if len(copies) != len(tc.copied) {
-				t.Fatalf("%d CopyObject, want %d: %v", len(copies), len(tc.copied), describe(h.fake.requests()))
+				t.Fatalf("%d CopyObject, want %d: %v", len(copies), len(tc.copied), s3fake.Describe(h.fake.Requests()))
 			}
 			for i, id := range tc.copied {
 				vid := tc.tasks[id-1].VersionID
@@ -138,14 +131,37 @@ func TestReconcileInDoubt(t *testing.T) {
 // after the claim is adopted without a second DELETE.
 func TestReconcileDeleteMarker(t *testing.T) {
 	h := newHarness(t)
-	h.fake.setVersions(dstBucket,
-		listed{key: "d", versionID: "dm-new", deleteMarker: true, latest: true, lastModified: "2026-03-01T10:00:01.000Z"},
-		listed{key: "d", versionID: "dv-known", size: 3, etag: `"y"`, lastModified: "2026-02-01T00:00:00.000Z"})
+	seedDest(t, h,
+		destSeed{key: "d", vid: "dm-new", dm: true, modified: "2026-03-01T10:00:01.000Z"},
+		destSeed{key: "d", vid: "dv-known", size: 3, modified: "2026-02-01T00:00:00.000Z"})
 	h.run(t, planner.KeyWork{Key: "d", Replicas: []string{"dv-known"}, Tasks: []planner.Task{{Version: planner.Version{VersionID: "dm1", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 1, Status: planner.StatusCopying, ClaimedAt: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}}})
 	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded || o.Replica.VersionID != "dm-new" {
 		t.Errorf("outcome = %+v, want succeeded dm-new", o)
 	}
-	if rs := h.fake.ops("DeleteObject"); len(rs) != 0 {
-		t.Errorf("delete marker replayed twice: %v", describe(rs))
+	if rs := h.fake.Ops("DeleteObject"); len(rs) != 0 {
+		t.Errorf("delete marker replayed twice: %v", s3fake.Describe(rs))
+	}
+}
+
+// destSeed is one version of a replica key an interrupted run may have
+// made, as the destination lists it.
+type destSeed struct {
+	key, vid string
+	size     int64
+	modified string // as listed
+	dm       bool   // a delete marker
+}
+
+// seedDest stores versions given newest first, as S3 lists them: SSE-C
+// replicas under key B.
+func seedDest(t *testing.T, h *harness, vs ...destSeed) {
+	t.Helper()
+	for _, v := range slices.Backward(vs) {
+		modified, err := time.Parse(time.RFC3339, v.modified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.fake.Put(dstBucket, v.key, s3fake.Object{VersionID: v.vid, Size: v.size, DeleteMarker: v.dm,
+			LastModified: modified, Header: keyB.header()})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -20,22 +21,24 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 		return planner.Task{Version: planner.Version{VersionID: vid, Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: action, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: id}
 	}
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "f2", object{size: 6 * mib, header: map[string]string{
-		ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": keyA.md5b64}})
-	h.fake.setHook(func(r request) *reply {
+	for key, v := range map[string]string{"f1": "v1", "f3": "v3", "f5": "v5"} {
+		h.source(key, v, 10, keyA.header())
+	}
+	h.source("f2", "v2", 6*mib, keyA.header())
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		switch {
 		case r.Op == "CopyObject" && r.Key == "f1":
-			return s3Error(http.StatusForbidden, "AccessDenied")
+			return s3fake.Error(http.StatusForbidden, "AccessDenied")
 		case r.Op == "UploadPartCopy":
-			return s3Error(http.StatusBadRequest, "InvalidArgument")
+			return s3fake.Error(http.StatusBadRequest, "InvalidArgument")
 		case r.Op == "AbortMultipartUpload":
-			return s3Error(http.StatusInternalServerError, "InternalError")
+			return s3fake.Error(http.StatusInternalServerError, "InternalError")
 		case r.Op == "ListObjectVersions":
-			return s3Error(http.StatusForbidden, "AccessDenied")
+			return s3fake.Error(http.StatusForbidden, "AccessDenied")
 		case r.Op == "CopyObject" && r.Key == "f5":
-			return s3Error(http.StatusBadRequest, "InvalidRequest")
+			return s3fake.Error(http.StatusBadRequest, "InvalidRequest")
 		case r.Op == "HeadObject" && r.Bucket == dstBucket:
-			return &reply{status: http.StatusForbidden}
+			return &s3fake.Reply{Status: http.StatusForbidden}
 		}
 		return nil
 	})
@@ -67,7 +70,7 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 		}
 	}
 	var sentKeys int
-	for _, r := range h.fake.requests() {
+	for _, r := range h.fake.Requests() {
 		if r.Header.Get(ssecPrefix+"key") == keyB.b64 || r.Header.Get(copySSECPrefx+"key") == keyA.b64 {
 			sentKeys++
 		}
@@ -78,7 +81,9 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 
 	// A fatal error ends the run with an error; it must be clean too.
 	fatal := newHarness(t)
-	fatal.fake.setHook(func(r request) *reply { return s3Error(http.StatusForbidden, "SignatureDoesNotMatch") })
+	fatal.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		return s3fake.Error(http.StatusForbidden, "SignatureDoesNotMatch")
+	})
 	runErr := fatal.runErr(t, planner.KeyWork{Key: "g", Tasks: []planner.Task{ssec(9, "v9", 10, planner.Copy)}})
 	if runErr == nil {
 		t.Fatal("SignatureDoesNotMatch did not end the run")
@@ -89,7 +94,7 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 		texts = append(texts, o.Message, o.ErrorCode, o.Replica.VersionID, o.Replica.ETag, o.Replica.KMSKeyID)
 	}
 	texts = append(texts, logs, fatal.logs.String(), runErr.Error())
-	for _, r := range append(h.fake.requests(), fatal.fake.requests()...) {
+	for _, r := range append(h.fake.Requests(), fatal.fake.Requests()...) {
 		texts = append(texts, r.RawPath, r.RawQuery)
 	}
 	for _, k := range []testKey{keyA, keyB} {

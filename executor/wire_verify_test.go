@@ -3,36 +3,26 @@ package executor
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// executor is the harness's executor, for calls other than Run.
-func (h *harness) executor(t *testing.T) *Executor {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ex, err := New(h.cfg, h.fake.client(srcAccessKey), h.fake.client(dstAccessKey), nil, log)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return ex
-}
+// sha256Of is the x-amz-checksum-sha256 of the content of a version of
+// size bytes seeded by size (s3fake.Fill).
+func sha256Of(size int) string { return s3fake.Checksum("SHA256", s3fake.Fill(int64(size))) }
 
-// sha256Of is the x-amz-checksum-sha256 of the fake's body for an
-// object of size bytes ("x" repeated).
-func sha256Of(size int) string {
-	sum := sha256.Sum256([]byte(strings.Repeat("x", size)))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
+// plainETag is the ETag of a plaintext version of size bytes seeded by
+// size.
+func plainETag(size int64) string { return s3fake.ETagOf(s3fake.Fill(size)) }
 
-const fakeETag = `"0123456789abcdef0123456789abcdef"` // the fake's default ETag
+// fakeETag is the ETag of the 100-byte plaintext versions of these tests.
+var fakeETag = plainETag(100)
 
 // verifyTask is a plaintext version of 100 bytes with a SHA-256, replicated
 // to dst/r.
@@ -44,7 +34,7 @@ func TestVerify(t *testing.T) {
 	otherSHA := sha256Of(99)
 	for _, tc := range []struct {
 		name    string
-		replica *object // nil: absent
+		replica *s3fake.Object // nil: absent
 		rec     planner.Replica
 		task    func(*planner.Task)
 		status  string
@@ -52,25 +42,25 @@ func TestVerify(t *testing.T) {
 	}{
 		{
 			name:    "all equal",
-			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100), "x-amz-checksum-type": "FULL_OBJECT"}},
+			replica: &s3fake.Object{Size: 100, Header: map[string]string{"x-amz-checksum-sha256": sha256Of(100), "x-amz-checksum-type": "FULL_OBJECT"}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyOK, says: []string{"size", "SHA256 (full object) equal", "checked"},
 		},
 		{
 			name:    "all equal, ETag recorded unquoted",
-			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": sha256Of(100)}},
+			replica: &s3fake.Object{Size: 100, Header: map[string]string{"x-amz-checksum-sha256": sha256Of(100)}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: strings.Trim(fakeETag, `"`)},
 			status:  planner.VerifyOK, says: []string{"SHA256 (full object) equal"},
 		},
 		{
 			name:    "no checksum on the replica",
-			replica: &object{size: 100},
+			replica: &s3fake.Object{Size: 100},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyOK, says: []string{"size checked"},
 		},
 		{
 			name:    "no ETag recorded",
-			replica: &object{size: 100, header: map[string]string{"ETag": `"different"`}},
+			replica: &s3fake.Object{Size: 100, ETag: `"different"`},
 			rec:     planner.Replica{VersionID: "dv1"},
 			status:  planner.VerifyOK,
 		},
@@ -81,44 +71,44 @@ func TestVerify(t *testing.T) {
 		},
 		{
 			name:    "size differs",
-			replica: &object{size: 99},
+			replica: &s3fake.Object{Size: 99},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyMismatch, says: []string{"size 99, source 100"},
 		},
 		{
 			name:    "ETag differs from the recorded one",
-			replica: &object{size: 100, header: map[string]string{"ETag": `"rewritten"`}},
+			replica: &s3fake.Object{Size: 100, ETag: `"rewritten"`},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyMismatch, says: []string{"ETag rewritten, was " + strings.Trim(fakeETag, `"`) + " when copied"},
 		},
 		{
 			name:    "checksum differs",
-			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"}},
+			replica: &s3fake.Object{Size: 100, Header: map[string]string{"x-amz-checksum-sha256": otherSHA, "x-amz-checksum-type": "FULL_OBJECT"}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyMismatch, says: []string{"SHA256 differs", "replica " + otherSHA},
 		},
 		{
 			name:    "everything differs",
-			replica: &object{size: 7, header: map[string]string{"ETag": `"e2"`, "x-amz-checksum-sha256": otherSHA}},
+			replica: &s3fake.Object{Size: 7, ETag: `"e2"`, Header: map[string]string{"x-amz-checksum-sha256": otherSHA}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyMismatch, says: []string{"size 7, source 100", "ETag e2", "SHA256 differs"},
 		},
 		{
 			// A composite checksum depends on the part layout.
 			name:    "composite checksum differs",
-			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-sha256": otherSHA + "-2", "x-amz-checksum-type": "COMPOSITE"}},
+			replica: &s3fake.Object{Size: 100, Header: map[string]string{"x-amz-checksum-sha256": otherSHA + "-2", "x-amz-checksum-type": "COMPOSITE"}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyOK, says: []string{"size checked"},
 		},
 		{
 			name:    "checksum of another algorithm",
-			replica: &object{size: 100, header: map[string]string{"x-amz-checksum-crc32": "AAAAAA=="}},
+			replica: &s3fake.Object{Size: 100, Header: map[string]string{"x-amz-checksum-crc32": "AAAAAA=="}},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			status:  planner.VerifyOK,
 		},
 		{
 			name:    "replica key gone from the key file",
-			replica: &object{size: 100},
+			replica: &s3fake.Object{Size: 100},
 			rec:     planner.Replica{VersionID: "dv1", ETag: fakeETag},
 			task: func(t *planner.Task) {
 				t.ReplicaEncryption, t.ReplicaSSECKeyID = planner.SSEC, "removed"
@@ -129,7 +119,9 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tc.replica != nil {
-				h.fake.putObject(dstBucket, "r", *tc.replica)
+				replica := *tc.replica
+				replica.VersionID = "dv1"
+				h.fake.Put(dstBucket, "r", replica)
 			}
 			task := verifyTask()
 			if tc.task != nil {
@@ -148,20 +140,20 @@ func TestVerify(t *testing.T) {
 				}
 			}
 			if tc.task != nil {
-				if rs := h.fake.requests(); len(rs) != 0 {
-					t.Errorf("requests %v, want none", describe(rs))
+				if rs := h.fake.Requests(); len(rs) != 0 {
+					t.Errorf("requests %v, want none", s3fake.Describe(rs))
 				}
 				return
 			}
-			head := only(t, h.fake, "HeadObject")
-			if head.Client != "dst" || head.Bucket != dstBucket || head.Key != "r" || head.Query.Get("versionId") != tc.rec.VersionID {
-				t.Errorf("HEAD %v by %s, want dst /dst/r?versionId=%s", describe([]request{head}), head.Client, tc.rec.VersionID)
+			head := h.fake.Only(t, "HeadObject")
+			if head.Client != dstClient || head.Bucket != dstBucket || head.Key != "r" || head.Query.Get("versionId") != tc.rec.VersionID {
+				t.Errorf("HEAD %v by %s, want dst /dst/r?versionId=%s", s3fake.Describe([]s3fake.Request{head}), head.Client, tc.rec.VersionID)
 			}
 			if got := head.Header.Get("x-amz-checksum-mode"); got != "ENABLED" {
 				t.Errorf("HEAD x-amz-checksum-mode = %q, want ENABLED", got)
 			}
-			if rs := h.fake.ops("GetObject"); len(rs) != 0 {
-				t.Errorf("content not asked for, yet read: %v", describe(rs))
+			if rs := h.fake.Ops("GetObject"); len(rs) != 0 {
+				t.Errorf("content not asked for, yet read: %v", s3fake.Describe(rs))
 			}
 		})
 	}
@@ -169,9 +161,9 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyReadErrors(t *testing.T) {
 	h := newHarness(t)
-	h.fake.setHook(func(r request) *reply {
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		if r.Op == "HeadObject" {
-			return &reply{status: http.StatusForbidden}
+			return &s3fake.Reply{Status: http.StatusForbidden}
 		}
 		return nil
 	})
@@ -188,8 +180,8 @@ func TestVerifyDeleteMarker(t *testing.T) {
 	if err != nil || status != planner.VerifyOK {
 		t.Errorf("Verify of a delete marker = %s, %v; want ok", status, err)
 	}
-	if rs := h.fake.requests(); len(rs) != 0 {
-		t.Errorf("requests %v, want none", describe(rs))
+	if rs := h.fake.Requests(); len(rs) != 0 {
+		t.Errorf("requests %v, want none", s3fake.Describe(rs))
 	}
 }
 
@@ -199,28 +191,27 @@ func TestVerifyContent(t *testing.T) {
 	const size = 300
 	for _, tc := range []struct {
 		name       string
-		replicaGet *reply // nil: the fake's default body, equal to the source's
+		replica    []byte        // nil: the source's content
+		replicaGet *s3fake.Reply // the replica's GET answer instead of the fake's
 		status     string
 		says       string
 	}{
 		{name: "equal", status: planner.VerifyOK, says: "SHA-256 of the content equal"},
-		{name: "different", replicaGet: &reply{status: http.StatusOK,
-			header: hdr("Content-Length", strconv.Itoa(size)), body: strings.Repeat("y", size)},
+		{name: "different", replica: []byte(strings.Repeat("y", size)),
 			status: planner.VerifyMismatch, says: "content differs"},
-		{name: "different length", replicaGet: &reply{status: http.StatusOK,
-			header: hdr("Content-Length", strconv.Itoa(size-1)), body: strings.Repeat("x", size-1)},
+		// A GET shorter than the HEAD said.
+		{name: "different length", replicaGet: &s3fake.Reply{Status: http.StatusOK,
+			Header: s3fake.Hdr("Content-Length", strconv.Itoa(size-1)), Body: s3fake.Fill(size - 1)},
 			status: planner.VerifyMismatch, says: "content differs"},
-		{name: "replica unreadable", replicaGet: s3Error(http.StatusForbidden, "AccessDenied"),
+		{name: "replica unreadable", replicaGet: s3fake.Error(http.StatusForbidden, "AccessDenied"),
 			status: planner.VerifyMismatch, says: "cannot read for content check: AccessDenied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.putObject(srcBucket, "k", object{size: size, header: map[string]string{
-				ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": keyA.md5b64}})
-			h.fake.putObject(dstBucket, "r", object{size: size, header: map[string]string{
-				ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": keyB.md5b64}})
+			h.source("k", "v1", size, keyA.header())
+			h.fake.Put(dstBucket, "r", s3fake.Object{VersionID: "dv9", Size: size, Data: tc.replica, Header: keyB.header()})
 			if tc.replicaGet != nil {
-				h.fake.setHook(func(r request) *reply {
+				h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 					if r.Op == "GetObject" && r.Bucket == dstBucket {
 						return tc.replicaGet
 					}
@@ -228,7 +219,7 @@ func TestVerifyContent(t *testing.T) {
 				})
 			}
 			task := planner.Task{Version: planner.Version{Key: "k", VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{DestKey: "r", Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1, Dest: dstBucket}
-			status, msg, err := h.executor(t).Verify(context.Background(), task, planner.Replica{VersionID: "dv9", ETag: fakeETag}, true)
+			status, msg, err := h.executor(t).Verify(context.Background(), task, planner.Replica{VersionID: "dv9", ETag: h.replica(t, "r").ETag}, true)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -242,10 +233,10 @@ func TestVerifyContent(t *testing.T) {
 				}
 			}
 
-			head := only(t, h.fake, "HeadObject")
+			head := h.fake.Only(t, "HeadObject")
 			wantSSEC(t, head, ssecPrefix, keyB)
-			var srcGet, dstGet []request
-			for _, r := range h.fake.ops("GetObject") {
+			var srcGet, dstGet []s3fake.Request
+			for _, r := range h.fake.Ops("GetObject") {
 				if r.Bucket == srcBucket {
 					srcGet = append(srcGet, r)
 				} else {
@@ -253,14 +244,14 @@ func TestVerifyContent(t *testing.T) {
 				}
 			}
 			if len(srcGet) != 1 || len(dstGet) != 1 {
-				t.Fatalf("GETs %v, want one of each side", describe(h.fake.ops("GetObject")))
+				t.Fatalf("GETs %v, want one of each side", s3fake.Describe(h.fake.Ops("GetObject")))
 			}
-			if g := srcGet[0]; g.Client != "src" || g.Key != "k" || g.Query.Get("versionId") != "v1" {
-				t.Errorf("source GET %v by %s, want src /src/k?versionId=v1", describe(srcGet), g.Client)
+			if g := srcGet[0]; g.Client != srcClient || g.Key != "k" || g.Query.Get("versionId") != "v1" {
+				t.Errorf("source GET %v by %s, want src /src/k?versionId=v1", s3fake.Describe(srcGet), g.Client)
 			}
 			wantSSEC(t, srcGet[0], ssecPrefix, keyA)
-			if g := dstGet[0]; g.Client != "dst" || g.Key != "r" || g.Query.Get("versionId") != "dv9" {
-				t.Errorf("replica GET %v by %s, want dst /dst/r?versionId=dv9", describe(dstGet), g.Client)
+			if g := dstGet[0]; g.Client != dstClient || g.Key != "r" || g.Query.Get("versionId") != "dv9" {
+				t.Errorf("replica GET %v by %s, want dst /dst/r?versionId=dv9", s3fake.Describe(dstGet), g.Client)
 			}
 			wantSSEC(t, dstGet[0], ssecPrefix, keyB)
 			for _, g := range append(srcGet, dstGet...) {
@@ -274,13 +265,13 @@ func TestVerifyContent(t *testing.T) {
 // is not read in full.
 func TestVerifyContentNotReadOnMismatch(t *testing.T) {
 	h := newHarness(t)
-	h.fake.putObject(srcBucket, "k", object{size: 100})
-	h.fake.putObject(dstBucket, "r", object{size: 50})
+	h.source("k", "v1", 100, nil)
+	h.fake.Put(dstBucket, "r", s3fake.Object{VersionID: "dv1", Size: 50})
 	status, msg, err := h.executor(t).Verify(context.Background(), verifyTask(), planner.Replica{VersionID: "dv1"}, true)
 	if err != nil || status != planner.VerifyMismatch || !strings.Contains(msg, "size 50") {
 		t.Errorf("Verify = %s %q %v, want a size mismatch", status, msg, err)
 	}
-	if rs := h.fake.ops("GetObject"); len(rs) != 0 {
-		t.Errorf("GETs %v, want none", describe(rs))
+	if rs := h.fake.Ops("GetObject"); len(rs) != 0 {
+		t.Errorf("GETs %v, want none", s3fake.Describe(rs))
 	}
 }

@@ -2,64 +2,37 @@ package inventory
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"sync"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// headFake answers every HEAD 200 with fixed headers (or, with ssecMD5
-// set, as S3 does for an SSE-C version: 400 without a key, 403 with
-// another) and records the request headers.
-type headFake struct {
-	mu      sync.Mutex
-	reqs    []http.Header
-	queries []string
-}
-
-func newHeadFake(t *testing.T, reply map[string]string, ssecMD5 string) (*headFake, *s3.Client) {
+// headFake holds one version v1 of key whose HEAD answers the headers of
+// reply: Content-Length is its size, ETag its ETag, the rest its headers
+// (an SSE-C key MD5 among them makes it open only with that key).
+func headFake(t *testing.T, key string, reply map[string]string) (*s3fake.Server, *s3.Client) {
 	t.Helper()
-	f := &headFake{}
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		f.reqs = append(f.reqs, r.Header.Clone())
-		f.queries = append(f.queries, r.URL.RawQuery)
-		f.mu.Unlock()
-		if r.Method != http.MethodHead {
-			w.WriteHeader(http.StatusNotImplemented)
-			return
-		}
-		if ssecMD5 != "" {
-			switch got := r.Header.Get("x-amz-server-side-encryption-customer-key-MD5"); {
-			case got == "":
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			case got != ssecMD5:
-				w.WriteHeader(http.StatusForbidden)
-				return
+	o := &s3fake.Object{ETag: reply["ETag"], Header: map[string]string{}}
+	for k, v := range reply {
+		switch k {
+		case "Content-Length":
+			size, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
 			}
+			o.Size = size
+		case "ETag":
+		default:
+			o.Header[k] = v
 		}
-		for k, v := range reply {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(srv.Close)
-	return f, s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		HTTPClient: srv.Client(), Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), RetryMaxAttempts: 1})
-}
-
-func (f *headFake) headers() []http.Header {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]http.Header(nil), f.reqs...)
+	}
+	return versionFake(t, key, "v1", o)
 }
 
 const (
@@ -149,7 +122,7 @@ func TestInspectFacts(t *testing.T) {
 			planner.Inspection{Inspected: true, Encryption: planner.NotSSE}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, c := newHeadFake(t, tc.reply, "")
+			f, c := headFake(t, "k", tc.reply)
 			got, err := Inspect(context.Background(), c, "b", "k", "v1", nil, false)
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
@@ -157,11 +130,11 @@ func TestInspectFacts(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("Inspect =\n %+v, want\n %+v", got, tc.want)
 			}
-			hs := f.headers()
+			hs := f.Requests()
 			if len(hs) != 1 {
 				t.Fatalf("%d requests, want 1", len(hs))
 			}
-			if v := hs[0].Get("x-amz-checksum-mode"); v != "ENABLED" {
+			if v := hs[0].Header.Get("x-amz-checksum-mode"); v != "ENABLED" {
 				t.Errorf("HEAD x-amz-checksum-mode = %q, want ENABLED", v)
 			}
 		})
@@ -174,14 +147,14 @@ func TestInspectFacts(t *testing.T) {
 func TestInspectSSECFacts(t *testing.T) {
 	ring := testRing(t)
 	opener := ring.ByID("three")
-	f, c := newHeadFake(t, map[string]string{
+	f, c := headFake(t, "other/k", map[string]string{
 		"Content-Length": "9", "ETag": `"opaque"`,
 		"x-amz-server-side-encryption-customer-algorithm": "AES256",
 		"x-amz-server-side-encryption-customer-key-MD5":   opener.MD5(),
 		"x-amz-checksum-sha256":                           sha256Value, "x-amz-checksum-type": "FULL_OBJECT",
 		"x-amz-replication-status": "PENDING",
 		"x-amz-storage-class":      "DEEP_ARCHIVE",
-	}, opener.MD5())
+	})
 	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", ring.Candidates("other/k"), false)
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
@@ -191,18 +164,16 @@ func TestInspectSSECFacts(t *testing.T) {
 	if got != want {
 		t.Errorf("Inspect =\n %+v, want\n %+v", got, want)
 	}
-	hs := f.headers()
+	hs := f.Requests()
 	if len(hs) != 4 {
 		t.Fatalf("%d HEADs, want 4 (keyless, one, two, three)", len(hs))
 	}
 	for i, h := range hs {
-		if v := h.Get("x-amz-checksum-mode"); v != "ENABLED" {
+		if v := h.Header.Get("x-amz-checksum-mode"); v != "ENABLED" {
 			t.Errorf("HEAD %d: x-amz-checksum-mode = %q, want ENABLED", i, v)
 		}
-	}
-	for i, q := range f.queries {
-		if q != "versionId=v1" {
-			t.Errorf("HEAD %d query %q, want versionId=v1", i, q)
+		if h.Op != "HeadObject" || h.RawQuery != "versionId=v1" {
+			t.Errorf("HEAD %d: %s with query %q, want HeadObject with versionId=v1", i, h.Op, h.RawQuery)
 		}
 	}
 }

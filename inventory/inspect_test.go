@@ -4,51 +4,52 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// fakeHead answers HEAD as S3 does for one version encrypted with the key
-// whose MD5 is keyMD5 ("" = SSE-S3, "missing" = 404): 400 without a key,
-// 403 with another key. It records the key MD5 of each request.
-func fakeHead(t *testing.T, keyMD5 string, tried *[]string) *s3.Client {
+// versionFake is a fake whose bucket "b" holds one version of key (none
+// when o is nil).
+func versionFake(t *testing.T, key, versionID string, o *s3fake.Object) (*s3fake.Server, *s3.Client) {
 	t.Helper()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.Header.Get("x-amz-server-side-encryption-customer-key-MD5")
-		*tried = append(*tried, got)
-		switch {
-		case keyMD5 == "missing":
-			w.WriteHeader(http.StatusNotFound)
-		case keyMD5 == "" && got != "":
-			w.WriteHeader(http.StatusBadRequest) // a key for a version that has none
-		case keyMD5 == "":
-			w.Header().Set("x-amz-server-side-encryption", "AES256")
-			w.Header().Set("Content-Length", "5")
-			w.WriteHeader(http.StatusOK)
-		case got == "":
-			w.WriteHeader(http.StatusBadRequest)
-		case got != keyMD5:
-			w.WriteHeader(http.StatusForbidden)
-		default:
-			w.Header().Set("x-amz-server-side-encryption-customer-algorithm", "AES256")
-			w.Header().Set("x-amz-server-side-encryption-customer-key-MD5", got)
-			w.Header().Set("Content-Length", "7")
-			w.Header().Set("ETag", `"opaque"`)
-			w.WriteHeader(http.StatusOK)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		HTTPClient: srv.Client(), Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), RetryMaxAttempts: 1})
+	f := s3fake.New(t)
+	f.CreateBucket("b", true)
+	if o != nil {
+		v := *o
+		v.VersionID = versionID
+		f.Put("b", key, v)
+	}
+	return f, f.Client("inspector")
+}
+
+// ssecFake holds one version of key encrypted with the key whose MD5 is
+// keyMD5 ("" = SSE-S3, "missing" = no version): S3 answers its HEAD 400
+// without a key, 403 with another key.
+func ssecFake(t *testing.T, key, versionID, keyMD5 string) (*s3fake.Server, *s3.Client) {
+	t.Helper()
+	switch keyMD5 {
+	case "missing":
+		return versionFake(t, key, versionID, nil)
+	case "":
+		return versionFake(t, key, versionID, &s3fake.Object{Size: 5, Header: map[string]string{"x-amz-server-side-encryption": "AES256"}})
+	}
+	return versionFake(t, key, versionID, &s3fake.Object{Size: 7, Header: map[string]string{
+		"x-amz-server-side-encryption-customer-algorithm": "AES256", "x-amz-server-side-encryption-customer-key-MD5": keyMD5}})
+}
+
+// triedKeys lists the SSE-C key MD5 each HEAD gave ("" for none), in order.
+func triedKeys(f *s3fake.Server) []string {
+	var out []string
+	for _, r := range f.Requests() {
+		out = append(out, r.Header.Get("x-amz-server-side-encryption-customer-key-MD5"))
+	}
+	return out
 }
 
 func testRing(t *testing.T) *planner.KeyRing {
@@ -77,16 +78,16 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 		{"Tax/b", "one", []string{"two", "one"}},                // prefix first, then the rest
 		{"nobody/a", "nobody", []string{"one", "two", "three"}}, // none opens it
 	} {
-		var tried []string
 		md5 := "unknown-md5"
 		if k := ring.ByID(tc.opener); k != nil {
 			md5 = k.MD5()
 		}
-		c := fakeHead(t, md5, &tried)
+		f, c := ssecFake(t, tc.key, "v1", md5)
 		ins, err := Inspect(context.Background(), c, "b", tc.key, "v1", ring.Candidates(tc.key), false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.key, err)
 		}
+		tried := triedKeys(f)
 		var ids []string
 		for _, m := range tried[1:] {
 			for _, id := range []string{"one", "two", "three"} {
@@ -109,14 +110,14 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 }
 
 func TestInspectPlainAndErrors(t *testing.T) {
-	var tried []string
-	ins, err := Inspect(context.Background(), fakeHead(t, "", &tried), "b", "k", "v", testRing(t).Candidates("k"), false)
-	if err != nil || ins.Encryption != planner.SSES3 || len(tried) != 1 {
-		t.Errorf("SSE-S3: %+v, %v", ins, err)
+	f, c := ssecFake(t, "k", "v", "")
+	ins, err := Inspect(context.Background(), c, "b", "k", "v", testRing(t).Candidates("k"), false)
+	if tried := triedKeys(f); err != nil || ins.Encryption != planner.SSES3 || len(tried) != 1 {
+		t.Errorf("SSE-S3: %+v, %v after %d calls", ins, err, len(tried))
 	}
-	tried = nil
-	_, err = Inspect(context.Background(), fakeHead(t, "missing", &tried), "b", "k", "v", testRing(t).Candidates("k"), false)
-	if err == nil || s3err.Status(err) != 404 || !strings.Contains(err.Error(), "k@v") || len(tried) != 1 {
+	f, c = ssecFake(t, "k", "v", "missing")
+	_, err = Inspect(context.Background(), c, "b", "k", "v", testRing(t).Candidates("k"), false)
+	if tried := triedKeys(f); err == nil || s3err.Status(err) != 404 || !strings.Contains(err.Error(), "k@v") || len(tried) != 1 {
 		t.Errorf("404: %v after %d calls, want the error (no key trials)", err, len(tried))
 	}
 	if s3err.Status(errors.New("x")) != 0 {
@@ -139,16 +140,16 @@ func TestInspectKeysFirst(t *testing.T) {
 		{"a later key opens", "three", 3, planner.SSEC},
 		{"not SSE-C", "", 2, planner.SSES3},
 	} {
-		var tried []string
 		md5 := ""
 		if tc.opener != "" {
 			md5 = ring.ByID(tc.opener).MD5()
 		}
-		c := fakeHead(t, md5, &tried)
+		f, c := ssecFake(t, "x/k", "v1", md5)
 		ins, err := Inspect(context.Background(), c, "b", "x/k", "v1", ring.Candidates("x/k"), true)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
+		tried := triedKeys(f)
 		if len(tried) != tc.wantCalls || ins.Encryption != tc.wantEnc {
 			t.Errorf("%s: %d calls (%q), encryption %s; want %d calls, %s", tc.name, len(tried), tried, ins.Encryption, tc.wantCalls, tc.wantEnc)
 		}

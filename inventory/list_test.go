@@ -3,73 +3,48 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// entry is one <Version> or <DeleteMarker> of a fake listing page.
+// entry is one version or delete marker of a listing.
 type entry struct {
 	dm        bool
 	key, vid  string
-	latest    bool
 	modified  string
-	size      int
+	size      int64
 	etag      string
 	storClass string
 }
 
-func (e entry) xml() string {
-	if e.dm {
-		return fmt.Sprintf("<DeleteMarker><Key>%s</Key><VersionId>%s</VersionId><IsLatest>%t</IsLatest><LastModified>%s</LastModified></DeleteMarker>",
-			e.key, e.vid, e.latest, e.modified)
-	}
-	return fmt.Sprintf("<Version><Key>%s</Key><VersionId>%s</VersionId><IsLatest>%t</IsLatest><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag><Size>%d</Size><StorageClass>%s</StorageClass></Version>",
-		e.key, e.vid, e.latest, e.modified, e.etag, e.size, e.storClass)
-}
-
-// fakeListing serves ListObjectVersions pages in order; each page after
-// the first is asked for with the previous page's key marker.
-func fakeListing(t *testing.T, pages ...[]entry) *s3.Client {
+// listingFake is a fake whose bucket "b" holds entries, given as S3 lists
+// them (each key's newest first), and answers ListObjectVersions in pages
+// of at most pageSize entries.
+func listingFake(t *testing.T, pageSize int, entries ...entry) *s3.Client {
 	t.Helper()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.URL.Query()["versions"]; !ok {
-			http.Error(w, "not a listing", http.StatusBadRequest)
-			return
+	f := s3fake.New(t)
+	f.CreateBucket("b", true, s3fake.MaxKeys(pageSize))
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		modified, err := time.Parse(time.RFC3339, e.modified)
+		if err != nil {
+			t.Fatal(err)
 		}
-		n := 0
-		if m := r.URL.Query().Get("key-marker"); m != "" {
-			fmt.Sscanf(m, "page-%d", &n)
+		o := s3fake.Object{VersionID: e.vid, DeleteMarker: e.dm, LastModified: modified, Size: e.size,
+			Header: map[string]string{"x-amz-storage-class": e.storClass}}
+		if e.etag != "" {
+			o.ETag = `"` + e.etag + `"`
 		}
-		var b strings.Builder
-		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>`)
-		if n+1 < len(pages) {
-			fmt.Fprintf(&b, "<IsTruncated>true</IsTruncated><NextKeyMarker>page-%d</NextKeyMarker><NextVersionIdMarker>x</NextVersionIdMarker>", n+1)
-		} else {
-			b.WriteString("<IsTruncated>false</IsTruncated>")
-		}
-		for _, e := range pages[n] {
-			b.WriteString(e.xml())
-		}
-		b.WriteString("</ListVersionsResult>")
-		w.Header().Set("Content-Type", "application/xml")
-		fmt.Fprint(w, b.String())
-	}))
-	t.Cleanup(srv.Close)
-	return s3.New(s3.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(srv.URL),
-		UsePathStyle:     true,
-		HTTPClient:       srv.Client(),
-		Credentials:      credentials.NewStaticCredentialsProvider("a", "b", ""),
-		RetryMaxAttempts: 1,
-	})
+		f.Put("b", e.key, o)
+	}
+	return f.Client("lister")
 }
 
 func listAll(t *testing.T, c *s3.Client) []planner.Version {
@@ -101,33 +76,35 @@ func describe(vs []planner.Version) string {
 // the response body tells (the SDK splits the two kinds).
 func TestListKeepsServerOrder(t *testing.T) {
 	const tie = "2026-01-01T00:00:00.123Z"
-	c := fakeListing(t,
-		[]entry{
-			// Newest first: v3 (latest), marker m2, v2, marker m1, v1 — all
-			// in the same millisecond.
-			{key: "a", vid: "v3", latest: true, modified: tie, size: 3, etag: "e3"},
-			{dm: true, key: "a", vid: "m2", modified: tie},
-			{key: "a", vid: "v2", modified: tie, size: 2, etag: "e2"},
-			{dm: true, key: "a", vid: "m1", modified: tie},
-			{key: "a", vid: "v1", modified: tie, size: 1, etag: "e1", storClass: "REDUCED_REDUNDANCY"},
-			{dm: true, key: "b", vid: "mb", latest: true, modified: tie},
-			{key: "b", vid: "null", modified: "2025-01-01T00:00:00.000Z", size: 9, etag: "eb"},
-		},
-		[]entry{ // the next page continues key b's history
-			{key: "b", vid: "vb0", modified: "2024-01-01T00:00:00.000Z", size: 8, etag: "eb0"},
-		},
-	)
-	got := describe(listAll(t, c))
-	want := "a@v3/v#0 a@m2/dm#1 a@v2/v#2 a@m1/dm#3 a@v1/v#4 b@mb/dm#0 b@null/v#1 b@vb0/v#2"
-	if got != want {
-		t.Errorf("listing order\n got %s\nwant %s", got, want)
+	entries := []entry{
+		// Newest first: v3 (latest), marker m2, v2, marker m1, v1 — all
+		// in the same millisecond.
+		{key: "a", vid: "v3", modified: tie, size: 3, etag: "e3"},
+		{dm: true, key: "a", vid: "m2", modified: tie},
+		{key: "a", vid: "v2", modified: tie, size: 2, etag: "e2"},
+		{dm: true, key: "a", vid: "m1", modified: tie},
+		{key: "a", vid: "v1", modified: tie, size: 1, etag: "e1", storClass: "REDUCED_REDUNDANCY"},
+		{dm: true, key: "b", vid: "mb", modified: tie},
+		{key: "b", vid: "null", modified: "2025-01-01T00:00:00.000Z", size: 9, etag: "eb"},
+		{key: "b", vid: "vb0", modified: "2024-01-01T00:00:00.000Z", size: 8, etag: "eb0"},
 	}
-	vs := listAll(t, c)
-	if v := vs[4]; v.Size != 1 || v.ETag != `"e1"` || v.StorageClass != "REDUCED_REDUNDANCY" || v.IsLatest {
-		t.Errorf("a@v1 = %+v", v)
-	}
-	if !vs[0].IsLatest || !vs[5].IsLatest {
-		t.Errorf("IsLatest lost: %+v %+v", vs[0], vs[5])
+	// 7: the next page continues key b's history; 2 and 1: pages end
+	// inside key a's.
+	for _, pageSize := range []int{7, 2, 1} {
+		t.Run(fmt.Sprint(pageSize), func(t *testing.T) {
+			c := listingFake(t, pageSize, entries...)
+			vs := listAll(t, c)
+			want := "a@v3/v#0 a@m2/dm#1 a@v2/v#2 a@m1/dm#3 a@v1/v#4 b@mb/dm#0 b@null/v#1 b@vb0/v#2"
+			if got := describe(vs); got != want {
+				t.Errorf("listing order\n got %s\nwant %s", got, want)
+			}
+			if v := vs[4]; v.Size != 1 || v.ETag != `"e1"` || v.StorageClass != "REDUCED_REDUNDANCY" || v.IsLatest {
+				t.Errorf("a@v1 = %+v", v)
+			}
+			if !vs[0].IsLatest || !vs[5].IsLatest {
+				t.Errorf("IsLatest lost: %+v %+v", vs[0], vs[5])
+			}
+		})
 	}
 }
 
@@ -136,11 +113,11 @@ func TestListKeepsServerOrder(t *testing.T) {
 // and time.
 func TestMergeFallsBackToTime(t *testing.T) {
 	page := &s3.ListObjectVersionsOutput{}
-	c := fakeListing(t, []entry{
-		{key: "a", vid: "v2", latest: true, modified: "2026-01-01T00:00:03.000Z"},
-		{dm: true, key: "a", vid: "m1", modified: "2026-01-01T00:00:02.000Z"},
-		{key: "a", vid: "v1", modified: "2026-01-01T00:00:01.000Z"},
-	})
+	c := listingFake(t, 0,
+		entry{key: "a", vid: "v2", modified: "2026-01-01T00:00:03.000Z"},
+		entry{dm: true, key: "a", vid: "m1", modified: "2026-01-01T00:00:02.000Z"},
+		entry{key: "a", vid: "v1", modified: "2026-01-01T00:00:01.000Z"},
+	)
 	out, err := c.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String("b")})
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,29 +12,25 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// fakeReplication answers every request with status and body, as S3
-// answers GetBucketReplication, and records each request's method and URL.
-func fakeReplication(t *testing.T, status int, body string, requests *[]string) *s3.Client {
+// replicationFake is a fake whose bucket src has the replication
+// configuration config ("" = none).
+func replicationFake(t *testing.T, config string) (*s3fake.Server, *s3.Client) {
 	t.Helper()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requests != nil {
-			*requests = append(*requests, r.Method+" "+r.URL.RequestURI())
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(status)
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		HTTPClient: srv.Client(), Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), RetryMaxAttempts: 1})
+	f := s3fake.New(t)
+	var opts []s3fake.BucketOption
+	if config != "" {
+		opts = append(opts, s3fake.Replication(config))
+	}
+	f.CreateBucket("src", true, opts...)
+	return f, f.Client("reader")
 }
 
 func readReplicationTestdata(t *testing.T, path ...string) string {
@@ -54,8 +48,7 @@ func readReplicationTestdata(t *testing.T, path ...string) string {
 func TestReadReplicationConfigMatchesTheJSONParser(t *testing.T) {
 	for _, name := range []string{"multi-destination-tags", "v1-two-prefixes"} {
 		t.Run(name, func(t *testing.T) {
-			var requests []string
-			c := fakeReplication(t, http.StatusOK, readReplicationTestdata(t, "testdata", "replication", name+".xml"), &requests)
+			f, c := replicationFake(t, readReplicationTestdata(t, "testdata", "replication", name+".xml"))
 			got, err := ReadReplicationConfig(context.Background(), c, "src")
 			if err != nil {
 				t.Fatal(err)
@@ -68,8 +61,9 @@ func TestReadReplicationConfigMatchesTheJSONParser(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("from S3:\n %+v\nfrom JSON:\n %+v", got, want)
 			}
-			if len(requests) != 1 || requests[0] != "GET /src?replication=" {
-				t.Errorf("requests = %q, want one GET /src?replication=", requests)
+			if rs := f.Requests(); len(rs) != 1 || rs[0].Op != "GetBucketReplication" || rs[0].Method != http.MethodGet ||
+				rs[0].RawPath != "/src" || rs[0].RawQuery != "replication=" {
+				t.Errorf("requests = %q, want one GET /src?replication=", s3fake.Describe(rs))
 			}
 		})
 	}
@@ -92,7 +86,8 @@ func TestReadReplicationConfigSeeds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			cfg, err := ReadReplicationConfig(context.Background(), fakeReplication(t, http.StatusOK, readReplicationTestdata(t, "testdata", "replication", tt.file), nil), "src")
+			_, c := replicationFake(t, readReplicationTestdata(t, "testdata", "replication", tt.file))
+			cfg, err := ReadReplicationConfig(context.Background(), c, "src")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +142,8 @@ func TestReadReplicationConfigElements(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ReadReplicationConfig(context.Background(), fakeReplication(t, http.StatusOK, tt.body, nil), "src")
+			_, c := replicationFake(t, tt.body)
+			cfg, err := ReadReplicationConfig(context.Background(), c, "src")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,42 +158,46 @@ func TestReadReplicationConfigElements(t *testing.T) {
 func TestReadReplicationConfigErrors(t *testing.T) {
 	const dest = `<Destination><Bucket>arn:aws:s3:::dst</Bucket></Destination>`
 	tests := []struct {
-		name    string
-		status  int
-		body    string
-		want    []string
-		notWant string
-		code    string // the S3 error code errors.As must still find
+		name     string
+		config   string        // the bucket's configuration; "" = none
+		reply    *s3fake.Reply // the answer instead of the fake's
+		noBucket bool
+		want     []string
+		notWant  string
+		code     string // the S3 error code errors.As must still find
 	}{
-		{"no configuration", http.StatusNotFound,
-			`<?xml version="1.0" encoding="UTF-8"?><Error><Code>ReplicationConfigurationNotFoundError</Code>` +
-				`<Message>The replication configuration was not found</Message><BucketName>src</BucketName></Error>`,
-			[]string{"bucket src has no replication configuration", "ReplicationConfigurationNotFoundError", "put-bucket-replication", "on the command line"},
-			"", "ReplicationConfigurationNotFoundError"},
-		{"access denied", http.StatusForbidden,
-			`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`,
-			[]string{"get replication configuration of bucket src", "AccessDenied"}, "has no replication configuration", "AccessDenied"},
-		{"no such bucket", http.StatusNotFound,
-			`<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>`,
-			[]string{"get replication configuration of bucket src", "NoSuchBucket"}, "has no replication configuration", "NoSuchBucket"},
-		{"KMS without a replica key", http.StatusOK,
-			rulesXML(`<Rule><ID>kms</ID><Priority>1</Priority><Status>Enabled</Status><Filter/><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>` +
+		{name: "no configuration",
+			want: []string{"bucket src has no replication configuration", "ReplicationConfigurationNotFoundError", "put-bucket-replication", "on the command line"},
+			code: "ReplicationConfigurationNotFoundError"},
+		{name: "access denied", reply: s3fake.Error(http.StatusForbidden, "AccessDenied"),
+			want: []string{"get replication configuration of bucket src", "AccessDenied"}, notWant: "has no replication configuration", code: "AccessDenied"},
+		{name: "no such bucket", noBucket: true,
+			want: []string{"get replication configuration of bucket src", "NoSuchBucket"}, notWant: "has no replication configuration", code: "NoSuchBucket"},
+		{name: "KMS without a replica key",
+			config: rulesXML(`<Rule><ID>kms</ID><Priority>1</Priority><Status>Enabled</Status><Filter/><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>` +
 				`<SourceSelectionCriteria><SseKmsEncryptedObjects><Status>Enabled</Status></SseKmsEncryptedObjects></SourceSelectionCriteria>` + dest + `</Rule>`),
-			[]string{`replication configuration of bucket src: rule "kms": SourceSelectionCriteria.SseKmsEncryptedObjects: Enabled needs Destination.EncryptionConfiguration.ReplicaKmsKeyID`}, "", ""},
-		{"no Status", http.StatusOK, rulesXML(`<Rule><ID>r</ID><Prefix>p</Prefix>` + dest + `</Rule>`),
-			[]string{`rule "r": Status: missing; want Enabled or Disabled`}, "", ""},
-		{"DeleteMarkerReplication without Status", http.StatusOK,
-			rulesXML(`<Rule><ID>r</ID><Priority>1</Priority><Status>Enabled</Status><Filter/><DeleteMarkerReplication></DeleteMarkerReplication>` + dest + `</Rule>`),
-			[]string{`rule "r": DeleteMarkerReplication.Status: missing`}, "", ""},
-		{"And with a prefix only", http.StatusOK,
-			rulesXML(`<Rule><ID>r</ID><Priority>1</Priority><Status>Enabled</Status><Filter><And><Prefix>p</Prefix></And></Filter><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>` + dest + `</Rule>`),
-			[]string{`rule "r": Filter.And: has 1 condition(s) and 0 tag(s)`}, "", ""},
-		{"no rules", http.StatusOK, rulesXML(), []string{"replication configuration of bucket src: no rules"}, "", ""},
-		{"empty answer", http.StatusOK, "", []string{"bucket src"}, "", ""},
+			want: []string{`replication configuration of bucket src: rule "kms": SourceSelectionCriteria.SseKmsEncryptedObjects: Enabled needs Destination.EncryptionConfiguration.ReplicaKmsKeyID`}},
+		{name: "no Status", config: rulesXML(`<Rule><ID>r</ID><Prefix>p</Prefix>` + dest + `</Rule>`),
+			want: []string{`rule "r": Status: missing; want Enabled or Disabled`}},
+		{name: "DeleteMarkerReplication without Status",
+			config: rulesXML(`<Rule><ID>r</ID><Priority>1</Priority><Status>Enabled</Status><Filter/><DeleteMarkerReplication></DeleteMarkerReplication>` + dest + `</Rule>`),
+			want:   []string{`rule "r": DeleteMarkerReplication.Status: missing`}},
+		{name: "And with a prefix only",
+			config: rulesXML(`<Rule><ID>r</ID><Priority>1</Priority><Status>Enabled</Status><Filter><And><Prefix>p</Prefix></And></Filter><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>` + dest + `</Rule>`),
+			want:   []string{`rule "r": Filter.And: has 1 condition(s) and 0 tag(s)`}},
+		{name: "no rules", config: rulesXML(), want: []string{"replication configuration of bucket src: no rules"}},
+		{name: "empty answer", reply: &s3fake.Reply{Status: http.StatusOK}, want: []string{"bucket src"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := ReadReplicationConfig(context.Background(), fakeReplication(t, tt.status, tt.body, nil), "src")
+			f, c := replicationFake(t, tt.config)
+			if tt.noBucket {
+				c = s3fake.New(t).Client("reader")
+			}
+			if tt.reply != nil {
+				f.SetHook(func(s3fake.Request) *s3fake.Reply { return tt.reply })
+			}
+			cfg, err := ReadReplicationConfig(context.Background(), c, "src")
 			if err == nil {
 				t.Fatalf("ReadReplicationConfig() = %+v, nil; want an error", cfg)
 			}
@@ -230,7 +230,8 @@ func TestReplicaStorageClasses(t *testing.T) {
 	for _, sc := range sdk {
 		body := rulesXML(`<Rule><ID>r</ID><Priority>1</Priority><Status>Enabled</Status><Filter/><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>` +
 			`<Destination><Bucket>arn:aws:s3:::dst</Bucket><StorageClass>` + string(sc) + `</StorageClass></Destination></Rule>`)
-		cfg, err := ReadReplicationConfig(context.Background(), fakeReplication(t, http.StatusOK, body, nil), "src")
+		_, c := replicationFake(t, body)
+		cfg, err := ReadReplicationConfig(context.Background(), c, "src")
 		switch want := slices.Contains(accepted, string(sc)); {
 		case want && err != nil:
 			t.Errorf("%s: %v", sc, err)
@@ -242,8 +243,8 @@ func TestReplicaStorageClasses(t *testing.T) {
 	}
 }
 
-// replicationGetterFunc is a function-field fake for calls the TLS fake cannot make
-// fail in the way wanted.
+// replicationGetterFunc is a function-field fake for calls no server can
+// make fail in the way wanted.
 type replicationGetterFunc func(context.Context, *s3.GetBucketReplicationInput, ...func(*s3.Options)) (*s3.GetBucketReplicationOutput, error)
 
 func (f replicationGetterFunc) GetBucketReplication(ctx context.Context, in *s3.GetBucketReplicationInput, opts ...func(*s3.Options)) (*s3.GetBucketReplicationOutput, error) {

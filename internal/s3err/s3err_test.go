@@ -10,9 +10,13 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/s3backfill/s3backfill/internal/s3fake"
 )
 
 // respErr is an error shaped as the SDK returns an HTTP error response:
@@ -79,5 +83,38 @@ func TestClassify(t *testing.T) {
 					tc.err, code, status, className(class), tc.code, tc.status, className(tc.class))
 			}
 		})
+	}
+}
+
+// TestClassifyWire checks Classify on errors made by the real SDK from
+// real responses, HEAD (no body) included.
+func TestClassifyWire(t *testing.T) {
+	f := s3fake.New(t)
+	f.CreateBucket("b", true)
+	f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		if r.Op == "HeadObject" {
+			return &s3fake.Reply{Status: http.StatusBadRequest}
+		}
+		return s3fake.Error(http.StatusServiceUnavailable, "SlowDown")
+	})
+	c := f.Client("me")
+	ctx := context.Background()
+	_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	if code, status, class := Classify(err); code != "BadRequest" || status != 400 || class != Permanent {
+		t.Errorf("HEAD 400: %q %d %s (%v)", code, status, className(class), err)
+	}
+	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	if code, status, class := Classify(err); code != "SlowDown" || status != 503 || class != Retryable {
+		t.Errorf("503 SlowDown: %q %d %s (%v)", code, status, className(class), err)
+	}
+	// Without the hook: the fake's own answers.
+	f.SetHook(nil)
+	_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("b"), Key: aws.String("k")})
+	if code, status, class := Classify(err); code != "NotFound" || status != 404 || class != Permanent {
+		t.Errorf("HEAD of no key: %q %d %s (%v)", code, status, className(class), err)
+	}
+	_, err = c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("nope"), Key: aws.String("k")})
+	if code, status, class := Classify(err); code != "NoSuchBucket" || status != 404 || class != Fatal {
+		t.Errorf("no bucket: %q %d %s (%v)", code, status, className(class), err)
 	}
 }
