@@ -48,12 +48,19 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(path)
+	isNew := errors.Is(statErr, os.ErrNotExist)
 	db, err := checkpoint.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*session, error) {
 		db.Close()
+		if isNew { // nothing was stored: leave no empty checkpoint behind
+			for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+				os.Remove(path + suffix)
+			}
+		}
 		return nil, err
 	}
 	spec, found, err := job.StoredSpec(ctx, db)

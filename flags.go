@@ -141,6 +141,9 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 		if err != nil {
 			return job.Usagef("--replication-config: %v", err)
 		}
+		if len(strings.TrimSpace(string(b))) == 0 {
+			return job.Usagef("--replication-config %s: empty file; want the JSON of aws s3api get-bucket-replication", c.String("replication-config"))
+		}
 		s.ReplicationConfig = string(b)
 	}
 	return applyFilterFlags(c, &s.Filter)

@@ -33,6 +33,10 @@ func TestUsageErrors(t *testing.T) {
 	if err := os.WriteFile(goodKeys, []byte(`{"keys":[{"id":"a","key":"`+key+`"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	emptyFile := filepath.Join(dir, "empty.json")
+	if err := os.WriteFile(emptyFile, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sum := md5.Sum(bytes.Repeat([]byte{7}, 32))
 	keyMD5 := base64.StdEncoding.EncodeToString(sum[:])
 	base := []string{"--db", db, "--endpoint-url", "https://127.0.0.1:1"}
@@ -66,6 +70,12 @@ func TestUsageErrors(t *testing.T) {
 		{"missing key file", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", filepath.Join(dir, "none.json")}, base...), "key file"},
 		{"unknown flag", nil, []string{"run", "--db", db, "--frobnicate"}, "frobnicate"},
 		{"no db", nil, []string{"status"}, "--db FILE is needed: the job's checkpoint"},
+		{"threshold above 5GiB", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--multipart-threshold", "6GiB"}, base...),
+			"--multipart-threshold must be between 5MiB (S3's smallest part) and 5GiB"},
+		{"empty replication configuration", nil, append([]string{"run", "--source", "s3://s", "--replication-config", emptyFile}, base...),
+			"empty file; want the JSON of aws s3api get-bucket-replication"},
+		{"key file is a directory", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", dir}, base...),
+			"is a directory, want a JSON key file"},
 		{"log level", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--log-level", "loud"}, base...), "--log-level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +90,12 @@ func TestUsageErrors(t *testing.T) {
 			for _, secret := range []string{key, key2, keyMD5, "hunter2"} {
 				if strings.Contains(stdout+stderr, secret) {
 					t.Errorf("secret %q in the output", secret)
+				}
+			}
+			// A usage error on a new checkpoint leaves nothing behind.
+			for _, suffix := range []string{"", ".lock", "-wal", "-shm"} {
+				if _, err := os.Stat(db + suffix); err == nil {
+					t.Errorf("%s left behind", filepath.Base(db+suffix))
 				}
 			}
 		})
@@ -107,5 +123,41 @@ func TestJobCannotChangeBuckets(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "status", "--db", db)
 	if code != exitOK || !strings.Contains(stdout, "s3://s -> s3://d") {
 		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestBadPathsFoundBeforeCopying: a report path that is a directory or
+// cannot be written, and a read-only checkpoint, are said plainly before
+// anything is copied.
+func TestBadPathsFoundBeforeCopying(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	dir := t.TempDir()
+	run := func(db string, args ...string) (int, string) {
+		code, stdout, stderr := runCLI(t, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--db", db,
+			"--endpoint-url", "https://127.0.0.1:1"}, args...)...)
+		return code, stdout + stderr
+	}
+	if code, out := run(filepath.Join(dir, "a.db"), "--report", dir); code != exitUsage || !strings.Contains(out, "is a directory; want the path of the CSV file") {
+		t.Errorf("--report a directory: exit %d\n%s", code, out)
+	}
+	missing := filepath.Join(dir, "no", "such", "report.csv")
+	if code, out := run(filepath.Join(dir, "b.db"), "--report", missing); code != exitUsage || !strings.Contains(out, "--report "+missing+" cannot be written") {
+		t.Errorf("--report in a missing folder: exit %d\n%s", code, out)
+	}
+	ro := filepath.Join(dir, "ro.db")
+	if code, out := run(ro, "--dry-run"); code != exitFatal { // makes the checkpoint (nothing listens)
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	if err := os.Chmod(ro, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run(ro)
+	if code == exitOK || !strings.Contains(out, "checkpoint "+ro+" is read-only") {
+		t.Errorf("a read-only checkpoint: exit %d\n%s", code, out)
+	}
+	if code, stdout, stderr := runCLI(t, "status", "--db", ro); code != exitOK {
+		t.Errorf("status of a read-only checkpoint: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

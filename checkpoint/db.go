@@ -47,6 +47,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("checkpoint: no database path")
 	}
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case fi.IsDir():
+			return nil, fmt.Errorf("checkpoint %s is a directory; --db names the checkpoint file", path)
+		case fi.Mode().Perm()&0o200 == 0:
+			// Honoured even where the process could write it anyway (root):
+			// a read-only checkpoint is someone's decision.
+			return nil, fmt.Errorf("checkpoint %s is read-only (mode %v); a run writes to it: make it writable (chmod u+w), "+
+				"or read it with status and report", path, fi.Mode().Perm())
+		}
+	}
 	lock, err := lockFile(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)

@@ -69,8 +69,9 @@ func (r Rules) Validate() error {
 	if r.ReplicateKMS && strings.TrimSpace(r.ReplicaKMSKeyID) == "" {
 		return fmt.Errorf("--replicate-kms needs --replica-kms-key-id: S3 replication encrypts KMS replicas with the key the rule names")
 	}
-	if r.MultipartThreshold < 5<<20 {
-		return fmt.Errorf("--multipart-threshold must be at least 5MiB (S3's smallest part), got %d bytes", r.MultipartThreshold)
+	if r.MultipartThreshold < 5<<20 || r.MultipartThreshold > MaxCopyObjectSize {
+		return fmt.Errorf("--multipart-threshold must be between 5MiB (S3's smallest part) and 5GiB (the largest CopyObject), got %d bytes",
+			r.MultipartThreshold)
 	}
 	return nil
 }

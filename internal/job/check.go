@@ -2,6 +2,9 @@ package job
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 
 	"github.com/s3backfill/s3backfill/executor"
 )
@@ -29,6 +32,9 @@ func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error)
 // CheckBeforeCopy runs the checks: problems become a PreflightError,
 // warnings are logged.
 func (j *Job) CheckBeforeCopy(ctx context.Context, probe bool) error {
+	if err := checkReportPath(j.settings.Spec.Report); err != nil {
+		return err
+	}
 	findings, err := j.Check(ctx, probe)
 	if err != nil {
 		return err
@@ -44,5 +50,24 @@ func (j *Job) CheckBeforeCopy(ctx context.Context, probe bool) error {
 	if len(problems) > 0 {
 		return PreflightError{problems}
 	}
+	return nil
+}
+
+// checkReportPath finds out before copying whether the report can be
+// written where --report says: a directory, or a folder that cannot be
+// written, would only fail after every copy.
+func checkReportPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return Usagef("--report %s is a directory; want the path of the CSV file to write", path)
+	}
+	probe, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return Usagef("--report %s cannot be written: %v", path, errors.Unwrap(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	return nil
 }
