@@ -56,7 +56,7 @@ func (e *Executor) resolveReplicaKey(t planner.Task) (sse.Keys, error) {
 // copyVersion copies one version by the planned method. Streaming, an
 // object larger than one part goes in parts, resumable like a multipart
 // copy.
-func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task, k sse.Keys) (planner.Outcome, error) {
+func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task, k sse.Keys, known []string) (planner.Outcome, error) {
 	var (
 		res copyResult
 		err error
@@ -70,11 +70,11 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 	}
 	switch {
 	case multipart:
-		res, err = e.multipartCopy(ctx, store, t, k, e.cfg.Stream)
+		res, err = e.multipartCopy(ctx, store, t, k, e.cfg.Stream, known)
 	case e.cfg.Stream:
-		res, err = e.streamCopy(ctx, t, k)
+		res, err = e.streamCopy(ctx, t, k, known)
 	default:
-		res, err = e.copyObject(ctx, t, k)
+		res, err = e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) { return e.copyObject(ctx, t, k) })
 	}
 	if err != nil {
 		return planner.Outcome{}, err
@@ -88,6 +88,9 @@ type copyResult struct {
 	etag      string
 	method    string
 	layout    string // multipart copies: how the parts were cut
+	// lostAnswer: the answer of the write was lost; its replica was found
+	// on the destination.
+	lostAnswer bool
 }
 
 // copySource is the x-amz-copy-source value of a version: bucket and key
@@ -125,7 +128,7 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 		// equal to the source's, it proves the copy end to end.
 		in.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
 	}
-	out, err := e.dst.CopyObject(ctx, in)
+	out, err := e.dst.CopyObject(ctx, in, once)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CopyObject: %w", err)
 	}
@@ -140,7 +143,11 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 // what it really is: its encryption (the destination default applies to
 // plaintext sources), ETag, size and checksum against the source's.
 func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res copyResult) (planner.Outcome, error) {
-	o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Message: "copied by " + res.method,
+	msg := "copied by " + res.method
+	if res.lostAnswer {
+		msg += "; its answer was lost, the replica was found on the destination"
+	}
+	o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Message: msg,
 		Replica: planner.Replica{VersionID: res.versionID, ETag: res.etag, PartLayout: res.layout,
 			Encryption: t.ReplicaEncryption, KMSKeyID: t.ReplicaKMSKeyID}}
 	r := &o.Replica
@@ -194,17 +201,28 @@ func (e *Executor) headReplica(ctx context.Context, t planner.Task, k sse.Keys, 
 
 // replayDelete recreates a delete marker: a DELETE without a version id on
 // the replica key.
-func (e *Executor) replayDelete(ctx context.Context, t planner.Task) (planner.Outcome, error) {
-	out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey)})
+func (e *Executor) replayDelete(ctx context.Context, t planner.Task, known []string) (planner.Outcome, error) {
+	marker := true
+	res, err := e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) {
+		out, err := e.dst.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey)}, once)
+		if err != nil {
+			return copyResult{}, fmt.Errorf("DeleteObject: %w", err)
+		}
+		marker = aws.ToBool(out.DeleteMarker)
+		return copyResult{versionID: aws.ToString(out.VersionId)}, nil
+	})
 	if err != nil {
-		return planner.Outcome{}, fmt.Errorf("DeleteObject: %w", err)
+		return planner.Outcome{}, err
 	}
 	msg := "delete marker replayed"
-	if !aws.ToBool(out.DeleteMarker) {
+	if res.lostAnswer {
+		msg += "; its answer was lost, the marker was found on the destination"
+	}
+	if !marker {
 		// An unversioned destination deletes the replica instead: its
 		// current state still matches the source's, its history cannot.
 		// (MinIO also makes no marker for a key without versions.)
 		msg = "no delete marker was made: the destination is not versioned (the replica, if any, was deleted) or held no version of the key"
 	}
-	return planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: aws.ToString(out.VersionId)}, Message: msg}, nil
+	return planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: res.versionID}, Message: msg}, nil
 }

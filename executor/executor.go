@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -58,6 +59,10 @@ type Config struct {
 	// CutAtPartSize: multipart replicas are cut at PartSize, even where
 	// the source has parts of its own to replay.
 	CutAtPartSize bool
+	// WriteBackoff is the first wait before a write whose answer was lost
+	// (and whose replica is not on the destination) is sent again; it
+	// doubles. 0 means writeBackoff.
+	WriteBackoff time.Duration
 }
 
 // Executor copies.
@@ -172,6 +177,9 @@ func (e *Executor) release(store Store, jobs []planner.KeyWork) error {
 // carries the requests; stop ends the run (no new version is started).
 func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.KeyWork) error {
 	tasks := j.Tasks
+	// The replica versions of the key accounted for: a version not among
+	// them, made since a write began, is that write's.
+	known := slices.Clone(j.Replicas)
 	if hasInDoubt(tasks) {
 		var err error
 		tasks, err = e.reconcile(ctx, store, j)
@@ -183,9 +191,12 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.Key
 		if ctx.Err() != nil || stop.Err() != nil {
 			return e.release(store, []planner.KeyWork{{Tasks: tasks[i:]}})
 		}
-		o, fatal := e.copyOne(ctx, store, t)
+		o, fatal := e.copyOne(ctx, store, t, known)
 		if fatal != nil {
 			return fatal
+		}
+		if o.Replica.VersionID != "" {
+			known = append(known, o.Replica.VersionID)
 		}
 		if err := e.record(store, o, t.Size); err != nil {
 			return err
@@ -230,24 +241,30 @@ func hasInDoubt(ts []planner.Task) bool {
 
 // copyOne performs one task. It returns a non-nil error only when the run
 // must stop.
-func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task) (planner.Outcome, error) {
+func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task, known []string) (planner.Outcome, error) {
 	var (
 		o   planner.Outcome
 		err error
 	)
 	switch {
 	case t.Action == planner.ReplayDelete:
-		o, err = e.replayDelete(ctx, t)
+		o, err = e.replayDelete(ctx, t, known)
 	case !t.Action.Copies():
 		return planner.Outcome{}, fmt.Errorf("task %s@%s: action %q is not a copy", t.Key, t.VersionID, t.Action)
 	default:
 		var k sse.Keys
 		if k, err = e.resolveKeys(t); err == nil {
-			o, err = e.copyVersion(ctx, store, t, k)
+			o, err = e.copyVersion(ctx, store, t, k, known)
 		}
 	}
 	if err == nil {
 		return o, nil
+	}
+	var doubt errInDoubt
+	if errors.As(err, &doubt) {
+		// Neither done nor failed for sure: the task stays claimed, and
+		// the next run reconciles it against the destination.
+		return planner.Outcome{TaskID: t.ID, Status: planner.StatusCopying, Message: doubt.Error()}, nil
 	}
 	code, status, class := s3err.Classify(err)
 	if class == s3err.Fatal {

@@ -16,7 +16,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -202,6 +206,10 @@ type harness struct {
 	cfg   Config
 	store *memStore
 	logs  *syncBuffer
+	// retries: the clients retry as the SDK does, up to this many
+	// attempts without waiting (0: one attempt, so that every request the
+	// executor makes appears once in the log).
+	retries int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -212,7 +220,7 @@ func newHarness(t *testing.T) *harness {
 	return &harness{
 		fake: f,
 		cfg: Config{SourceBucket: srcBucket, Workers: 2,
-			PartSize: 5 * mib, PartWorkers: 3, Keys: testRing(t)},
+			PartSize: 5 * mib, PartWorkers: 3, Keys: testRing(t), WriteBackoff: time.Millisecond},
 		store: &memStore{},
 		logs:  &syncBuffer{},
 	}
@@ -229,7 +237,21 @@ func (h *harness) source(key, versionID string, size int64, header map[string]st
 func (h *harness) executor(t *testing.T) *Executor {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ex, err := New(h.cfg, h.fake.Client(srcClient), h.fake.Client(dstClient), nil, log)
+	src, dst := h.fake.Client(srcClient), h.fake.Client(dstClient)
+	if h.retries > 0 {
+		retrying := func(c *s3.Client) *s3.Client {
+			return s3.New(c.Options(), func(o *s3.Options) {
+				o.RetryMaxAttempts = 0 // the retryer below says
+				o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+					so.MaxAttempts = h.retries
+					so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+					so.RateLimiter = ratelimit.None
+				})
+			})
+		}
+		src, dst = retrying(src), retrying(dst)
+	}
+	ex, err := New(h.cfg, src, dst, nil, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

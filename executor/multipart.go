@@ -37,7 +37,7 @@ const abortTimeout = 30 * time.Second
 // after a crash or an interruption continues the same upload (confirmed
 // with ListParts) and copies only the parts missing. A copy that fails is
 // aborted; one stopped by the run ending is kept for the next run.
-func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Task, k sse.Keys, stream bool) (copyResult, error) {
+func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Task, k sse.Keys, stream bool, known []string) (copyResult, error) {
 	lay := e.layoutOf(ctx, t, k)
 	fp := fingerprint(t, lay, stream)
 	uploadID, done, err := e.resumable(ctx, store, t, k, fp, stream)
@@ -93,7 +93,9 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 	if stream {
 		method = "streamed parts"
 	}
-	res, err := e.complete(ctx, t, k, uploadID, parts, method)
+	res, err := e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) {
+		return e.complete(ctx, t, k, uploadID, parts, method)
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			e.abandon(ctx, store, t, uploadID)
@@ -300,7 +302,7 @@ func (e *Executor) complete(ctx context.Context, t planner.Task, k sse.Keys, upl
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	}
 	k.ApplyComplete(in)
-	out, err := e.dst.CompleteMultipartUpload(ctx, in)
+	out, err := e.dst.CompleteMultipartUpload(ctx, in, once)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CompleteMultipartUpload: %w", err)
 	}

@@ -64,7 +64,7 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork
 	tasks := j.Tasks
 	for len(tasks) > 0 && len(fresh) > 0 && tasks[0].InDoubt() {
 		t, d := tasks[0], fresh[0]
-		if !replicaOf(t, d) {
+		if !replicaOf(t, d, t.ClaimedAt) {
 			break
 		}
 		o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: d.id}}
@@ -94,13 +94,15 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork
 	return notInDoubt(tasks), nil
 }
 
-// replicaOf reports whether destination version d is the replica of task t
-// made by an interrupted run.
-func replicaOf(t planner.Task, d destVersion) bool {
+// replicaOf reports whether destination version d is the replica of task
+// t: the same kind, made since (when not zero; less the clock skew
+// allowed), the same size, and the same ETag where both are MD5s of the
+// same bytes.
+func replicaOf(t planner.Task, d destVersion, since time.Time) bool {
 	if d.deleteMarker != t.DeleteMarker {
 		return false
 	}
-	if !t.ClaimedAt.IsZero() && d.lastModified.Before(t.ClaimedAt.Add(-clockSkew)) {
+	if !since.IsZero() && d.lastModified.Before(since.Add(-clockSkew)) {
 		return false
 	}
 	if t.DeleteMarker {

@@ -23,7 +23,7 @@ import (
 // itself: another endpoint, or credentials that cannot read the source and
 // write the destination in one request. Larger objects are streamed part
 // by part (multipartCopy), resumable.
-func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys) (copyResult, error) {
+func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, known []string) (copyResult, error) {
 	attrs, err := e.sourceAttributes(ctx, t, k)
 	if err != nil {
 		return copyResult{}, err
@@ -55,10 +55,17 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys) (
 	}
 	attrs.applyPutObject(put)
 	k.ApplyPutObject(put, sse.ReplicaOf(t.Decision))
-	// One part: the manager sends a single PutObject.
-	out, err := manager.NewUploader(e.dst, func(u *manager.Uploader) { u.PartSize = max(e.cfg.PartSize, t.Size) }).Upload(ctx, put)
-	if err != nil {
-		return copyResult{}, fmt.Errorf("streamed upload: %w", err)
-	}
-	return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream"}, nil
+	// One part: the manager sends a single PutObject, sent once.
+	up := manager.NewUploader(e.dst, func(u *manager.Uploader) {
+		u.PartSize = max(e.cfg.PartSize, t.Size)
+		u.ClientOptions = append(u.ClientOptions, once)
+	})
+	return e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) {
+		put.Body = bytes.NewReader(buf)
+		out, err := up.Upload(ctx, put)
+		if err != nil {
+			return copyResult{}, fmt.Errorf("streamed upload: %w", err)
+		}
+		return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream"}, nil
+	})
 }

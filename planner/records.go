@@ -98,8 +98,11 @@ type Replica struct {
 
 // Outcome is what happened to one task in a copy run.
 type Outcome struct {
-	TaskID     int64
-	Status     Status // succeeded, failed, or pending (claimed, released unstarted)
+	TaskID int64
+	// Status is succeeded, failed, pending (claimed, released unstarted),
+	// or copying: still in doubt (a write's answer was lost and the
+	// destination could not be checked), for the next run to reconcile.
+	Status     Status
 	Replica    Replica
 	ErrorCode  string
 	HTTPStatus int

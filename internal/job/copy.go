@@ -50,7 +50,8 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }
 
-// Failed is the number of failed tasks.
+// Failed is the number of tasks that failed or are left in doubt (claimed
+// by a copy whose outcome is unknown): the tasks a rerun must see to.
 func (j *Job) Failed(ctx context.Context) (int64, error) {
 	counts, err := j.Store.Counts(ctx)
 	if err != nil {
@@ -58,7 +59,7 @@ func (j *Job) Failed(ctx context.Context) (int64, error) {
 	}
 	var failed int64
 	for _, n := range counts {
-		if n.Status == planner.StatusFailed {
+		if n.Status == planner.StatusFailed || n.Status == planner.StatusCopying {
 			failed += n.Rows
 		}
 	}

@@ -38,7 +38,14 @@ type Reply struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// Drop: the connection is closed instead of answering, as a network
+	// that lost the answer would leave it. A hook that first lets the
+	// server act (Answer) and then drops the reply makes a lost answer.
+	Drop bool
 }
+
+// Dropped is a reply that never arrives.
+func Dropped() *Reply { return &Reply{Drop: true} }
 
 // Hdr makes a header from name, value pairs.
 func Hdr(kv ...string) http.Header {

@@ -128,6 +128,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if rep == nil {
 		rep = s.Answer(req)
 	}
+	if rep.Drop {
+		s.mu.Lock()
+		req.Status = 0
+		s.reqs = append(s.reqs, req)
+		s.mu.Unlock()
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
 	body := rep.Body
 	if r.Method == http.MethodHead {
 		body = nil // HEAD answers carry no body, errors included
