@@ -78,6 +78,7 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 		SourceEndpoint: spec.SourceEndpoint(), DestEndpoint: spec.DestEndpoint(),
 		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile,
 		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond, SSEC: spec.KeysFile != "",
+		RetryFor: spec.RetryFor,
 	})
 	if err != nil {
 		return fail(job.UsageError{Err: err})

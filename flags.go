@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3backfill/s3backfill/internal/job"
+	"github.com/s3backfill/s3backfill/internal/s3client"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -45,6 +46,7 @@ func jobFlags() []cli.Flag {
 		&cli.IntFlag{Name: "part-workers", Usage: "parts of one large object copied in parallel", Value: job.DefaultPartWorkers},
 		&cli.IntFlag{Name: "max-in-flight", Usage: "S3 requests in flight at most, over all workers and parts", DefaultText: "2 × --workers"},
 		&cli.Float64Flag{Name: "max-requests-per-second", Usage: "send at most this many S3 requests per second (S3's own throttling slows the run down anyway)", DefaultText: "no cap"},
+		&cli.DurationFlag{Name: "retry-for", Usage: "retry failing requests (throttling, 5xx, lost connections) for at least this long before a version is recorded failed", Value: s3client.DefaultRetryFor},
 		&cli.StringFlag{Name: "copy-mode", Usage: "auto (server-side copies, streamed when source and destination differ in endpoint or credentials), server or stream", Value: "auto"},
 		&cli.StringFlag{Name: "multipart-threshold", Usage: "copy objects larger than `SIZE` in parts (5MiB..5GiB)", Value: job.FormatSize(job.DefaultMultipartThreshold)},
 		&cli.StringFlag{Name: "part-size", Usage: "part `SIZE` of multipart copies", Value: job.FormatSize(job.DefaultPartSize)},
@@ -104,17 +106,11 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	str("replica-kms-key-id", &s.ReplicaKMSKeyID, same)
 	str("copy-mode", &s.CopyMode, same)
 	str("part-layout", &s.PartLayout, same)
-	for _, f := range []struct {
-		name string
-		dst  *int
-	}{{"workers", &s.Workers}, {"part-workers", &s.PartWorkers}, {"max-in-flight", &s.MaxInFlight}} {
-		if c.IsSet(f.name) {
-			*f.dst = c.Int(f.name)
-		}
-	}
-	if c.IsSet("max-requests-per-second") {
-		s.MaxRequestsPerSecond = c.Float64("max-requests-per-second")
-	}
+	set(c, "workers", &s.Workers, c.Int)
+	set(c, "part-workers", &s.PartWorkers, c.Int)
+	set(c, "max-in-flight", &s.MaxInFlight, c.Int)
+	set(c, "retry-for", &s.RetryFor, c.Duration)
+	set(c, "max-requests-per-second", &s.MaxRequestsPerSecond, c.Float64)
 	for _, f := range []struct {
 		name string
 		dst  *int64
@@ -127,15 +123,10 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 			*f.dst = v
 		}
 	}
-	for _, f := range []struct {
-		name string
-		dst  *bool
-	}{{"replicate-kms", &s.ReplicateKMS}, {"delete-markers", &s.DeleteMarkers},
-		{"replication-config-from-source", &s.ReplicationConfigFromSource}, {"no-kms-probe", &s.NoKMSProbe}} {
-		if c.IsSet(f.name) {
-			*f.dst = c.Bool(f.name)
-		}
-	}
+	set(c, "replicate-kms", &s.ReplicateKMS, c.Bool)
+	set(c, "delete-markers", &s.DeleteMarkers, c.Bool)
+	set(c, "replication-config-from-source", &s.ReplicationConfigFromSource, c.Bool)
+	set(c, "no-kms-probe", &s.NoKMSProbe, c.Bool)
 	if c.IsSet("replication-config") {
 		b, err := os.ReadFile(c.String("replication-config"))
 		if err != nil {
@@ -147,6 +138,13 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 		s.ReplicationConfig = string(b)
 	}
 	return applyFilterFlags(c, &s.Filter)
+}
+
+// set writes the value of flag name over *dst when the flag was given.
+func set[T any](c *cli.Context, name string, dst *T, get func(string) T) {
+	if c.IsSet(name) {
+		*dst = get(name)
+	}
 }
 
 // applyFilterFlags writes the selection flags given now over f.

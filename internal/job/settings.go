@@ -40,6 +40,9 @@ type Spec struct {
 	// parts; 0 means 2 × workers.
 	MaxInFlight          int     `json:"max_in_flight,omitempty"`
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
+	// RetryFor is how long failing requests are retried at least before a
+	// version is recorded failed; 0 means the default (about 2 minutes).
+	RetryFor time.Duration `json:"retry_for,omitempty"`
 	CopyMode             string  `json:"copy_mode,omitempty"`   // auto (""), server or stream
 	PartLayout           string  `json:"part_layout,omitempty"` // source (""), or size
 	MultipartThreshold   int64   `json:"multipart_threshold"`
@@ -236,6 +239,9 @@ func (s Spec) parse() (Settings, error) {
 	}
 	if s.MaxRequestsPerSecond < 0 {
 		return set, fmt.Errorf("--max-requests-per-second must not be negative")
+	}
+	if s.RetryFor < 0 || (s.RetryFor > 0 && s.RetryFor < time.Second) || s.RetryFor > 24*time.Hour {
+		return set, fmt.Errorf("--retry-for %s: want a duration from 1s to 24h, such as 2m or 10m", s.RetryFor)
 	}
 	switch s.CopyMode {
 	case "", "auto":

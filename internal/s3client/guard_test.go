@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -156,5 +157,33 @@ func TestEndpointWithUserInfoRefused(t *testing.T) {
 	_, err := New(context.Background(), Options{MaxInFlight: 2, Region: "us-east-1"})
 	if err == nil || !strings.Contains(err.Error(), "user info") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("an endpoint with user info: %v, want a refusal without the password", err)
+	}
+}
+
+// TestRetrySpan: the waits between attempts add up to at least the span
+// asked for, and at most about twice it; each wait is in the upper half of
+// its ceiling, which doubles from a second up to the longest wait.
+func TestRetrySpan(t *testing.T) {
+	for _, span := range []time.Duration{time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute} {
+		n := attemptsFor(span)
+		var least, most time.Duration
+		for a := 1; a < n; a++ {
+			least += ceiling(a) / 2
+			most += ceiling(a)
+		}
+		if least < span || most > 2*span+2*retryMaxBackoff {
+			t.Errorf("retry for %s: %d attempts wait %s to %s", span, n, least, most)
+		}
+	}
+	for a := 1; a < 40; a++ {
+		c := ceiling(a)
+		if a > 1 && c < ceiling(a-1) || c > retryMaxBackoff {
+			t.Errorf("ceiling(%d) = %s", a, c)
+		}
+		for range 20 {
+			if d, _ := (backoff{}).BackoffDelay(a, nil); d < c/2 || d > c {
+				t.Errorf("wait %s before attempt %d, want %s..%s", d, a+1, c/2, c)
+			}
+		}
 	}
 }

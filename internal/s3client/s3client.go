@@ -2,9 +2,11 @@ package s3client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"time"
@@ -34,34 +36,73 @@ type Options struct {
 	MaxRequestsPerSecond         float64 // 0 = no cap
 	// SSEC: SSE-C keys are loaded, so every endpoint must be https.
 	SSEC bool
+	// RetryFor is how long failing requests are retried at least (0:
+	// DefaultRetryFor).
+	RetryFor time.Duration
 }
 
-// The SDK's retryer, configured once here: the only retry loop in the
-// program. Beyond it, a version is recorded failed and the next run tries
-// it again.
+// The SDK's retryer, configured once here: the one retry policy of the
+// program (writes that make a replica are re-sent only when the server
+// cannot have acted on them; see package executor). Throttling, 5xx and
+// connection errors back off exponentially from retryBase, doubling up to
+// retryMaxBackoff, with jitter in the upper half of each wait, for at least
+// Options.RetryFor in all: long enough to ride out a server restart or a
+// burst of SlowDown. Beyond it, a version is recorded failed and the next
+// run tries it again.
 const (
-	// retryMaxAttempts: throttling, 5xx and connection errors are tried
-	// this many times in all, with jittered exponential backoff...
-	retryMaxAttempts = 10
-	// retryMaxBackoff: ...each wait at most this long: together about two
-	// minutes, enough for a burst of SlowDown to pass, not so long that a
-	// dead endpoint stalls a worker for long.
+	retryBase = time.Second
+	// retryMaxBackoff: no single wait is longer, so that a server back up
+	// is used within seconds.
 	retryMaxBackoff = 20 * time.Second
+	// DefaultRetryFor is how long failing requests are retried by
+	// default: about two minutes.
+	DefaultRetryFor = 2 * time.Minute
 )
+
+// backoff is retryBase × 2^(attempt-1), at most retryMaxBackoff, of which
+// the wait is a random point in the upper half (so the sum of the waits is
+// bounded below, and clients that failed together do not retry together).
+type backoff struct{}
+
+func (backoff) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	c := ceiling(attempt)
+	return c/2 + rand.N(c/2+1), nil
+}
+
+// ceiling is the longest wait before attempt+1.
+func ceiling(attempt int) time.Duration {
+	c := retryBase << min(max(attempt-1, 0), 16)
+	return min(c, retryMaxBackoff)
+}
+
+// attemptsFor is the number of attempts whose waits add up to at least
+// span, at the least (every wait at the bottom of its range).
+func attemptsFor(span time.Duration) int {
+	var sum time.Duration
+	n := 1
+	for sum < span {
+		sum += ceiling(n) / 2
+		n++
+	}
+	return max(n, 2)
+}
 
 // newRetryer is adaptive mode: on throttling answers (503 SlowDown, which
 // is also how S3 reports KMS throttling, and 429) it also lowers the
 // client's own request rate for a while. The retry quota of standard mode
-// is off: it would turn a throttling storm into failed versions, where
-// slowing down is what S3 asks for.
-func newRetryer() aws.Retryer {
-	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-			so.MaxAttempts = retryMaxAttempts
-			so.MaxBackoff = retryMaxBackoff
-			so.RateLimiter = ratelimit.None
+// is off: it would turn a throttling storm or an outage into failed
+// versions, where waiting is what helps.
+func newRetryer(retryFor time.Duration) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+				so.MaxAttempts = attemptsFor(retryFor)
+				so.MaxBackoff = retryMaxBackoff
+				so.Backoff = backoff{}
+				so.RateLimiter = ratelimit.None
+			})
 		})
-	})
+	}
 }
 
 // New builds the clients.
@@ -115,7 +156,7 @@ func awsConfig(ctx context.Context, profile string, o Options, endpoint string, 
 	})
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
-		config.WithRetryer(newRetryer),
+		config.WithRetryer(newRetryer(cmp.Or(o.RetryFor, DefaultRetryFor))),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
