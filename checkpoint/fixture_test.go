@@ -100,7 +100,8 @@ func fixtureRows() []planner.Row {
 
 // fixtureUpload is the upload of data/big.bin, one part done.
 var fixtureUpload = planner.Upload{TaskID: 4, UploadID: "upl-1", Bucket: "dst", Key: "backup/big.bin", Fingerprint: "0011223344556677",
-	PartSizes: []int64{5242880, 5242880, 2097152}, Parts: []planner.Part{{Number: 1, ETag: `"part-1"`}}}
+	PartSizes: []int64{5242880, 5242880, 2097152}, Parts: []planner.Part{{Number: 1, ETag: `"part-1"`}},
+	Started: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
 
 // checkFixture reads everything of the old job through db.
 func checkFixture(t *testing.T, db *DB) []planner.Row {
@@ -183,8 +184,8 @@ func TestOldCheckpoint(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer db.Close()
-	if n, col := schemaOf(t, db); n != 4 || !col {
-		t.Errorf("after Open: %d migrations, replica_bucket_key column %v; want 4 and the column", n, col)
+	if n, col := schemaOf(t, db); n != 5 || !col {
+		t.Errorf("after Open: %d migrations, replica_bucket_key column %v; want 5 and the column", n, col)
 	}
 	if migrated := checkFixture(t, db); !reflect.DeepEqual(migrated, read) {
 		t.Error("the migrated checkpoint reads differently from the old one read as it is")

@@ -10,7 +10,8 @@ import (
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// SaveUpload records a new upload for a row, replacing any other.
+// SaveUpload records a new upload for a row (or the intent to start one,
+// with an empty UploadID), replacing any other and its parts.
 func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 	sizes, err := json.Marshal(u.PartSizes)
 	if err != nil {
@@ -24,8 +25,12 @@ func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.TaskID); err != nil {
 		return fmt.Errorf("save upload: %w", err)
 	}
+	var id any // NULL for an intent
+	if u.UploadID != "" {
+		id = u.UploadID
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TaskID, u.UploadID, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TaskID, id, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
 		return fmt.Errorf("save upload %s: %w", u.UploadID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -45,13 +50,16 @@ func (db *DB) SavePart(ctx context.Context, uploadID string, p planner.Part) err
 	return nil
 }
 
-// LoadUpload returns a row's unfinished upload with its recorded parts, or
-// nil.
+// LoadUpload returns a row's unfinished upload with its recorded parts (or
+// its intent to start one), or nil.
 func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*planner.Upload, error) {
 	u := planner.Upload{TaskID: rowID}
-	var sizes string
-	err := db.r.QueryRowContext(ctx, `SELECT upload_id, bucket, key, fingerprint, part_sizes FROM uploads WHERE row_id = ?`, rowID).
-		Scan(&u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint, &sizes)
+	var (
+		sizes, started string
+		id             sql.NullString
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT upload_id, bucket, key, fingerprint, part_sizes, created_at FROM uploads WHERE row_id = ?`, rowID).
+		Scan(&id, &u.Bucket, &u.Key, &u.Fingerprint, &sizes, &started)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -60,6 +68,13 @@ func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*planner.Upload, err
 	}
 	if err := json.Unmarshal([]byte(sizes), &u.PartSizes); err != nil {
 		return nil, fmt.Errorf("load upload of row %d: part sizes: %w", rowID, err)
+	}
+	if u.Started, err = parseStamp(started); err != nil {
+		return nil, fmt.Errorf("load upload of row %d: %w", rowID, err)
+	}
+	u.UploadID = id.String
+	if u.UploadID == "" {
+		return &u, nil // an intent has no parts
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT part_number, etag, checksum FROM upload_parts WHERE upload_id = ? ORDER BY part_number`, u.UploadID)
 	if err != nil {
@@ -76,37 +91,48 @@ func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*planner.Upload, err
 	return &u, rows.Err()
 }
 
-// DropUpload forgets an upload (completed or aborted) and its parts.
-func (db *DB) DropUpload(ctx context.Context, uploadID string) error {
+// DropUpload forgets a row's upload (completed or aborted) and its parts,
+// or its intent.
+func (db *DB) DropUpload(ctx context.Context, rowID int64) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("drop upload: %w", err)
 	}
 	defer tx.Rollback()
-	for _, q := range []string{`DELETE FROM upload_parts WHERE upload_id = ?`, `DELETE FROM uploads WHERE upload_id = ?`} {
-		if _, err := tx.ExecContext(ctx, q, uploadID); err != nil {
-			return fmt.Errorf("drop upload %s: %w", uploadID, err)
+	for _, q := range []string{`DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`,
+		`DELETE FROM uploads WHERE row_id = ?`} {
+		if _, err := tx.ExecContext(ctx, q, rowID); err != nil {
+			return fmt.Errorf("drop the upload of row %d: %w", rowID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("drop upload %s: %w", uploadID, err)
+		return fmt.Errorf("drop the upload of row %d: %w", rowID, err)
 	}
 	return nil
 }
 
-// Uploads lists every unfinished upload the job started.
+// Uploads lists every unfinished upload the job started, and every
+// intent to start one.
 func (db *DB) Uploads(ctx context.Context) ([]planner.Upload, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT row_id, upload_id, bucket, key, fingerprint FROM uploads ORDER BY bucket, key`)
+	rows, err := db.r.QueryContext(ctx, `SELECT row_id, upload_id, bucket, key, fingerprint, created_at FROM uploads ORDER BY bucket, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list uploads: %w", err)
 	}
 	defer rows.Close()
 	var out []planner.Upload
 	for rows.Next() {
-		var u planner.Upload
-		if err := rows.Scan(&u.TaskID, &u.UploadID, &u.Bucket, &u.Key, &u.Fingerprint); err != nil {
+		var (
+			u       planner.Upload
+			id      sql.NullString
+			started string
+		)
+		if err := rows.Scan(&u.TaskID, &id, &u.Bucket, &u.Key, &u.Fingerprint, &started); err != nil {
 			return nil, fmt.Errorf("list uploads: %w", err)
 		}
+		if u.Started, err = parseStamp(started); err != nil {
+			return nil, fmt.Errorf("list uploads: %w", err)
+		}
+		u.UploadID = id.String
 		out = append(out, u)
 	}
 	return out, rows.Err()

@@ -25,12 +25,15 @@ type Store interface {
 	Claim(ctx context.Context, ids []int64) error
 	Record(planner.Outcome) error
 
-	// LoadUpload returns the unfinished upload of a task, or nil.
+	// LoadUpload returns the unfinished upload of a task (or its intent
+	// to start one, with an empty UploadID), or nil.
 	LoadUpload(ctx context.Context, taskID int64) (*planner.Upload, error)
+	// SaveUpload records a task's upload, or with an empty UploadID the
+	// intent to start one, replacing any other and its parts.
 	SaveUpload(ctx context.Context, u planner.Upload) error
 	SavePart(ctx context.Context, uploadID string, p planner.Part) error
-	// DropUpload forgets an upload that was completed or aborted.
-	DropUpload(ctx context.Context, uploadID string) error
+	// DropUpload forgets a task's upload (completed or aborted) or intent.
+	DropUpload(ctx context.Context, taskID int64) error
 }
 
 // Progress hears about finished tasks. Implementations must be safe for

@@ -124,6 +124,9 @@ func (s *memStore) SaveUpload(_ context.Context, u planner.Upload) error {
 	if s.uploads == nil {
 		s.uploads = map[int64]*planner.Upload{}
 	}
+	if u.Started.IsZero() {
+		u.Started = time.Now()
+	}
 	s.uploads[u.TaskID] = &u
 	return nil
 }
@@ -139,14 +142,10 @@ func (s *memStore) SavePart(_ context.Context, uploadID string, p planner.Part) 
 	return nil
 }
 
-func (s *memStore) DropUpload(_ context.Context, uploadID string) error {
+func (s *memStore) DropUpload(_ context.Context, taskID int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, u := range s.uploads {
-		if u.UploadID == uploadID {
-			delete(s.uploads, id)
-		}
-	}
+	delete(s.uploads, taskID)
 	return nil
 }
 

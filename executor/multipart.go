@@ -46,11 +46,23 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 	}
 	resumed := len(done)
 	if uploadID == "" {
+		// The intent first, durably: an upload the server makes whose id
+		// is then lost (a crash, a lost answer) is found from it.
+		intent := planner.Upload{TaskID: t.ID, Bucket: t.Dest, Key: t.DestKey, Fingerprint: fp, PartSizes: lay.sizes}
+		if err := store.SaveUpload(ctx, intent); err != nil {
+			return copyResult{}, s3err.StopRun(err)
+		}
 		if uploadID, err = e.createUpload(ctx, t, k, stream); err != nil {
+			if !answerLost(err) {
+				// Refused: no upload was made; the intent has no use.
+				if derr := store.DropUpload(context.WithoutCancel(ctx), t.ID); derr != nil {
+					return copyResult{}, s3err.StopRun(derr)
+				}
+			}
 			return copyResult{}, err
 		}
-		if err := store.SaveUpload(ctx, planner.Upload{TaskID: t.ID, UploadID: uploadID, Bucket: t.Dest, Key: t.DestKey,
-			Fingerprint: fp, PartSizes: lay.sizes}); err != nil {
+		intent.UploadID = uploadID
+		if err := store.SaveUpload(ctx, intent); err != nil {
 			e.abort(ctx, t, uploadID)
 			return copyResult{}, s3err.StopRun(err)
 		}
@@ -102,7 +114,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 		}
 		return copyResult{}, err
 	}
-	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
+	if err := store.DropUpload(context.WithoutCancel(ctx), t.ID); err != nil {
 		return copyResult{}, s3err.StopRun(err)
 	}
 	res.layout = lay.how
@@ -125,10 +137,18 @@ func (e *Executor) resumable(ctx context.Context, store Store, t planner.Task, k
 		return "", nil, nil
 	}
 	forget := func() error {
-		return s3err.StopRun(store.DropUpload(ctx, u.UploadID))
+		return s3err.StopRun(store.DropUpload(ctx, t.ID))
 	}
 	old := t
 	old.Dest, old.DestKey = u.Bucket, u.Key
+	if u.UploadID == "" {
+		// Only the intent was recorded: whatever upload the server made
+		// for it is aborted (it has no part this job knows of).
+		if err := e.abortSince(ctx, old, u.Started); err != nil {
+			return "", nil, err
+		}
+		return "", nil, forget()
+	}
 	if u.Fingerprint != fp {
 		e.log.Info("the plan of an unfinished upload changed; aborting it", "key", t.Key, "upload_id", u.UploadID)
 		e.abort(ctx, old, u.UploadID)
@@ -201,7 +221,7 @@ func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys,
 	}
 	attrs.applyCreateMultipart(create)
 	k.ApplyCreateMultipart(create, sse.ReplicaOf(t.Decision))
-	up, err := e.dst.CreateMultipartUpload(ctx, create)
+	up, err := e.dst.CreateMultipartUpload(ctx, create, once)
 	if err != nil {
 		return "", fmt.Errorf("CreateMultipartUpload: %w", err)
 	}
@@ -281,14 +301,20 @@ func (e *Executor) dropUpload(ctx context.Context, store Store, t planner.Task) 
 	}
 	old := t
 	old.Dest, old.DestKey = u.Bucket, u.Key
-	e.abort(ctx, old, u.UploadID)
-	return s3err.StopRun(store.DropUpload(ctx, u.UploadID))
+	if u.UploadID == "" {
+		if err := e.abortSince(ctx, old, u.Started); err != nil {
+			return err
+		}
+	} else {
+		e.abort(ctx, old, u.UploadID)
+	}
+	return s3err.StopRun(store.DropUpload(ctx, t.ID))
 }
 
 // abandon aborts a failed upload and forgets it.
 func (e *Executor) abandon(ctx context.Context, store Store, t planner.Task, uploadID string) {
 	e.abort(ctx, t, uploadID)
-	if err := store.DropUpload(context.WithoutCancel(ctx), uploadID); err != nil {
+	if err := store.DropUpload(context.WithoutCancel(ctx), t.ID); err != nil {
 		e.log.Warn("could not forget an aborted upload in the checkpoint", "upload_id", uploadID, "err", err)
 	}
 }
@@ -321,4 +347,27 @@ func (e *Executor) abort(ctx context.Context, t planner.Task, uploadID string) {
 		e.log.Warn("could not abort multipart upload; it keeps its parts until aborted",
 			"bucket", t.Dest, "key", t.DestKey, "upload_id", uploadID, "err", err)
 	}
+}
+
+// abortSince aborts the uploads of t's replica key initiated since started
+// (less the clock skew allowed): the uploads an intent recorded then may
+// have made. The listing names the exact key, which MinIO answers for too.
+func (e *Executor) abortSince(ctx context.Context, t planner.Task, started time.Time) error {
+	var found []PendingUpload
+	err := e.ListUploads(ctx, t.Dest, t.DestKey, func(u PendingUpload) {
+		if u.Key == t.DestKey && !u.Initiated.Before(started.Add(-clockSkew)) {
+			found = append(found, u)
+		}
+	})
+	if err != nil {
+		if _, _, class := s3err.Classify(err); class == s3err.Fatal {
+			return err
+		}
+		return fmt.Errorf("list the uploads of %s to find one a crash left: %w", t.DestKey, err)
+	}
+	for _, u := range found {
+		e.log.Info("aborting an upload whose id was never recorded", "key", t.DestKey, "upload_id", u.UploadID)
+		e.abort(ctx, t, u.UploadID)
+	}
+	return nil
 }

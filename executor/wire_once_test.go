@@ -1,11 +1,15 @@
 package executor
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -164,4 +168,79 @@ func TestLostAnswerUnverifiableStaysInDoubt(t *testing.T) {
 	if n := len(h.fake.Ops("CopyObject")); n != 1 {
 		t.Errorf("%d CopyObject, want 1", n)
 	}
+}
+
+// multipartTask is a 11 MiB plaintext version planned as a multipart copy.
+func multipartTask(h *harness) planner.Task {
+	h.source("big", "v1", 11*mib, nil)
+	return planner.Task{ID: 1, Version: planner.Version{VersionID: "v1", Size: 11 * mib, ETag: h.fake.Versions(srcBucket, "big")[0].ETag},
+		Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}}
+}
+
+// TestUploadIntentAfterACrash: a run killed between CreateMultipartUpload
+// and the recording of its id leaves only the intent; the next run lists
+// the exact key's uploads, aborts the one made since the intent, and
+// copies: no upload is left that the checkpoint never knew.
+func TestUploadIntentAfterACrash(t *testing.T) {
+	h := newHarness(t)
+	task := multipartTask(h)
+	// The killed run: the intent recorded, then the upload made.
+	h.store.uploads = map[int64]*planner.Upload{1: {TaskID: 1, Bucket: dstBucket, Key: "big", Started: time.Now().Add(-time.Second)}}
+	orphan, err := h.fake.Client(dstClient).CreateMultipartUpload(context.Background(),
+		&s3.CreateMultipartUploadInput{Bucket: aws.String(dstBucket), Key: aws.String("big")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Status, task.ClaimedAt = planner.StatusCopying, time.Now().Add(-time.Second)
+	h.run(t, planner.KeyWork{Key: "big", Tasks: []planner.Task{task}})
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
+		t.Fatalf("outcome = %+v, want succeeded", o)
+	}
+	aborts := h.fake.Ops("AbortMultipartUpload")
+	if len(aborts) != 1 || aborts[0].Query.Get("uploadId") != aws.ToString(orphan.UploadId) {
+		t.Errorf("aborts = %v, want the orphan %s", s3fake.Describe(aborts), aws.ToString(orphan.UploadId))
+	}
+	if ls := h.fake.Ops("ListMultipartUploads"); len(ls) != 1 || ls[0].Query.Get("prefix") != "big" {
+		t.Errorf("listings = %v, want one for the exact key", s3fake.Describe(ls))
+	}
+	if ups := h.fake.Uploads(dstBucket); len(ups) != 0 {
+		t.Errorf("uploads left on the destination: %+v", ups)
+	}
+	if len(h.store.uploads) != 0 {
+		t.Errorf("uploads left in the store: %+v", h.store.uploads)
+	}
+	h.replica(t, "big")
+}
+
+// TestCreateUploadAnswerLost: CreateMultipartUpload is not re-sent when
+// its answer is lost (each attempt would make another upload); the
+// version fails for this run, the intent stays, and the next run aborts
+// the upload the server made before copying.
+func TestCreateUploadAnswerLost(t *testing.T) {
+	h := newHarness(t)
+	h.retries = 5
+	task := multipartTask(h)
+	loseAnswers(h, "CreateMultipartUpload", 1)
+	h.run(t, planner.KeyWork{Key: "big", Tasks: []planner.Task{task}})
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed {
+		t.Fatalf("first run outcome = %+v, want failed", o)
+	}
+	if n := len(h.fake.Ops("CreateMultipartUpload")); n != 1 {
+		t.Errorf("%d CreateMultipartUpload, want 1", n)
+	}
+	if u := h.store.uploads[1]; u == nil || u.UploadID != "" {
+		t.Fatalf("store upload = %+v, want the intent", u)
+	}
+	if ups := h.fake.Uploads(dstBucket); len(ups) != 1 {
+		t.Fatalf("%d uploads on the destination, want the one whose answer was lost", len(ups))
+	}
+	h.store.outcomes = nil
+	h.run(t, planner.KeyWork{Key: "big", Tasks: []planner.Task{task}})
+	if o := h.store.outcome(t, 1); o.Status != planner.StatusSucceeded {
+		t.Fatalf("second run outcome = %+v, want succeeded", o)
+	}
+	if ups := h.fake.Uploads(dstBucket); len(ups) != 0 {
+		t.Errorf("uploads left on the destination: %+v", ups)
+	}
+	h.replica(t, "big")
 }

@@ -147,14 +147,20 @@ const (
 	VerifyMismatch = "mismatch"
 )
 
-// Upload is a multipart upload a copy started and has not finished.
+// Upload is a multipart upload a copy started and has not finished. With
+// an empty UploadID it is the intent to start one, recorded before
+// CreateMultipartUpload is sent: an upload the server made whose id was
+// never recorded (a crash, a lost answer) is found from it.
 type Upload struct {
 	TaskID      int64
-	UploadID    string
+	UploadID    string // "" for an intent
 	Bucket, Key string
 	Fingerprint string  // the plan and part layout it was made for
 	PartSizes   []int64 // part i+1 has PartSizes[i] bytes
 	Parts       []Part  // the parts recorded as finished
+	// Started is when the upload, or the intent, was recorded (set by the
+	// store): an upload of the key initiated since is this task's.
+	Started time.Time
 }
 
 // Part is one finished part of an upload.

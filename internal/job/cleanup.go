@@ -14,10 +14,16 @@ type PendingUpload struct {
 	Ours                  bool      // started by this job, and aborted
 }
 
-// Cleanup aborts every unfinished upload this job started (and forgets
-// it), then lists the other incomplete uploads under each destination
-// without touching them. fn hears of each upload. It returns how many of
-// each it found.
+// clockSkew is how far the server's clock may be behind ours for an upload
+// to count as made after an intent was recorded.
+const clockSkew = 15 * time.Minute
+
+// Cleanup aborts every unfinished upload this job started, and every upload
+// made for an intent whose id was never recorded (a crash between the two),
+// and forgets them; then it lists the other incomplete uploads under each
+// destination, bucket-wide and for each key the job recorded an upload of
+// (MinIO answers a bucket-wide listing with nothing), without touching
+// them. fn hears of each upload. It returns how many of each it found.
 func (j *Job) Cleanup(ctx context.Context, fn func(PendingUpload)) (aborted, others int, err error) {
 	defer func() { err = j.scrub(err) }()
 	ex, err := j.executor(nil)
@@ -28,27 +34,60 @@ func (j *Job) Cleanup(ctx context.Context, fn func(PendingUpload)) (aborted, oth
 	if err != nil {
 		return 0, 0, err
 	}
-	mine := map[string]bool{}
-	for _, u := range ours {
-		if err := ex.AbortUpload(ctx, u.Bucket, u.Key, u.UploadID); err != nil {
-			return aborted, others, err
+	seen := map[string]bool{}
+	abort := func(bucket, key, uploadID string) error {
+		if err := ex.AbortUpload(ctx, bucket, key, uploadID); err != nil {
+			return err
 		}
-		if err := j.Store.DropUpload(ctx, u.UploadID); err != nil {
-			return aborted, others, err
-		}
-		mine[u.UploadID] = true
+		seen[uploadID] = true
 		aborted++
-		fn(PendingUpload{Bucket: u.Bucket, Key: u.Key, UploadID: u.UploadID, Ours: true})
+		fn(PendingUpload{Bucket: bucket, Key: key, UploadID: uploadID, Ours: true})
+		return nil
 	}
-	for _, dest := range j.rules.targets() {
-		err := ex.ListUploads(ctx, dest, j.rules.destPrefix, func(u executor.PendingUpload) {
-			if mine[u.UploadID] {
+	type place struct{ bucket, key string }
+	var keys []place
+	for _, u := range ours {
+		keys = append(keys, place{u.Bucket, u.Key})
+		if u.UploadID != "" {
+			if err := abort(u.Bucket, u.Key, u.UploadID); err != nil {
+				return aborted, others, err
+			}
+		} else {
+			var made []executor.PendingUpload
+			if err := ex.ListUploads(ctx, u.Bucket, u.Key, func(p executor.PendingUpload) {
+				if p.Key == u.Key && !p.Initiated.Before(u.Started.Add(-clockSkew)) {
+					made = append(made, p)
+				}
+			}); err != nil {
+				return aborted, others, err
+			}
+			for _, p := range made {
+				if err := abort(u.Bucket, p.Key, p.UploadID); err != nil {
+					return aborted, others, err
+				}
+			}
+		}
+		if err := j.Store.DropUpload(ctx, u.TaskID); err != nil {
+			return aborted, others, err
+		}
+	}
+	other := func(bucket string) func(executor.PendingUpload) {
+		return func(u executor.PendingUpload) {
+			if seen[u.UploadID] {
 				return
 			}
+			seen[u.UploadID] = true
 			others++
-			fn(PendingUpload{Bucket: dest, Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated})
-		})
-		if err != nil {
+			fn(PendingUpload{Bucket: bucket, Key: u.Key, UploadID: u.UploadID, Initiated: u.Initiated})
+		}
+	}
+	for _, dest := range j.rules.targets() {
+		if err := ex.ListUploads(ctx, dest, j.rules.destPrefix, other(dest)); err != nil {
+			return aborted, others, err
+		}
+	}
+	for _, k := range keys {
+		if err := ex.ListUploads(ctx, k.bucket, k.key, other(k.bucket)); err != nil {
 			return aborted, others, err
 		}
 	}

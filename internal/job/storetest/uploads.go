@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -15,6 +16,7 @@ var uploadPromises = []promise{
 	{"Uploads lists every unfinished upload", uploadsListed},
 	{"NextWork flags the tasks that have an upload", uploadFlagged},
 	{"uploads are durable when SaveUpload and SavePart return", uploadDurable},
+	{"an intent to start an upload is kept, replaced by its upload, dropped by task", uploadIntent},
 }
 
 // uploadFixture: keys big and huge, planned as multipart copies.
@@ -38,6 +40,7 @@ func (h *harness) loadUpload(what string, id int64, want *planner.Upload) {
 			return nil
 		}
 		c := *u
+		c.Started = time.Time{} // checked below
 		if len(c.Parts) == 0 {
 			c.Parts = nil
 		}
@@ -45,6 +48,9 @@ func (h *harness) loadUpload(what string, id int64, want *planner.Upload) {
 			c.PartSizes = nil
 		}
 		return &c
+	}
+	if got != nil && (got.Started.IsZero() || got.Started.After(time.Now().Add(time.Minute))) {
+		h.t.Errorf("%s: LoadUpload(%d).Started = %v, want when it was recorded", what, id, got.Started)
 	}
 	if g, w := norm(got), norm(want); !reflect.DeepEqual(g, w) {
 		h.t.Errorf("%s: LoadUpload(%d)\n got %+v\nwant %+v", what, id, g, w)
@@ -112,7 +118,7 @@ func uploadDropped(t *testing.T, h *harness) {
 		Parts: []planner.Part{{Number: 1, ETag: `"h1"`}, {Number: 2, ETag: `"h2"`}}}
 	h.saveUpload(planner.Upload{TaskID: big, UploadID: ub.UploadID, Bucket: ub.Bucket, Key: ub.Key, Fingerprint: ub.Fingerprint, PartSizes: ub.PartSizes}, ub.Parts...)
 	h.saveUpload(planner.Upload{TaskID: huge, UploadID: uh.UploadID, Bucket: uh.Bucket, Key: uh.Key, Fingerprint: uh.Fingerprint, PartSizes: uh.PartSizes}, uh.Parts...)
-	if err := h.s.DropUpload(h.ctx, "ub"); err != nil {
+	if err := h.s.DropUpload(h.ctx, big); err != nil {
 		t.Fatal(err)
 	}
 	h.loadUpload("dropped", big, nil)
@@ -123,10 +129,10 @@ func uploadDropped(t *testing.T, h *harness) {
 	// A new upload under the dropped id has none of the old parts.
 	h.saveUpload(planner.Upload{TaskID: big, UploadID: "ub", Bucket: dest, Key: "backup/big", Fingerprint: "fb2", PartSizes: []int64{6}})
 	h.loadUpload("a new upload with the dropped id", big, &planner.Upload{TaskID: big, UploadID: "ub", Bucket: dest, Key: "backup/big", Fingerprint: "fb2", PartSizes: []int64{6}})
-	if err := h.s.DropUpload(h.ctx, "ub"); err != nil {
+	if err := h.s.DropUpload(h.ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.s.DropUpload(h.ctx, "uh"); err != nil {
+	if err := h.s.DropUpload(h.ctx, huge); err != nil {
 		t.Fatal(err)
 	}
 	if all, err := h.s.Uploads(h.ctx); err != nil || len(all) != 0 {
@@ -174,7 +180,7 @@ func uploadFlagged(t *testing.T, h *harness) {
 	}
 	h.claim("big@v1", "huge@v1")
 	h.saveUpload(planner.Upload{TaskID: big, UploadID: "ub", Bucket: dest, Key: "backup/big", Fingerprint: "f", PartSizes: []int64{5}})
-	if err := h.s.DropUpload(h.ctx, "uh"); err != nil {
+	if err := h.s.DropUpload(h.ctx, huge); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := workString(h.nextWork(planner.KeyCursor{}, 10)), "big todo=[v1] done=[] in-doubt upload; huge todo=[v1] done=[] in-doubt"; got != want {
@@ -205,9 +211,42 @@ func uploadDurable(t *testing.T, h *harness) {
 	if got, want := workString(h.nextWork(planner.KeyCursor{}, 10)), "big todo=[v1] done=[] in-doubt upload; huge todo=[v1] done=[] upload"; got != want {
 		t.Errorf("NextWork after crashes = %q, want %q", got, want)
 	}
-	if err := h.s.DropUpload(h.ctx, "ub"); err != nil {
+	if err := h.s.DropUpload(h.ctx, big); err != nil {
 		t.Fatal(err)
 	}
 	h.crash()
 	h.loadUpload("dropped, after a crash", big, nil)
+}
+
+// uploadIntent: an Upload without an UploadID is the intent to start one,
+// recorded before CreateMultipartUpload: durable, listed, with the time it
+// was recorded; the upload saved next replaces it; DropUpload forgets it.
+func uploadIntent(t *testing.T, h *harness) {
+	big, huge := h.uploadFixture()
+	before := time.Now().Add(-time.Second)
+	intent := planner.Upload{TaskID: big, Bucket: dest, Key: "backup/big", Fingerprint: "fb", PartSizes: []int64{5, 5}}
+	h.saveUpload(intent)
+	h.saveUpload(planner.Upload{TaskID: huge, Bucket: dest, Key: "backup/huge", Fingerprint: "fh", PartSizes: []int64{5}})
+	h.crash()
+	h.loadUpload("an intent, after a crash", big, &intent)
+	got, err := h.s.LoadUpload(h.ctx, big)
+	if err != nil || got == nil || got.Started.Before(before) {
+		t.Errorf("the intent's Started = %+v, %v; want the time it was recorded", got, err)
+	}
+	all, err := h.s.Uploads(h.ctx)
+	if err != nil || len(all) != 2 || all[0].UploadID != "" || all[1].UploadID != "" || all[0].Key != "backup/big" {
+		t.Errorf("Uploads = %+v, %v; want both intents, without ids", all, err)
+	}
+	upload := intent
+	upload.UploadID = "ub"
+	h.saveUpload(upload, planner.Part{Number: 1, ETag: `"b1"`})
+	upload.Parts = []planner.Part{{Number: 1, ETag: `"b1"`}}
+	h.loadUpload("the upload that replaced the intent", big, &upload)
+	if err := h.s.DropUpload(h.ctx, huge); err != nil {
+		t.Fatal(err)
+	}
+	h.loadUpload("a dropped intent", huge, nil)
+	if all, err := h.s.Uploads(h.ctx); err != nil || len(all) != 1 || all[0].UploadID != "ub" {
+		t.Errorf("Uploads = %+v, %v; want ub only", all, err)
+	}
 }
