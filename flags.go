@@ -56,6 +56,7 @@ func jobFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "delete-markers", Usage: "replay delete markers on the destination (S3's DeleteMarkerReplication)"},
 		&cli.StringFlag{Name: "replication-config", Usage: "take the destinations and rules from `FILE`: the JSON of aws s3api put-bucket-replication"},
 		&cli.BoolFlag{Name: "replication-config-from-source", Usage: "take the destinations and rules from the source bucket's replication configuration"},
+		&cli.BoolFlag{Name: "adopt-existing", Value: true, Usage: "before copying a key the checkpoint has no record of, adopt the replicas already on the destination when its history matches the source's (a lost or new checkpoint copies nothing twice)"},
 		&cli.BoolFlag{Name: "no-kms-probe", Usage: "do not check replica KMS keys by writing (and deleting) a zero-byte probe object before copying"},
 		&cli.StringFlag{Name: "created-after", Usage: "only versions created after `TIME` (2024-01-31 or RFC 3339)", Category: "Selection"},
 		&cli.StringFlag{Name: "created-before", Usage: "only versions created before `TIME`", Category: "Selection"},
@@ -127,6 +128,7 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	set(c, "delete-markers", &s.DeleteMarkers, c.Bool)
 	set(c, "replication-config-from-source", &s.ReplicationConfigFromSource, c.Bool)
 	set(c, "no-kms-probe", &s.NoKMSProbe, c.Bool)
+	set(c, "adopt-existing", &s.NoAdoptExisting, func(n string) bool { return !c.Bool(n) })
 	if c.IsSet("replication-config") {
 		b, err := os.ReadFile(c.String("replication-config"))
 		if err != nil {

@@ -62,6 +62,9 @@ type Config struct {
 	// CutAtPartSize: multipart replicas are cut at PartSize, even where
 	// the source has parts of its own to replay.
 	CutAtPartSize bool
+	// AdoptExisting: before copying a key the job has no record of, adopt
+	// the replicas already on the destination (see existing.go).
+	AdoptExisting bool
 	// WriteBackoff is the first wait before a write whose answer was lost
 	// (and whose replica is not on the destination) is sent again; it
 	// doubles. 0 means writeBackoff.
@@ -137,6 +140,11 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 			g.Wait()
 			return err
 		}
+		existing, err := e.existingVersions(gctx, jobs)
+		if err != nil {
+			g.Wait()
+			return err
+		}
 		for i, j := range jobs {
 			if stopping() {
 				if err := e.release(store, jobs[i:]); err != nil {
@@ -145,7 +153,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 				}
 				break
 			}
-			g.Go(func() error { return e.copyKey(gctx, ctx, store, j) })
+			g.Go(func() error { return e.copyKey(gctx, ctx, store, j, existing[i]) })
 		}
 	}
 	if err := g.Wait(); err != nil {
@@ -174,19 +182,33 @@ func (e *Executor) release(store Store, jobs []planner.KeyWork) error {
 	return nil
 }
 
-// copyKey replicates one key's versions in order. A failed version stops
+// copyKey replicates one key's versions in order. existing (when not nil)
+// are the versions its replica key had before this job, oldest first. A failed version stops
 // the key for this run: copying newer versions first would put the
 // replica's history out of order; the next run retries from there. ctx
 // carries the requests; stop ends the run (no new version is started).
-func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.KeyWork) error {
+func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.KeyWork, existing []destVersion) error {
 	tasks := j.Tasks
 	// The replica versions of the key accounted for: a version not among
 	// them, made since a write began, is that write's.
 	known := slices.Clone(j.Replicas)
+	var note string // for the outcomes, when the destination key held other versions
 	if hasInDoubt(tasks) {
+		var (
+			listed []string
+			err    error
+		)
+		if tasks, listed, err = e.reconcile(ctx, store, j); err != nil {
+			return err
+		}
+		known = append(known, listed...)
+	}
+	if existing != nil {
+		for _, d := range existing {
+			known = append(known, d.id)
+		}
 		var err error
-		tasks, err = e.reconcile(ctx, store, j)
-		if err != nil {
+		if tasks, note, err = e.align(ctx, store, tasks, existing); err != nil {
 			return err
 		}
 	}
@@ -197,6 +219,9 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.Key
 		o, fatal := e.copyOne(ctx, store, t, known)
 		if fatal != nil {
 			return fatal
+		}
+		if note != "" && o.Status == planner.StatusSucceeded {
+			o.Message += "; " + note
 		}
 		if o.Replica.VersionID != "" {
 			known = append(known, o.Replica.VersionID)

@@ -32,20 +32,25 @@ type destVersion struct {
 // the replica key that this job does not know, made after the claim, are
 // matched oldest first against the in-doubt tasks, oldest first; each match
 // (same kind and size, same ETag where both are MD5s) is recorded as
-// succeeded without copying again. It returns the tasks still to copy.
-func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork) ([]planner.Task, error) {
+// succeeded without copying again. It returns the tasks still to copy and
+// the ids of every version the replica key has now.
+func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork) ([]planner.Task, []string, error) {
 	dests, err := e.listDestVersions(ctx, j.Dest, j.DestKey)
 	if err != nil {
 		code, _, class := s3err.Classify(err)
 		if class == s3err.Fatal {
-			return nil, err
+			return nil, nil, err
 		}
 		// Without the listing nothing can be adopted; copying again
 		// risks a duplicate replica version, which is better than a
 		// missing one. Say so.
 		e.log.Warn("cannot list the replica key to check copies in doubt; copying them again",
 			"key", j.DestKey, "code", code)
-		return notInDoubt(j.Tasks), nil
+		return notInDoubt(j.Tasks), nil, nil
+	}
+	listed := make([]string, len(dests))
+	for i, d := range dests {
+		listed[i] = d.id
 	}
 	// Newest first: keep the versions above the newest one the job knows.
 	known := make(map[string]bool, len(j.Replicas))
@@ -61,37 +66,62 @@ func (e *Executor) reconcile(ctx context.Context, store Store, j planner.KeyWork
 	}
 	slices.Reverse(fresh)
 
-	tasks := j.Tasks
-	for len(tasks) > 0 && len(fresh) > 0 && tasks[0].InDoubt() {
+	tasks, _, err := e.adopt(ctx, store, j.Tasks, fresh, "by an interrupted run",
+		func(t planner.Task) (bool, time.Time) { return t.InDoubt(), t.ClaimedAt })
+	if err != nil {
+		return nil, nil, err
+	}
+	return notInDoubt(tasks), listed, nil
+}
+
+// adopt is the one test of "this version of the replica key is that task's
+// replica", for the copies an interrupted run may have made, and for the
+// replicas already on the destination when a job starts without a record
+// of them. It walks tasks and fresh (versions of the replica key the job
+// does not know) together, oldest first: each task eligible (with the time
+// its replica cannot be older than) whose replica the version is — the
+// same kind, time and size, the same ETag where comparable (replicaOf),
+// and, read back as after a copy, the same size and checksum — is recorded
+// as succeeded without a copy. It stops at the first that is not, and
+// returns the tasks left to copy and how many it adopted.
+func (e *Executor) adopt(ctx context.Context, store Store, tasks []planner.Task, fresh []destVersion, how string,
+	eligible func(planner.Task) (bool, time.Time)) ([]planner.Task, int, error) {
+	adopted := 0
+	for len(tasks) > 0 && len(fresh) > 0 {
 		t, d := tasks[0], fresh[0]
-		if !replicaOf(t, d, t.ClaimedAt) {
+		ok, since := eligible(t)
+		if !ok || !replicaOf(t, d, since) {
 			break
 		}
-		o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: d.id}}
+		o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: d.id},
+			Message: "delete marker replayed " + how}
 		if !t.DeleteMarker {
 			k, err := e.resolveKeys(t)
 			if err != nil {
 				break // the copy is redone and fails with the key error
 			}
-			if o, err = e.finish(ctx, t, k, copyResult{versionID: d.id, etag: d.etag, method: "an interrupted run"}); err != nil {
-				return nil, err
+			if o, err = e.finish(ctx, t, k, copyResult{versionID: d.id, etag: d.etag, method: how}); err != nil {
+				return nil, adopted, err
 			}
-		} else {
-			o.Message = "delete marker replayed by an interrupted run"
+			if o.Status != planner.StatusSucceeded {
+				break // read back, it is not the replica: copy
+			}
+			o.Message = strings.Replace(o.Message, "copied by "+how, "copied "+how, 1)
 		}
 		if t.HasUpload {
-			// Completed by the interrupted run: nothing left to abort.
+			// Its replica is made: nothing left to continue.
 			if err := e.dropUpload(ctx, store, t); err != nil {
-				return nil, err
+				return nil, adopted, err
 			}
 		}
 		if err := e.record(store, o, t.Size); err != nil {
-			return nil, err
+			return nil, adopted, err
 		}
-		e.log.Debug("adopted replica made by an interrupted run", "key", t.Key, "version", t.VersionID, "replica", d.id)
+		e.log.Debug("adopted a replica on the destination", "key", t.Key, "version", t.VersionID, "replica", d.id, "how", how)
 		tasks, fresh = tasks[1:], fresh[1:]
+		adopted++
 	}
-	return notInDoubt(tasks), nil
+	return tasks, adopted, nil
 }
 
 // replicaOf reports whether destination version d is the replica of task

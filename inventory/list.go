@@ -21,36 +21,66 @@ var _ VersionLister = (*s3.Client)(nil)
 // List calls fn for every version and delete marker under prefix, in key
 // order, newest first within a key (the order S3 lists them in).
 func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(planner.Version) error) error {
-	var capture bodyCapture
-	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{
-		Bucket: aws.String(bucket),
-		Prefix: aws.String(prefix),
-	})
-	var lastKey string
-	rank := 0
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx, capture.option)
+	p := NewPager(c, bucket, prefix, "")
+	for p.More() {
+		page, err := p.Next(ctx)
 		if err != nil {
-			return fmt.Errorf("list versions of s3://%s/%s: %w", bucket, prefix, err)
+			return err
 		}
-		var refs []entryRef
-		if len(page.Versions) > 0 && len(page.DeleteMarkers) > 0 {
-			// Only pages with both kinds need the order of the body.
-			refs, _ = capture.order()
-		}
-		for _, v := range merge(page, refs) {
-			if v.Key == lastKey {
-				rank++
-			} else {
-				lastKey, rank = v.Key, 0
-			}
-			v.Rank = rank
+		for _, v := range page {
 			if err := fn(v); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// Pager lists versions and delete markers page by page, in List's order:
+// for callers that read a listing as they go (the executor reads the
+// destination's alongside the work).
+type Pager struct {
+	p              *s3.ListObjectVersionsPaginator
+	capture        bodyCapture
+	bucket, prefix string
+	lastKey        string
+	rank           int
+}
+
+// NewPager lists the versions under prefix, from the first key after
+// startAfter ("" = from the first).
+func NewPager(c VersionLister, bucket, prefix, startAfter string) *Pager {
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
+	if startAfter != "" {
+		in.KeyMarker = aws.String(startAfter)
+	}
+	return &Pager{p: s3.NewListObjectVersionsPaginator(c, in), bucket: bucket, prefix: prefix}
+}
+
+// More reports whether there are pages left.
+func (p *Pager) More() bool { return p.p.HasMorePages() }
+
+// Next lists the next page. Ranks count on across pages.
+func (p *Pager) Next(ctx context.Context) ([]planner.Version, error) {
+	page, err := p.p.NextPage(ctx, p.capture.option)
+	if err != nil {
+		return nil, fmt.Errorf("list versions of s3://%s/%s: %w", p.bucket, p.prefix, err)
+	}
+	var refs []entryRef
+	if len(page.Versions) > 0 && len(page.DeleteMarkers) > 0 {
+		// Only pages with both kinds need the order of the body.
+		refs, _ = p.capture.order()
+	}
+	out := merge(page, refs)
+	for i := range out {
+		if out[i].Key == p.lastKey {
+			p.rank++
+		} else {
+			p.lastKey, p.rank = out[i].Key, 0
+		}
+		out[i].Rank = p.rank
+	}
+	return out, nil
 }
 
 // merge interleaves a page's versions and delete markers in the order the

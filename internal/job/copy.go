@@ -47,6 +47,7 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 		StopGrace:     StopGrace,
 		StreamParts:   s.MaxInFlight,
 		CutAtPartSize: s.cutAtPartSize(),
+		AdoptExisting: !s.Spec.NoAdoptExisting,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }
 

@@ -23,7 +23,10 @@ type capturingStore struct {
 	verified []planner.Verification
 }
 
-func (s *capturingStore) Record(o planner.Outcome) error { s.outcomes = append(s.outcomes, o); return nil }
+func (s *capturingStore) Record(o planner.Outcome) error {
+	s.outcomes = append(s.outcomes, o)
+	return nil
+}
 func (s *capturingStore) SavePlans(_ context.Context, ps []planner.Plan) error {
 	s.plans = append(s.plans, ps...)
 	return nil
@@ -73,8 +76,12 @@ func TestScrubbing(t *testing.T) {
 	leaks("a stored verification", capture.verified[0].Message)
 
 	for _, mk := range []func(*bytes.Buffer) slog.Handler{
-		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}) },
-		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}) },
+		func(b *bytes.Buffer) slog.Handler {
+			return slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
+		func(b *bytes.Buffer) slog.Handler {
+			return slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
 	} {
 		var buf bytes.Buffer
 		log := slog.New(scrubbingHandler{mk(&buf), ring})

@@ -42,11 +42,11 @@ type Spec struct {
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
 	// RetryFor is how long failing requests are retried at least before a
 	// version is recorded failed; 0 means the default (about 2 minutes).
-	RetryFor time.Duration `json:"retry_for,omitempty"`
-	CopyMode             string  `json:"copy_mode,omitempty"`   // auto (""), server or stream
-	PartLayout           string  `json:"part_layout,omitempty"` // source (""), or size
-	MultipartThreshold   int64   `json:"multipart_threshold"`
-	PartSize             int64   `json:"part_size"`
+	RetryFor           time.Duration `json:"retry_for,omitempty"`
+	CopyMode           string        `json:"copy_mode,omitempty"`   // auto (""), server or stream
+	PartLayout         string        `json:"part_layout,omitempty"` // source (""), or size
+	MultipartThreshold int64         `json:"multipart_threshold"`
+	PartSize           int64         `json:"part_size"`
 
 	ReplicateKMS    bool   `json:"replicate_kms,omitempty"`
 	ReplicaKMSKeyID string `json:"replica_kms_key_id,omitempty"`
@@ -60,6 +60,9 @@ type Spec struct {
 
 	Filter     planner.Filter `json:"filter"`
 	NoKMSProbe bool           `json:"no_kms_probe,omitempty"`
+	// NoAdoptExisting: do not adopt the replicas a key already has on the
+	// destination when the job has no record of them (--adopt-existing=false).
+	NoAdoptExisting bool `json:"no_adopt_existing,omitempty"`
 }
 
 // Defaults. Workers: enough parallel keys to hide per-request latency
