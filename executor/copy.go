@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -166,8 +168,25 @@ func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res c
 	}
 	r.Encryption = planner.EncryptionOf(string(head.ServerSideEncryption), aws.ToString(head.SSECustomerAlgorithm))
 	r.KMSKeyID = aws.ToString(head.SSEKMSKeyId)
-	if etag := aws.ToString(head.ETag); etag != "" {
+	if etag := aws.ToString(head.ETag); plausibleETag(etag) || !plausibleETag(r.ETag) {
 		r.ETag = etag
+	}
+	if r.VersionID == "" {
+		r.VersionID = aws.ToString(head.VersionId)
+	}
+	if r.VersionID == "" {
+		// No answer named the version: the replica is the key's null
+		// version (an unversioned destination, or a folder-marker key,
+		// which MinIO never versions), as a listing names it.
+		r.VersionID = "null"
+	}
+	if !plausibleETag(r.ETag) {
+		// The ETag read back is not one any client sees (MinIO's HEAD of a
+		// folder-marker key under KMS answers its sealed form); the
+		// listing has the one GET and LIST give.
+		if d, err := e.newestDestVersion(ctx, t); err == nil && d != nil && plausibleETag(d.etag) {
+			r.ETag = d.etag
+		}
 	}
 	r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, r.Encryption)
 	r.ChecksumStatus, r.ChecksumReason = planner.CompareChecksums(t.Checksum, inventory.ChecksumOf(head, t.Checksum.Algorithm))
@@ -225,4 +244,30 @@ func (e *Executor) replayDelete(ctx context.Context, t planner.Task, known []str
 		msg = "no delete marker was made: the destination is not versioned (the replica, if any, was deleted) or held no version of the key"
 	}
 	return planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: res.versionID}, Message: msg}, nil
+}
+
+// plausibleETag: an ETag as S3 gives it, 32 hex digits (an MD5 or an
+// opaque one of the same form), or that and "-N" for a multipart object.
+func plausibleETag(etag string) bool {
+	e := strings.Trim(etag, `"`)
+	if i := strings.LastIndexByte(e, '-'); i == 32 {
+		if _, err := strconv.Atoi(e[i+1:]); err != nil {
+			return false
+		}
+		e = e[:i]
+	}
+	if len(e) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(e)
+	return err == nil
+}
+
+// newestDestVersion is the newest version of t's replica key, as listed.
+func (e *Executor) newestDestVersion(ctx context.Context, t planner.Task) (*destVersion, error) {
+	vs, err := e.listDestVersions(ctx, t.Dest, t.DestKey)
+	if err != nil || len(vs) == 0 {
+		return nil, err
+	}
+	return &vs[0], nil
 }

@@ -301,3 +301,32 @@ func inventoryChecksum(alg, value string) planner.Checksum {
 	}
 	return inventory.ChecksumOf(h, alg)
 }
+
+// TestFolderMarkerReadBack: a server that names no version on the copy or
+// the read-back (MinIO with a key ending in "/", which it never versions)
+// gets the replica recorded as the null version; an ETag read back that no
+// client sees otherwise (MinIO's HEAD of such a key under KMS answers a
+// sealed 96-hex form) is replaced by the one the listing gives.
+func TestFolderMarkerReadBack(t *testing.T) {
+	h := newHarness(t)
+	h.source("export/", "v1", 0, nil)
+	sealed := `"` + strings.Repeat("20000f00", 8) + strings.Repeat("ab", 16) + `"`
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		if r.Client != dstClient || (r.Op != "CopyObject" && r.Op != "HeadObject") {
+			return nil
+		}
+		rep := h.fake.Answer(r)
+		rep.Header.Del("x-amz-version-id")
+		if r.Op == "HeadObject" {
+			rep.Header.Set("ETag", sealed)
+		}
+		return rep
+	})
+	h.run(t, planner.KeyWork{Key: "export/", Tasks: []planner.Task{{ID: 1, Version: planner.Version{VersionID: "v1"},
+		Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}}}})
+	o := h.store.outcome(t, 1)
+	listed := h.replica(t, "export/")
+	if o.Status != planner.StatusSucceeded || o.Replica.VersionID != "null" || o.Replica.ETag != listed.ETag {
+		t.Errorf("outcome = %+v, want the null version and the listed ETag %s", o, listed.ETag)
+	}
+}
