@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +161,22 @@ func TestBadPathsFoundBeforeCopying(t *testing.T) {
 	}
 	if code, stdout, stderr := runCLI(t, "status", "--db", ro); code != exitOK {
 		t.Errorf("status of a read-only checkpoint: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestHTTPToATLSPort: an http:// endpoint that is a TLS port answers 400
+// to everything; the checks say which endpoint and suggest https.
+func TestHTTPToATLSPort(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	plain := "http://" + strings.TrimPrefix(srv.URL, "https://")
+	code, stdout, stderr := runCLI(t, "run", "--source", "s3://s", "--dest", "s3://d", "--db", filepath.Join(t.TempDir(), "j.db"),
+		"--endpoint-url", plain, "--dry-run")
+	want := "the endpoint " + plain + " answered 400 Bad Request to plain http; is it an https endpoint? try " + srv.URL
+	if code != exitFatal || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want %d with %q\n%s%s", code, exitFatal, want, stdout, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -37,8 +38,11 @@ var (
 
 // Preflight says what a job will do, for the checks.
 type Preflight struct {
-	SourceBucket string
-	Targets      []PreflightTarget
+	// SourceEndpoint and DestEndpoint name the endpoints in findings
+	// ("" = AWS's).
+	SourceEndpoint, DestEndpoint string
+	SourceBucket                 string
+	Targets                      []PreflightTarget
 	// ProbeKMS: write and delete a zero-byte object with each replica KMS
 	// key, the only way to know a key can be used before copying.
 	ProbeKMS bool
@@ -74,12 +78,12 @@ func RunPreflight(ctx context.Context, src PreflightSource, dst PreflightDest, p
 	add := func(isErr bool, format string, a ...any) {
 		fs = append(fs, Finding{Error: isErr, Message: fmt.Sprintf(format, a...)})
 	}
-	if ok := checkBucket(ctx, src, "source", p.SourceBucket, add); ok {
+	if ok := checkBucket(ctx, src, "source", p.SourceBucket, p.SourceEndpoint, add); ok {
 		checkVersioning(ctx, src, "source", p.SourceBucket, add,
 			"there may be no version history to copy, only current objects")
 	}
 	for _, t := range p.Targets {
-		if ok := checkBucket(ctx, dst, "destination", t.Bucket, add); !ok {
+		if ok := checkBucket(ctx, dst, "destination", t.Bucket, p.DestEndpoint, add); !ok {
 			continue
 		}
 		checkVersioning(ctx, dst, "destination", t.Bucket, add,
@@ -96,7 +100,7 @@ func RunPreflight(ctx context.Context, src PreflightSource, dst PreflightDest, p
 	return fs, ctx.Err()
 }
 
-func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, add func(bool, string, ...any)) bool {
+func checkBucket(ctx context.Context, c PreflightSource, role, bucket, endpoint string, add func(bool, string, ...any)) bool {
 	_, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}, fewRetries)
 	if err == nil {
 		return true
@@ -109,6 +113,10 @@ func checkBucket(ctx context.Context, c PreflightSource, role, bucket string, ad
 		add(true, "%s bucket %q: access denied with these credentials (HeadBucket 403); check the profile and the bucket policy", role, bucket)
 	case status == 301 || code == "PermanentRedirect":
 		add(true, "%s bucket %q is in another region; give --region", role, bucket)
+	case status == 400 && strings.HasPrefix(endpoint, "http://"):
+		// What a TLS port answers to plain http.
+		add(true, "%s bucket %q: the endpoint %s answered 400 Bad Request to plain http; is it an https endpoint? try %s",
+			role, bucket, endpoint, "https://"+strings.TrimPrefix(endpoint, "http://"))
 	default:
 		add(true, "%s bucket %q cannot be reached: %v", role, bucket, err)
 	}

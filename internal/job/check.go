@@ -19,6 +19,7 @@ func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error)
 		targets = append(targets, executor.PreflightTarget{Bucket: dest, KMSKeys: kms[dest], SSEC: j.Keys.Len() > 0})
 	}
 	findings, err := executor.RunPreflight(ctx, j.Source, j.Dest, executor.Preflight{
+		SourceEndpoint: j.SourceEndpoint, DestEndpoint: j.DestEndpoint,
 		SourceBucket: j.settings.Source.Bucket,
 		Targets:      targets,
 		ProbeKMS:     probe && !j.settings.Spec.NoKMSProbe,
