@@ -49,6 +49,7 @@ const (
 	resetAfter       // pass the request on, then drop the connection instead of answering
 	slow             // pass the request on after a pause
 	hang             // answer nothing until the client gives up (at most a minute)
+	passHang         // pass the request on, then answer nothing until the client gives up
 )
 
 func newProxy(t *testing.T, lab *labenv.Lab, target string) *proxy {
@@ -98,7 +99,13 @@ func newProxy(t *testing.T, lab *labenv.Lab, target string) *proxy {
 		case slow:
 			time.Sleep(300 * time.Millisecond)
 			rp.ServeHTTP(w, r)
-		case hang:
+		case hang, passHang:
+			if f == passHang {
+				rp.ServeHTTP(httptest.NewRecorder(), r)
+				p.mu.Lock()
+				p.counts["passed:"+kind]++
+				p.mu.Unlock()
+			}
 			select {
 			case <-r.Context().Done():
 			case <-time.After(time.Minute):

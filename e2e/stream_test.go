@@ -133,13 +133,11 @@ func TestFaultsAndThrottling(t *testing.T) {
 		t.Fatalf("%s", res)
 	}
 	// Two CopyObject requests, the 25th and the 30th, reach the server
-	// and lose their answers (resetAfter): the SDK's retry copies each
-	// again, so the replica key gets the same version twice in a row. No
-	// client can tell (S3's own replication is at-least-once too). The
-	// part copy that loses its answer makes no duplicate: copied again, it
-	// is still one part of one upload. Every other fault is answered
-	// before the server does anything.
-	checkReplicas(t, w, c, replicaCheck{dest: dst, duplicates: 2, expect: func(v *srcVersion) expectation {
+	// and lose their answers (resetAfter): the tool finds their replicas
+	// on the destination instead of copying again. The part copy that
+	// loses its answer is copied again, still one part of one upload.
+	// Every replica is made once.
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(v *srcVersion) expectation {
 		return expectation{status: "succeeded", enc: v.enc}
 	}})
 	st := tool(t, lab, nil, "status", "--db", db)

@@ -127,19 +127,12 @@ type replicaCheck struct {
 	// report, if set, is the run's report: each source version's row for
 	// dest must say what became of it, and name the replica made.
 	report *destReport
-	// duplicates is how many replica versions in all may repeat the one
-	// right before them: copies the server made whose answers were lost,
-	// made again by the SDK's retry (no client can tell; S3's own
-	// replication is at-least-once too). None unless a test injects such
-	// faults.
-	duplicates int
 }
 
 // checkReplicas checks one destination bucket against the source world as
 // rc says, and returns source version id → replica version id. Each
 // key's replica versions must be exactly its replicated source versions,
-// delete markers included, in the source's order (but for the duplicates
-// rc allows); each replica must have the source's bytes, metadata, content
+// delete markers included, in the source's order, once each; each replica must have the source's bytes, metadata, content
 // headers and tags, and the expected encryption and storage class. The
 // bucket must hold no other key. With a report, every source version's
 // row for the bucket is checked too.
@@ -152,7 +145,6 @@ func checkReplicas(t *testing.T, w *world, c *s3.Client, rc replicaCheck) map[st
 		}
 	}
 	pairs := map[string]string{}
-	duplicates := 0
 	for _, key := range w.keys {
 		destKey := rc.destPrefix + strings.TrimPrefix(key, rc.srcPrefix)
 		var want []*srcVersion
@@ -162,43 +154,21 @@ func checkReplicas(t *testing.T, w *world, c *s3.Client, rc replicaCheck) map[st
 			}
 		}
 		got := listed[destKey]
-		i, twins := 0, 0 // got[i] is the next replica version to match
-		for n, sv := range want {
+		for i, sv := range want {
 			if i == len(got) {
 				break
 			}
-			e := rc.expect(sv)
-			data, ok := checkReplica(t, w, c, rc.dest, destKey, i, got[i], sv, e)
+			checkReplica(t, w, c, rc.dest, destKey, i, got[i], sv, rc.expect(sv))
 			pairs[sv.versionID] = got[i].versionID
-			i++
-			// A copy made again: the same replica right after this one,
-			// while more replica versions are left than source versions.
-			for ok && duplicates < rc.duplicates && len(got)-i > len(want)-(n+1) && !got[i].deleteMarker {
-				again, h := getVersion(t, c, rc.dest, destKey, got[i].versionID, e.ssec)
-				if h == nil || !bytes.Equal(again, data) {
-					break
-				}
-				checkReplica(t, w, c, rc.dest, destKey, i, got[i], sv, e)
-				pairs[sv.versionID] = got[i].versionID // the retry's answer: the replica the tool was told of
-				i, twins, duplicates = i+1, twins+1, duplicates+1
-			}
 		}
-		if len(got) != len(want)+twins {
-			again := ""
-			if twins > 0 {
-				again = fmt.Sprintf(", and %d copied again", twins)
-			}
-			t.Errorf("%s/%s: %d replica versions, want %d: one per replicated source version%s", rc.dest, destKey, len(got),
-				len(want)+twins, again)
+		if len(got) != len(want) {
+			t.Errorf("%s/%s: %d replica versions, want %d: one per replicated source version", rc.dest, destKey, len(got), len(want))
 		}
 		if rc.report != nil {
 			for _, sv := range w.versions[key] {
 				checkRow(t, w, rc, destKey, sv, pairs[sv.versionID])
 			}
 		}
-	}
-	if rc.duplicates > 0 {
-		t.Logf("%s: %d replicas copied again (%d allowed)", rc.dest, duplicates, rc.duplicates)
 	}
 	return pairs
 }

@@ -32,6 +32,10 @@ type Lab struct {
 	Endpoint2 string   // second MinIO, same KES
 	KMSKeys   []string // KMS key ids; the first is the servers' default key
 	CAFile    string
+	Dir       string // the lab's state directory
+	// MC is MinIO's own client, built by the lab: the independent client
+	// tests count what the servers hold with.
+	MC string
 	// Env is the environment a client process needs (credentials,
 	// region, CA bundle), as KEY=VALUE.
 	Env []string
@@ -81,6 +85,8 @@ func Load() (*Lab, error) {
 		Endpoint2: vars["S3BACKFILL_LAB_ENDPOINT2"],
 		KMSKeys:   strings.Split(vars["S3BACKFILL_LAB_KMS_KEYS"], ","),
 		CAFile:    vars["AWS_CA_BUNDLE"],
+		Dir:       vars["S3BACKFILL_LAB_DIR"],
+		MC:        vars["S3BACKFILL_LAB_MC"],
 		vars:      vars,
 	}
 	if lab.Endpoint == "" || vars["AWS_ACCESS_KEY_ID"] == "" {
@@ -228,3 +234,9 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Secret is the lab's secret access key.
+func (l *Lab) Secret() string { return l.vars["AWS_SECRET_ACCESS_KEY"] }
+
+// AccessKey is the lab's access key id.
+func (l *Lab) AccessKey() string { return l.vars["AWS_ACCESS_KEY_ID"] }
