@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +64,18 @@ func TestLostAnswersMakeNoDuplicate(t *testing.T) {
 	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
 	t.Logf("%d versions and delete markers; answers dropped: %d CopyObject, %d Complete, %d DELETE", n,
 		p.count("CopyObject")/6, (p.count("CompleteMultipartUpload")+1)/2, (p.count(http.MethodDelete)+2)/3)
+
+	// What the reconciliation costs: the same job without faults, into a
+	// new bucket, against the faulty run (BENCHMARKS.md quotes these).
+	clean := lab.Bucket(t, c, "once-clean", true)
+	db2 := filepath.Join(t.TempDir(), "clean.db")
+	if res := tool(t, lab, nil, "run", "--source", "s3://"+w.bucket, "--dest", "s3://"+clean, "--db", db2, "--delete-markers",
+		"--endpoint-url", lab.Endpoint, "--workers", "6", "--part-size", "5MiB", "--multipart-threshold", "8MiB"); res.code != 0 {
+		t.Fatalf("%s", res)
+	}
+	faulty, plain := requestsOf(t, lab, db), requestsOf(t, lab, db2)
+	t.Logf("S3 requests per version and delete marker: %.3f without faults, %.3f with the answers dropped (%d and %d in all)",
+		float64(plain)/float64(n), float64(faulty)/float64(n), plain, faulty)
 	if n < 300 || p.count("CopyObject") < 250 || p.count("CompleteMultipartUpload") < 4 || p.count(http.MethodDelete) < 10 {
 		t.Errorf("the world is smaller than the test means: %d versions, %d copies, %d completes, %d deletes",
 			n, p.count("CopyObject"), p.count("CompleteMultipartUpload"), p.count(http.MethodDelete))
@@ -236,4 +250,16 @@ func labScript(t *testing.T, lab *labenv.Lab, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/lab %v: %v\n%s", args, err, out)
 	}
+}
+
+// requestsOf is the S3 request count status reports for a job's last run.
+func requestsOf(t *testing.T, lab *labenv.Lab, db string) int {
+	t.Helper()
+	st := tool(t, lab, nil, "status", "--db", db)
+	m := regexp.MustCompile(`(\d+) S3 requests`).FindStringSubmatch(st.stdout)
+	if st.code != 0 || m == nil {
+		t.Fatalf("status: %s", st)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
