@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
@@ -192,7 +193,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 	first := tool(t, lab, &out, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db,
 		"--keys", keyFile, "--report", report, "--endpoint-url", lab.Endpoint,
 		"--replicate-kms", "--replica-kms-key-id", kmsReplica, "--delete-markers",
-		"--multipart-threshold", "5MiB", "--part-size", "5MiB", "--workers", "8")
+		"--multipart-threshold", "5MiB", "--part-size", "5MiB", "--workers", "8", "--log-level", "debug")
 	if first.code != 3 {
 		t.Fatalf("first run: exit %d, want 3 (the unknown-key versions fail)\n%s", first.code, first)
 	}
@@ -204,7 +205,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 
 	// A second run copies nothing: the destination is unchanged.
 	before := listVersions(t, c, dst)
-	second := tool(t, lab, &out, "run", "--db", db)
+	second := tool(t, lab, &out, "run", "--db", db, "--log-level", "debug")
 	if second.code != 3 {
 		t.Fatalf("second run: exit %d, want 3 (the unknown-key versions still fail)\n%s", second.code, second)
 	}
@@ -269,8 +270,9 @@ func sameVersions(a, b map[string][]destVersion) bool {
 	return true
 }
 
-// checkNoSecrets searches files and output for each key's material in
-// base64 and hex.
+// checkNoSecrets searches files (the checkpoint, the report) and output
+// (stdout and stderr, at debug level where the test runs it so) for each
+// key's material, in every encoding, and its MD5.
 func checkNoSecrets(t *testing.T, keys []*customerKey, files []string, output []byte) {
 	t.Helper()
 	haystacks := map[string][]byte{"process output": output}
@@ -285,7 +287,11 @@ func checkNoSecrets(t *testing.T, keys []*customerKey, files []string, output []
 		t.Fatalf("expected the database and the report among %v", files)
 	}
 	for _, k := range keys {
-		needles := []string{k.b64(), hex.EncodeToString(k.raw), strings.ToUpper(hex.EncodeToString(k.raw))}
+		// The key as any request header, log or careless print could show
+		// it: base64 (padded or not, standard or URL-safe), hex, and its MD5.
+		needles := []string{k.b64(), strings.TrimRight(k.b64(), "="), base64.URLEncoding.EncodeToString(k.raw),
+			base64.RawURLEncoding.EncodeToString(k.raw), hex.EncodeToString(k.raw), strings.ToUpper(hex.EncodeToString(k.raw)),
+			k.md5(), strings.TrimRight(k.md5(), "=")}
 		for name, hay := range haystacks {
 			for _, n := range needles {
 				if bytes.Contains(hay, []byte(n)) {

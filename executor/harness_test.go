@@ -61,7 +61,7 @@ var (
 // secrets are the forms of key material that must never leave a request.
 func (k testKey) secrets() []string {
 	return []string{k.b64, string(k.raw[:]), fmt.Sprintf("%x", k.raw[:]),
-		base64.URLEncoding.EncodeToString(k.raw[:]), base64.RawStdEncoding.EncodeToString(k.raw[:])}
+		base64.URLEncoding.EncodeToString(k.raw[:]), base64.RawStdEncoding.EncodeToString(k.raw[:]), k.md5b64}
 }
 
 // header is the Header of a version encrypted with k (the fake then opens
