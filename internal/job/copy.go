@@ -78,13 +78,18 @@ func (j *Job) warnKeysCrossHosts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every group of SSE-C copies to do (copy, multipart; pending, in
+	// doubt, failed) counts, not only the first.
+	var rows int64
 	for _, c := range counts {
 		if c.Encryption == string(planner.SSEC) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
-			j.Notice(fmt.Sprintf("--copy-mode server between two endpoints: the SSE-C keys of %d source version(s) will be sent to "+
-				"the destination's host (%s), which reads the source with them; use --copy-mode stream to keep them with the source's host",
-				c.Rows, hostOf(j.DestEndpoint)))
-			return nil
+			rows += c.Rows
 		}
+	}
+	if rows > 0 {
+		j.Notice(fmt.Sprintf("--copy-mode server between two endpoints: the SSE-C keys of %d source version(s) will be sent to "+
+			"the destination's host (%s), which reads the source with them; use --copy-mode stream to keep them with the source's host",
+			rows, hostOf(j.DestEndpoint)))
 	}
 	return nil
 }

@@ -88,23 +88,24 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 	if d.Progress == nil {
 		d.Progress = noProgress{}
 	}
-	if d.Notice == nil {
-		log := d.Log
-		d.Notice = func(msg string) { log.Warn(msg) }
-	}
+	var warning string
 	if d.Keys == nil && s.Spec.KeysFile != "" {
-		ring, warning, err := ReadKeyFile(s.Spec.KeysFile)
+		ring, w, err := ReadKeyFile(s.Spec.KeysFile)
 		if err != nil {
 			return nil, err
 		}
-		if warning != "" {
-			d.Notice(warning)
-		}
-		d.Keys = ring
+		d.Keys, warning = ring, w
 	}
 	if d.Keys.Len() > 0 {
 		d.Store = scrubbingStore{d.Store, d.Keys}
 		d.Log = slog.New(scrubbingHandler{d.Log.Handler(), d.Keys})
+	}
+	if d.Notice == nil {
+		log := d.Log // scrubbed
+		d.Notice = func(msg string) { log.Warn(msg) }
+	}
+	if warning != "" {
+		d.Notice(warning)
 	}
 	if s.Replication == nil && !s.Spec.ReplicationConfigFromSource {
 		// Again with the endpoints the environment or a profile gave.

@@ -1,0 +1,119 @@
+package job_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3backfill/s3backfill/internal/job"
+	"github.com/s3backfill/s3backfill/internal/s3fake"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// TestCheckBeforeCopy: the checks find what would make every copy fail
+// (a missing destination, one that blocks SSE-C) as a PreflightError that
+// names it, and log what only spoils the history (an unversioned
+// destination) as a warning. Without the probe nothing is written.
+func TestCheckBeforeCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		dst     func(*s3fake.Server)
+		problem string // in the PreflightError; "" = none
+		warning string // in the log
+	}{
+		{name: "ready", dst: func(f *s3fake.Server) { f.CreateBucket(dstBucket, true) }},
+		{name: "missing destination", dst: func(*s3fake.Server) {}, problem: `destination bucket "dst" does not exist`},
+		{name: "unversioned destination", dst: func(f *s3fake.Server) { f.CreateBucket(dstBucket, false) },
+			warning: `versioning of destination bucket \"dst\" is never enabled`},
+		{name: "destination blocks SSE-C", dst: func(f *s3fake.Server) {
+			f.CreateBucket(dstBucket, true, s3fake.Encryption(`<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>`+
+				`</ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>`))
+		}, problem: `destination bucket "dst" blocks SSE-C writes`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := s3fake.New(t)
+			f.CreateBucket(srcBucket, true)
+			tc.dst(f)
+			e := openEnv(t, f, testSpec(f, "data", "backup"), options{keys: testRing(t)})
+			err := e.job.CheckBeforeCopy(context.Background(), false)
+			var pe job.PreflightError
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Fatalf("CheckBeforeCopy: %v, want no problem", err)
+			case tc.problem != "" && (!errors.As(err, &pe) || len(pe.Problems) != 1 || !strings.Contains(pe.Problems[0], tc.problem)):
+				t.Fatalf("CheckBeforeCopy: %v, want a PreflightError with the one problem %q", err, tc.problem)
+			}
+			if logs := e.logs.String(); tc.warning != "" && !strings.Contains(logs, tc.warning) {
+				t.Errorf("log %q, want the warning %q", logs, tc.warning)
+			}
+			for _, r := range f.Requests() {
+				if r.Method != "GET" && r.Method != "HEAD" {
+					t.Errorf("the checks sent %s without the probe", r.Op)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckProbesKMSKey: with the probe, each replica KMS key is tried by
+// writing an object under it, which is removed again.
+func TestCheckProbesKMSKey(t *testing.T) {
+	f := newFake(t)
+	spec := testSpec(f, "data", "backup")
+	spec.ReplicateKMS, spec.ReplicaKMSKeyID = true, replicaKMSKey
+	e := openEnv(t, f, spec, options{})
+	findings, err := e.job.Check(context.Background(), true)
+	if err != nil || len(findings) != 0 {
+		t.Fatalf("Check = %+v, %v; want nothing found", findings, err)
+	}
+	puts := f.Ops("PutObject")
+	if len(puts) != 1 || puts[0].Bucket != dstBucket || puts[0].Header.Get(hKMSKey) != replicaKMSKey {
+		t.Fatalf("probe writes %v, want one PutObject to dst under %s", s3fake.Describe(puts), replicaKMSKey)
+	}
+	if vs := f.Versions(dstBucket, puts[0].Key); len(vs) != 0 {
+		t.Errorf("the probe left %d versions of %s", len(vs), puts[0].Key)
+	}
+}
+
+// fixedTraffic is a Traffic that reports fixed figures.
+type fixedTraffic struct{}
+
+func (fixedTraffic) Stats() (int64, int64) { return 7, 2 }
+func (fixedTraffic) Rate() float64         { return 1.5 }
+
+// TestRunRecorded: BeginRun records a run; Close records its end with the
+// traffic figures, which ReadStatus then reports as the last run.
+func TestRunRecorded(t *testing.T) {
+	f := newFake(t)
+	e := openEnv(t, f, testSpec(f, "data", "backup"), options{})
+	settings, err := e.spec.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Second)
+	j, err := job.Open(context.Background(), settings, job.Deps{Source: f.Client(srcClient), Dest: f.Client(dstClient),
+		Store: e.db, Log: e.job.Log, Traffic: fixedTraffic{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.BeginRun(context.Background(), "copy"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := job.ReadStatus(context.Background(), e.db)
+	if err != nil || st.LastRun == nil || st.LastRun.Command != "copy" || !st.LastRun.FinishedAt.IsZero() {
+		t.Fatalf("last run while running: %+v, %v", st.LastRun, err)
+	}
+	j.Close()
+	st, err = job.ReadStatus(context.Background(), e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planner.RunStats{Command: "copy", Requests: 7, Throttled: 2, Rate: 1.5}
+	got := *st.LastRun
+	if got.Command != want.Command || got.Requests != want.Requests || got.Throttled != want.Throttled || got.Rate != want.Rate ||
+		got.FinishedAt.IsZero() || got.StartedAt.Before(start) {
+		t.Errorf("last run %+v, want %+v finished", got, want)
+	}
+}
