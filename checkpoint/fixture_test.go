@@ -3,36 +3,19 @@ package checkpoint
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/s3backfill/s3backfill/internal/job/storetest"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// oldFixture is a checkpoint written by the release at commit 9b97cbf
-// (migrations 0001 to 0003): one job, src/data -> dst/backup, with a row
-// in every state. internal/job/testdata has what that release's report and
-// status printed for it.
-const oldFixture = "testdata/checkpoint-9b97cbf.db"
-
-// copyFixture copies the old checkpoint under t.TempDir(), so that no test
-// changes the one in testdata.
-func copyFixture(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(oldFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// copyFixture is a copy of the checkpoint written by the release at
+// 9b97cbf (see storetest.OldCheckpoint); internal/job/testdata has what
+// that release's report and status printed for it.
+func copyFixture(t *testing.T) string { return storetest.OldCheckpoint(t) }
 
 // fixtureRows are the rows of the old checkpoint, in EachRow order, as
 // this version must read them.

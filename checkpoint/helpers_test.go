@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3backfill/s3backfill/internal/job/storetest"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -86,20 +87,7 @@ func allRows(t *testing.T, db *DB) []planner.Row {
 // "a: v1 v2 v3; b: v1".
 func history(t *testing.T, db *DB) string {
 	t.Helper()
-	var b strings.Builder
-	last := ""
-	for _, r := range allRows(t, db) {
-		switch {
-		case last == "":
-			fmt.Fprintf(&b, "%s: %s", r.Key, r.VersionID)
-		case r.Key != last:
-			fmt.Fprintf(&b, "; %s: %s", r.Key, r.VersionID)
-		default:
-			fmt.Fprintf(&b, " %s", r.VersionID)
-		}
-		last = r.Key
-	}
-	return b.String()
+	return storetest.History(allRows(t, db), "")
 }
 
 // ids returns the row ids of versions given as "key@vid".

@@ -5,12 +5,7 @@ package executor
 // Store, a key ring, and checks of SSE-C headers.
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -21,64 +16,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
+// The fake's two buckets and the access keys of their clients.
 const (
-	srcBucket = "src"
-	dstBucket = "dst"
-	mib       = 1 << 20
-
-	// Access key ids of the two clients: Request.Client tells which
-	// client sent a request.
-	srcClient = "src"
-	dstClient = "dst"
+	srcBucket, dstBucket = s3fake.SourceBucket, s3fake.DestBucket
+	srcClient, dstClient = s3fake.SourceClient, s3fake.DestClient
+	mib                  = 1 << 20
 )
-
-// testKey is one SSE-C key as the test knows it, computed independently of
-// the planner: raw bytes, the header value and the MD5 header value.
-type testKey struct {
-	id     string
-	raw    [32]byte
-	b64    string
-	md5b64 string
-}
-
-func newTestKey(id string) testKey {
-	k := testKey{id: id, raw: sha256.Sum256([]byte("s3backfill test key " + id))}
-	k.b64 = base64.StdEncoding.EncodeToString(k.raw[:])
-	sum := md5.Sum(k.raw[:])
-	k.md5b64 = base64.StdEncoding.EncodeToString(sum[:])
-	return k
-}
 
 var (
-	keyA = newTestKey("key-a")
-	keyB = newTestKey("key-b")
+	keyA = s3fake.NewKey("key-a")
+	keyB = s3fake.NewKey("key-b")
 )
-
-// secrets are the forms of key material that must never leave a request.
-func (k testKey) secrets() []string {
-	return []string{k.b64, string(k.raw[:]), fmt.Sprintf("%x", k.raw[:]),
-		base64.URLEncoding.EncodeToString(k.raw[:]), base64.RawStdEncoding.EncodeToString(k.raw[:]), k.md5b64}
-}
-
-// header is the Header of a version encrypted with k (the fake then opens
-// it only with k), with more headers as name, value pairs.
-func (k testKey) header(kv ...string) map[string]string {
-	h := map[string]string{ssecPrefix + "algorithm": "AES256", ssecPrefix + "key-MD5": k.md5b64}
-	for i := 0; i+1 < len(kv); i += 2 {
-		h[kv[i]] = kv[i+1]
-	}
-	return h
-}
 
 func testRing(t *testing.T) *planner.KeyRing {
 	t.Helper()
-	ring, err := planner.ParseKeyFile(strings.NewReader(fmt.Sprintf(
-		`{"keys": [{"id": %q, "key": %q, "replica_key": %q}, {"id": %q, "key": %q}]}`,
-		keyA.id, keyA.b64, keyB.id, keyB.id, keyB.b64)))
+	ring, err := planner.ParseKeyFile(strings.NewReader(s3fake.KeyFile(map[string]string{keyA.ID: keyB.ID}, keyA, keyB)))
 	if err != nil {
 		t.Fatalf("ParseKeyFile: %v", err)
 	}
@@ -180,31 +137,13 @@ func (s *memStore) outcome(t *testing.T, id int64) planner.Outcome {
 	return found[0]
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is one executor wired to a fake with a versioned source and
 // destination bucket.
 type harness struct {
 	fake  *s3fake.Server
 	cfg   Config
 	store *memStore
-	logs  *syncBuffer
+	logs  *s3fake.Buffer
 	// retries: the clients retry as the SDK does, up to this many
 	// attempts without waiting (0: one attempt, so that every request the
 	// executor makes appears once in the log).
@@ -221,7 +160,7 @@ func newHarness(t *testing.T) *harness {
 		cfg: Config{SourceBucket: srcBucket, Workers: 2,
 			PartSize: 5 * mib, PartWorkers: 3, Keys: testRing(t), WriteBackoff: time.Millisecond},
 		store: &memStore{},
-		logs:  &syncBuffer{},
+		logs:  &s3fake.Buffer{},
 	}
 }
 
@@ -310,11 +249,11 @@ const (
 
 // wantSSEC checks one triple of SSE-C headers against k, computed by the
 // test: algorithm AES256, key base64(raw), MD5 base64(md5(raw)).
-func wantSSEC(t *testing.T, r s3fake.Request, prefix string, k testKey) {
+func wantSSEC(t *testing.T, r s3fake.Request, prefix string, k s3fake.Key) {
 	t.Helper()
-	for name, want := range map[string]string{"algorithm": "AES256", "key": k.b64, "key-MD5": k.md5b64} {
+	for name, want := range map[string]string{"algorithm": "AES256", "key": k.B64, "key-MD5": k.MD5} {
 		if got := r.Header.Get(prefix + name); got != want {
-			t.Errorf("%s %s: header %s%s = %q, want %q (%s)", r.Op, r.RawPath, prefix, name, got, want, k.id)
+			t.Errorf("%s %s: header %s%s = %q, want %q (%s)", r.Op, r.RawPath, prefix, name, got, want, k.ID)
 		}
 	}
 }

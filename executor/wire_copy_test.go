@@ -16,15 +16,15 @@ import (
 func TestCopyObjectSSEC(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		replica testKey
+		replica s3fake.Key
 	}{
 		{"rotation A to B", keyB},
 		{"same key", keyA},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			data := h.source("docs/a.txt", "v1", 1000, keyA.header())
-			h.run(t, planner.KeyWork{Key: "docs/a.txt", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 1000, ETag: `"e"`, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: tc.replica.id}, ID: 1}}})
+			data := h.source("docs/a.txt", "v1", 1000, keyA.Header())
+			h.run(t, planner.KeyWork{Key: "docs/a.txt", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: 1000, ETag: `"e"`, StorageClass: "STANDARD"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: tc.replica.ID}, ID: 1}}})
 
 			cp := h.fake.Only(t, "CopyObject")
 			if cp.Client != dstClient || cp.Method != http.MethodPut || cp.Bucket != dstBucket || cp.Key != "docs/a.txt" {
@@ -59,9 +59,9 @@ func TestCopyObjectSSEC(t *testing.T) {
 			}
 			// The replica is the source's content, under the replica key.
 			if r := h.replica(t, "docs/a.txt"); r.VersionID != o.Replica.VersionID || !bytes.Equal(r.Data, data) ||
-				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != tc.replica.md5b64 {
+				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != tc.replica.MD5 {
 				t.Errorf("replica %s (key MD5 %s), want %s of the source's %d bytes under %s", r.VersionID,
-					r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"], o.Replica.VersionID, len(data), tc.replica.id)
+					r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"], o.Replica.VersionID, len(data), tc.replica.ID)
 			}
 		})
 	}

@@ -64,14 +64,14 @@ func TestMultipartCopySSEC(t *testing.T) {
 		expires = "Wed, 21 Oct 2026 07:28:00 GMT"
 	)
 	h := newHarness(t)
-	h.fake.Put(srcBucket, key, s3fake.Object{VersionID: "v1", Size: size, Header: keyA.header(
+	h.fake.Put(srcBucket, key, s3fake.Object{VersionID: "v1", Size: size, Header: keyA.Header(
 		"Content-Type", "image/png", "Cache-Control", "max-age=60",
 		"Content-Disposition", `attachment; filename="o.png"`, "Content-Encoding", "gzip",
 		"Content-Language", "en", "Expires", expires,
 		"x-amz-meta-color", "blue", "x-amz-meta-owner", "alice",
 		"x-amz-storage-class", "STANDARD_IA",
 	), Tags: map[string]string{"project": "alpha", "team name": "data & ml"}})
-	h.run(t, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"abc-2"`, StorageClass: "STANDARD_IA"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
+	h.run(t, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"abc-2"`, StorageClass: "STANDARD_IA"}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: 1}}})
 
 	// Source HEAD: from the source client, at the version, with key A.
 	var srcHead s3fake.Request
@@ -197,7 +197,7 @@ func TestMultipartCopySSEC(t *testing.T) {
 	// the source's attributes.
 	r := h.replica(t, key)
 	if !bytes.Equal(r.Data, s3fake.Fill(size)) || !slices.Equal(r.PartSizes, []int64{5 * mib, 5 * mib, 2 * mib}) ||
-		r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.md5b64 || r.Header["Content-Type"] != "image/png" ||
+		r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.MD5 || r.Header["Content-Type"] != "image/png" ||
 		r.Tags["team name"] != "data & ml" || r.Header["X-Amz-Storage-Class"] != "STANDARD_IA" {
 		t.Errorf("replica %s: %d bytes in parts %v, headers %v, tags %v", r.VersionID, len(r.Data), r.PartSizes, r.Header, r.Tags)
 	}
@@ -237,7 +237,7 @@ func TestMultipartCopyKMS(t *testing.T) {
 // back the newer versions of the key without a request.
 func TestMultipartPartFailure(t *testing.T) {
 	h := newHarness(t)
-	h.source("k", "v1", 12*mib, keyA.header())
+	h.source("k", "v1", 12*mib, keyA.Header())
 	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		if r.Op == "UploadPartCopy" && r.Query.Get("partNumber") == "2" {
 			return s3fake.Error(http.StatusForbidden, "AccessDenied")
@@ -245,7 +245,7 @@ func TestMultipartPartFailure(t *testing.T) {
 		return nil
 	})
 	h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{
-		{Version: planner.Version{VersionID: "v1", Size: 12 * mib}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1},
+		{Version: planner.Version{VersionID: "v1", Size: 12 * mib}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: planner.Multipart, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: 1},
 		{Version: planner.Version{VersionID: "v2", Size: 10}, Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}, ID: 2},
 		{Version: planner.Version{VersionID: "v3", DeleteMarker: true}, Decision: planner.Decision{Action: planner.ReplayDelete}, ID: 3},
 	}})
@@ -386,8 +386,8 @@ func TestStreamCopySSEC(t *testing.T) {
 			h := newHarness(t)
 			h.cfg.Stream = true
 			h.fake.Put(srcBucket, "s", s3fake.Object{VersionID: "v1", Size: tc.size,
-				Header: keyA.header("Content-Type", "text/plain", "x-amz-meta-color", "red"), Tags: map[string]string{"a": "1"}})
-			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
+				Header: keyA.Header("Content-Type", "text/plain", "x-amz-meta-color", "red"), Tags: map[string]string{"a": "1"}})
+			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: tc.size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: 1}}})
 
 			// One GET, or one ranged GET per part.
 			gets := h.fake.Ops("GetObject")
@@ -435,7 +435,7 @@ func TestStreamCopySSEC(t *testing.T) {
 			}
 			r := h.replica(t, "s")
 			if !bytes.Equal(r.Data, s3fake.Fill(tc.size)) || len(r.PartSizes) != tc.parts || r.Tags["a"] != "1" ||
-				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.md5b64 || r.Header["X-Amz-Meta-Color"] != "red" {
+				r.Header["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyB.MD5 || r.Header["X-Amz-Meta-Color"] != "red" {
 				t.Errorf("replica: %d bytes in parts %v, headers %v, tags %v", len(r.Data), r.PartSizes, r.Header, r.Tags)
 			}
 		})

@@ -21,7 +21,7 @@ func TestReconcileInDoubt(t *testing.T) {
 		old    = "2026-02-01T00:00:00.000Z"
 	)
 	task := func(id int64, vid string, size int64) planner.Task {
-		return planner.Task{Version: planner.Version{VersionID: vid, Size: size, ETag: `"e"`}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: id, Status: planner.StatusCopying, ClaimedAt: claimed}
+		return planner.Task{Version: planner.Version{VersionID: vid, Size: size, ETag: `"e"`}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: id, Status: planner.StatusCopying, ClaimedAt: claimed}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -82,7 +82,7 @@ func TestReconcileInDoubt(t *testing.T) {
 			h := newHarness(t)
 			seedDest(t, h, tc.listing...)
 			for _, task := range tc.tasks {
-				h.source("r", task.VersionID, task.Size, keyA.header())
+				h.source("r", task.VersionID, task.Size, keyA.Header())
 			}
 			h.run(t, planner.KeyWork{Key: "r", Tasks: tc.tasks, Replicas: []string{"dv-known"}})
 
@@ -162,6 +162,6 @@ func seedDest(t *testing.T, h *harness, vs ...destSeed) {
 			t.Fatal(err)
 		}
 		h.fake.Put(dstBucket, v.key, s3fake.Object{VersionID: v.vid, Size: v.size, DeleteMarker: v.dm,
-			LastModified: modified, Header: keyB.header()})
+			LastModified: modified, Header: keyB.Header()})
 	}
 }

@@ -18,13 +18,13 @@ import (
 // must still reach the SSE-C headers, or the check proves nothing.
 func TestKeyMaterialStaysOnRequests(t *testing.T) {
 	ssec := func(id int64, vid string, size int64, action planner.Action) planner.Task {
-		return planner.Task{Version: planner.Version{VersionID: vid, Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{Action: action, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: id}
+		return planner.Task{Version: planner.Version{VersionID: vid, Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{Action: action, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: id}
 	}
 	h := newHarness(t)
 	for key, v := range map[string]string{"f1": "v1", "f3": "v3", "f5": "v5"} {
-		h.source(key, v, 10, keyA.header())
+		h.source(key, v, 10, keyA.Header())
 	}
-	h.source("f2", "v2", 6*mib, keyA.header())
+	h.source("f2", "v2", 6*mib, keyA.Header())
 	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 		switch {
 		case r.Op == "CopyObject" && r.Key == "f1":
@@ -71,7 +71,7 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 	}
 	var sentKeys int
 	for _, r := range h.fake.Requests() {
-		if r.Header.Get(ssecPrefix+"key") == keyB.b64 || r.Header.Get(copySSECPrefx+"key") == keyA.b64 {
+		if r.Header.Get(ssecPrefix+"key") == keyB.B64 || r.Header.Get(copySSECPrefx+"key") == keyA.B64 {
 			sentKeys++
 		}
 	}
@@ -97,11 +97,11 @@ func TestKeyMaterialStaysOnRequests(t *testing.T) {
 	for _, r := range append(h.fake.Requests(), fatal.fake.Requests()...) {
 		texts = append(texts, r.RawPath, r.RawQuery)
 	}
-	for _, k := range []testKey{keyA, keyB} {
-		for _, secret := range k.secrets() {
+	for _, k := range []s3fake.Key{keyA, keyB} {
+		for _, secret := range k.Secrets() {
 			for _, text := range texts {
 				if strings.Contains(text, secret) {
-					t.Errorf("key material of %s found in %q", k.id, text)
+					t.Errorf("key material of %s found in %q", k.ID, text)
 				}
 			}
 		}

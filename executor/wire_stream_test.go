@@ -46,9 +46,9 @@ func TestStreamSinglePartChecksum(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			h := newHarness(t)
 			h.cfg.Stream = true
-			content := h.source("s", "v1", size, keyA.header())
+			content := h.source("s", "v1", size, keyA.Header())
 			sum := s3fake.Checksum(alg, content)
-			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"opaque"`}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id, Checksum: planner.Checksum{Algorithm: alg, Value: sum, Type: "FULL_OBJECT"}}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1}}})
+			h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"opaque"`}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID, Checksum: planner.Checksum{Algorithm: alg, Value: sum, Type: "FULL_OBJECT"}}, Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: 1}}})
 
 			get := h.fake.Only(t, "GetObject")
 			if get.Client != srcClient || get.Bucket != srcBucket || get.Query.Get("versionId") != "v1" {

@@ -208,8 +208,8 @@ func TestVerifyContent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.source("k", "v1", size, keyA.header())
-			h.fake.Put(dstBucket, "r", s3fake.Object{VersionID: "dv9", Size: size, Data: tc.replica, Header: keyB.header()})
+			h.source("k", "v1", size, keyA.Header())
+			h.fake.Put(dstBucket, "r", s3fake.Object{VersionID: "dv9", Size: size, Data: tc.replica, Header: keyB.Header()})
 			if tc.replicaGet != nil {
 				h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
 					if r.Op == "GetObject" && r.Bucket == dstBucket {
@@ -218,7 +218,7 @@ func TestVerifyContent(t *testing.T) {
 					return nil
 				})
 			}
-			task := planner.Task{Version: planner.Version{Key: "k", VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.id}, Decision: planner.Decision{DestKey: "r", Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.id}, ID: 1, Dest: dstBucket}
+			task := planner.Task{Version: planner.Version{Key: "k", VersionID: "v1", Size: size}, Inspection: planner.Inspection{Encryption: planner.SSEC, SSECKeyID: keyA.ID}, Decision: planner.Decision{DestKey: "r", Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}, ID: 1, Dest: dstBucket}
 			status, msg, err := h.executor(t).Verify(context.Background(), task, planner.Replica{VersionID: "dv9", ETag: h.replica(t, "r").ETag}, true)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)

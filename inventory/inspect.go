@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -90,71 +89,6 @@ func tryKey(ctx context.Context, c Header, in *s3.HeadObjectInput, k *planner.Ke
 	default:
 		return false, false, fmt.Errorf("head %s@%s with key %s: %w", aws.ToString(in.Key), aws.ToString(in.VersionId), k.ID, err)
 	}
-}
-
-// read takes what a successful HEAD says.
-func read(out *s3.HeadObjectOutput, ins *planner.Inspection) {
-	ins.Inspected = true
-	ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
-	ins.KMSKeyID = aws.ToString(out.SSEKMSKeyId)
-	ins.BucketKey = aws.ToBool(out.BucketKeyEnabled)
-	ins.ReplicationStatus = string(out.ReplicationStatus)
-	ins.Checksum = ChecksumOf(out, "")
-	restored := strings.Contains(aws.ToString(out.Restore), `ongoing-request="false"`)
-	switch {
-	case out.StorageClass == types.StorageClassGlacier || out.StorageClass == types.StorageClassDeepArchive:
-		ins.Archived = !restored
-	case out.ArchiveStatus != "":
-		ins.Archived = !restored
-	}
-}
-
-// ChecksumOf is the checksum a HEAD (asked with ChecksumMode=ENABLED)
-// reports: of the algorithm prefer if it has that one, else the first it
-// has, strongest first.
-func ChecksumOf(h *s3.HeadObjectOutput, prefer string) planner.Checksum {
-	all := []struct {
-		alg string
-		v   *string
-	}{
-		{"SHA256", h.ChecksumSHA256}, {"SHA1", h.ChecksumSHA1}, {"CRC64NVME", h.ChecksumCRC64NVME},
-		{"CRC32C", h.ChecksumCRC32C}, {"CRC32", h.ChecksumCRC32},
-	}
-	var first planner.Checksum
-	for _, c := range all {
-		v := aws.ToString(c.v)
-		if v == "" {
-			continue
-		}
-		cs := planner.Checksum{Algorithm: c.alg, Value: v, Type: string(h.ChecksumType)}
-		if cs.Type == "" && compositeValue(v) {
-			// Some servers leave the type out; a composite value ends in
-			// "-<parts>" like a multipart ETag.
-			cs.Type = "COMPOSITE"
-		}
-		if c.alg == prefer {
-			return cs
-		}
-		if first.Algorithm == "" {
-			first = cs
-		}
-	}
-	return first
-}
-
-// compositeValue reports the "<base64>-<parts>" form of a checksum of
-// parts.
-func compositeValue(v string) bool {
-	i := strings.LastIndexByte(v, '-')
-	if i < 0 || i == len(v)-1 {
-		return false
-	}
-	for _, r := range v[i+1:] {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Tagger is the one call Tags makes.

@@ -25,8 +25,8 @@ func seedCopy(f *s3fake.Server) map[string][]byte {
 	add("data/a.txt", "a3", []byte("three"), nil)
 	add("data/s3.txt", "s1", []byte("sse-s3 data"), map[string]string{hSSE: "AES256"})
 	add("data/kms.txt", "k1", []byte("kms data"), map[string]string{hSSE: "aws:kms", hKMSKey: srcKMSKey})
-	add("data/ssec-a.txt", "ca1", []byte("secret a"), keyA.header())
-	add("data/ssec-x.txt", "cx1", []byte("secret x"), keyX.header())
+	add("data/ssec-a.txt", "ca1", []byte("secret a"), keyA.Header())
+	add("data/ssec-x.txt", "cx1", []byte("secret x"), keyX.Header())
 	add("data/gone", "g1", []byte("gone"), nil)
 	f.Put(srcBucket, "data/gone", s3fake.Object{VersionID: "gdm", DeleteMarker: true})
 	f.Put(srcBucket, "data/mp.bin", s3fake.Object{VersionID: "m1", Size: 5*mib + 1024, PartSizes: []int64{5 * mib, 1024}})
@@ -112,7 +112,7 @@ func TestCopyReplicatesEveryVersion(t *testing.T) {
 		h["X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"] != replicaKMSKey {
 		t.Errorf("SSE-KMS replica headers %v, want aws:kms under %s", h, replicaKMSKey)
 	}
-	if h := enc("backup/ssec-a.txt"); h["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyR.md5b64 {
+	if h := enc("backup/ssec-a.txt"); h["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != keyR.MD5 {
 		t.Errorf("SSE-C replica key MD5 %q, want key-r's (key-a's replica_key)", h["X-Amz-Server-Side-Encryption-Customer-Key-Md5"])
 	}
 	if h := enc("backup/a.txt"); h["X-Amz-Server-Side-Encryption"] != "" || h["X-Amz-Server-Side-Encryption-Customer-Key-Md5"] != "" {
@@ -168,8 +168,8 @@ func TestCopyReplicatesEveryVersion(t *testing.T) {
 	cp := f.Ops("CopyObject")
 	for _, r := range cp {
 		if _, key, _ := copySourceOf(r); key == "data/ssec-a.txt" {
-			if r.Header.Get("x-amz-copy-source-server-side-encryption-customer-key-MD5") != keyA.md5b64 ||
-				r.Header.Get(hSSEC+"key-MD5") != keyR.md5b64 {
+			if r.Header.Get("x-amz-copy-source-server-side-encryption-customer-key-MD5") != keyA.MD5 ||
+				r.Header.Get(hSSEC+"key-MD5") != keyR.MD5 {
 				t.Errorf("copy of ssec-a.txt: source key MD5 %q, replica key MD5 %q; want key-a's, key-r's",
 					r.Header.Get("x-amz-copy-source-server-side-encryption-customer-key-MD5"), r.Header.Get(hSSEC+"key-MD5"))
 			}

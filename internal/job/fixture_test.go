@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -14,30 +13,16 @@ import (
 
 	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/job"
+	"github.com/s3backfill/s3backfill/internal/job/storetest"
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// oldCheckpoint is a checkpoint written by the release at 9b97cbf: job
-// s3://src/data -> s3://dst/backup with delete markers, a row in every
-// state (see checkpoint/fixture_test.go for its rows). testdata holds what
-// that release printed for it.
-const oldCheckpoint = "../../checkpoint/testdata/checkpoint-9b97cbf.db"
-
-// copyOldCheckpoint copies it under t.TempDir(): no test changes the one
-// in testdata.
-func copyOldCheckpoint(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(oldCheckpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// copyOldCheckpoint is a copy of the checkpoint written by the release at
+// 9b97cbf: job s3://src/data -> s3://dst/backup with delete markers, a row
+// in every state (see checkpoint/fixture_test.go for its rows). testdata
+// holds what that release printed for it.
+func copyOldCheckpoint(t *testing.T) string { return storetest.OldCheckpoint(t) }
 
 // statusText is what the status command prints: the job, the counts table,
 // the last run.
@@ -132,7 +117,7 @@ func TestOldCheckpointResumes(t *testing.T) {
 	old("data/kms.txt", "k1", []byte("hello!!"), map[string]string{hSSE: "aws:kms", hKMSKey: "arn:aws:kms:src-key",
 		"x-amz-server-side-encryption-bucket-key-enabled": "true"}, `"5d41402abc4b2a76b9719d911017c592"`)
 	old("data/new.txt", "n1", []byte("hi"), nil, `"5d41402abc4b2a76b9719d911017c592"`)
-	old(`data/secret, "x".txt`, "s1", []byte("123456789"), keyX.header(), `"ffffffffffffffffffffffffffffffff"`)
+	old(`data/secret, "x".txt`, "s1", []byte("123456789"), keyX.Header(), `"ffffffffffffffffffffffffffffffff"`)
 	// The replica of b.txt the old run made after claiming it, and lost.
 	adoptB := f.Put(dstBucket, "backup/b.txt", s3fake.Object{Data: []byte("bbb"), Header: map[string]string{hSSE: "AES256"}})
 

@@ -7,11 +7,7 @@ package job_test
 // fake's request log tells who sent what.
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/s3backfill/s3backfill/checkpoint"
@@ -29,88 +24,32 @@ import (
 )
 
 const (
-	srcBucket = "src"
-	dstBucket = "dst"
-	mib       = 1 << 20
-
-	// Access key ids of the two clients (s3fake.Request.Client).
-	srcClient = "src"
-	dstClient = "dst"
+	// The fake's two buckets and the access keys of their clients.
+	srcBucket, dstBucket = s3fake.SourceBucket, s3fake.DestBucket
+	srcClient, dstClient = s3fake.SourceClient, s3fake.DestClient
+	mib                  = 1 << 20
 
 	hSSE    = "x-amz-server-side-encryption"
 	hKMSKey = "x-amz-server-side-encryption-aws-kms-key-id"
 	hSSEC   = "x-amz-server-side-encryption-customer-"
 )
 
-// testKey is an SSE-C key as the test knows it, computed independently of
-// the planner.
-type testKey struct {
-	id     string
-	raw    [32]byte
-	b64    string
-	md5b64 string
-}
-
-func newTestKey(id string) testKey {
-	k := testKey{id: id, raw: sha256.Sum256([]byte("job test key " + id))}
-	k.b64 = base64.StdEncoding.EncodeToString(k.raw[:])
-	sum := md5.Sum(k.raw[:])
-	k.md5b64 = base64.StdEncoding.EncodeToString(sum[:])
-	return k
-}
-
 var (
-	keyA = newTestKey("key-a") // its replicas are encrypted with keyR
-	keyB = newTestKey("key-b")
-	keyR = newTestKey("key-r")
-	keyX = newTestKey("key-x") // in no key ring
+	keyA = s3fake.NewKey("key-a") // its replicas are encrypted with keyR
+	keyB = s3fake.NewKey("key-b")
+	keyR = s3fake.NewKey("key-r")
+	keyX = s3fake.NewKey("key-x") // in no key ring
 )
-
-// header is the s3fake Header of a version encrypted with k (the fake then
-// opens it only with k), plus name, value pairs.
-func (k testKey) header(kv ...string) map[string]string {
-	h := map[string]string{hSSEC + "algorithm": "AES256", hSSEC + "key-MD5": k.md5b64}
-	for i := 0; i+1 < len(kv); i += 2 {
-		h[kv[i]] = kv[i+1]
-	}
-	return h
-}
-
-// secrets are the forms of k's material that must never leave the job.
-func (k testKey) secrets() []string {
-	return []string{k.b64, k.md5b64, strings.TrimRight(k.b64, "="),
-		base64.URLEncoding.EncodeToString(k.raw[:]), fmt.Sprintf("%x", k.raw[:])}
-}
 
 // testRing is the key ring key-a (replica_key key-r), key-b, key-r, in
 // that order: inspection tries them in file order.
 func testRing(t *testing.T) *planner.KeyRing {
 	t.Helper()
-	ring, err := planner.ParseKeyFile(strings.NewReader(fmt.Sprintf(
-		`{"keys": [{"id": %q, "key": %q, "replica_key": %q}, {"id": %q, "key": %q}, {"id": %q, "key": %q}]}`,
-		keyA.id, keyA.b64, keyR.id, keyB.id, keyB.b64, keyR.id, keyR.b64)))
+	ring, err := planner.ParseKeyFile(strings.NewReader(s3fake.KeyFile(map[string]string{keyA.ID: keyR.ID}, keyA, keyB, keyR)))
 	if err != nil {
 		t.Fatalf("ParseKeyFile: %v", err)
 	}
 	return ring
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // newFake is a fake S3 with a versioned source and destination bucket.
@@ -156,7 +95,7 @@ type env struct {
 	path string
 	db   *checkpoint.DB
 	job  *job.Job
-	logs *syncBuffer
+	logs *s3fake.Buffer
 }
 
 // openEnv opens the checkpoint and the job; both are closed when the test
@@ -172,7 +111,7 @@ func openEnv(t *testing.T, f *s3fake.Server, spec job.Spec, o options) *env {
 	if o.dstEndpoint == "" {
 		o.dstEndpoint = f.URL()
 	}
-	e := &env{fake: f, spec: spec, opts: o, path: o.path, logs: &syncBuffer{}}
+	e := &env{fake: f, spec: spec, opts: o, path: o.path, logs: &s3fake.Buffer{}}
 	e.open(t)
 	t.Cleanup(func() { e.close(t) })
 	return e

@@ -17,10 +17,10 @@ import (
 
 // echoReply is an S3 error whose message echoes the SSE-C headers of the
 // request, as a buggy or hostile server might.
-func echoReply(status int, code string, keys ...testKey) *s3fake.Reply {
+func echoReply(status int, code string, keys ...s3fake.Key) *s3fake.Reply {
 	var echo []string
 	for _, k := range keys {
-		echo = append(echo, fmt.Sprintf("key=%s key-md5=%s", k.b64, k.md5b64))
+		echo = append(echo, fmt.Sprintf("key=%s key-md5=%s", k.B64, k.MD5))
 	}
 	body := fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>bad headers: %s</Message><RequestId>s3fake</RequestId></Error>`,
 		code, html.EscapeString(strings.Join(echo, "; ")))
@@ -28,12 +28,12 @@ func echoReply(status int, code string, keys ...testKey) *s3fake.Reply {
 }
 
 // leaks fails the test when text holds any form of the keys' material.
-func leaks(t *testing.T, what, text string, keys ...testKey) {
+func leaks(t *testing.T, what, text string, keys ...s3fake.Key) {
 	t.Helper()
 	for _, k := range keys {
-		for _, s := range k.secrets() {
+		for _, s := range k.Secrets() {
 			if strings.Contains(text, s) {
-				t.Errorf("%s holds %s's material %q:\n%s", what, k.id, s, text)
+				t.Errorf("%s holds %s's material %q:\n%s", what, k.ID, s, text)
 			}
 		}
 	}
@@ -45,7 +45,7 @@ func leaks(t *testing.T, what, text string, keys ...testKey) {
 // returns.
 func TestEchoedKeysAreScrubbed(t *testing.T) {
 	f := newFake(t)
-	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.header())
+	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.Header())
 	put(f, "data/p.txt", "p1", []byte("plain"), nil)
 	spec := testSpec(f, "data", "backup")
 	spec.Report = filepath.Join(t.TempDir(), "report.csv")
@@ -140,11 +140,11 @@ func TestServerCopyAcrossEndpointsWarns(t *testing.T) {
 			f := newFake(t)
 			put(f, "data/p.txt", "p1", []byte("plain"), nil)
 			if tc.ssec {
-				put(f, "data/s.txt", "s1", []byte("sierra"), keyA.header())
+				put(f, "data/s.txt", "s1", []byte("sierra"), keyA.Header())
 			}
 			wantN := 1
 			if tc.ssecParts {
-				f.Put(srcBucket, "data/big.bin", s3fake.Object{VersionID: "b1", Size: 9 * mib, Header: keyB.header()})
+				f.Put(srcBucket, "data/big.bin", s3fake.Object{VersionID: "b1", Size: 9 * mib, Header: keyB.Header()})
 				wantN = 2
 			}
 			spec := testSpec(f, "data", "backup")
@@ -191,9 +191,9 @@ func TestServerCopyAcrossEndpointsWarns(t *testing.T) {
 // log when no Notice is given), and its keys open SSE-C versions.
 func TestKeyFileFromSettings(t *testing.T) {
 	f := newFake(t)
-	put(f, "data/s.txt", "s1", []byte("sierra"), keyB.header())
+	put(f, "data/s.txt", "s1", []byte("sierra"), keyB.Header())
 	path := filepath.Join(t.TempDir(), "keys.json")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(`{"keys": [{"id": %q, "key": %q}]}`, keyB.id, keyB.b64)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`{"keys": [{"id": %q, "key": %q}]}`, keyB.ID, keyB.B64)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil { // whatever the umask
@@ -207,7 +207,7 @@ func TestKeyFileFromSettings(t *testing.T) {
 	}
 	e.run(t)
 	r := e.row(t, "data/s.txt", "s1")
-	if r.Status != planner.StatusSucceeded || r.SSECKeyID != keyB.id {
+	if r.Status != planner.StatusSucceeded || r.SSECKeyID != keyB.ID {
 		t.Errorf("s.txt: %s with key %q (%s); want succeeded with key-b from the key file", r.Status, r.SSECKeyID, r.Message)
 	}
 	leaks(t, "the log", e.logs.String(), keyB)

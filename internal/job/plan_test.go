@@ -23,9 +23,9 @@ func seedMixed(f *s3fake.Server) {
 	put(f, "data/s3.txt", "s1", []byte("sse-s3"), map[string]string{hSSE: "AES256"})
 	put(f, "data/kms.txt", "k1", []byte("kms"), map[string]string{hSSE: "aws:kms", hKMSKey: srcKMSKey,
 		"x-amz-server-side-encryption-bucket-key-enabled": "true"})
-	put(f, "data/ssec-a.txt", "ca1", []byte("secret a"), keyA.header())
-	put(f, "data/ssec-b.txt", "cb1", []byte("secret b"), keyB.header())
-	put(f, "data/ssec-x.txt", "cx1", []byte("secret x"), keyX.header())
+	put(f, "data/ssec-a.txt", "ca1", []byte("secret a"), keyA.Header())
+	put(f, "data/ssec-b.txt", "cb1", []byte("secret b"), keyB.Header())
+	put(f, "data/ssec-x.txt", "cx1", []byte("secret x"), keyX.Header())
 	put(f, "data/gone", "g1", []byte("gone"), nil)
 	f.Put(srcBucket, "data/gone", s3fake.Object{VersionID: "gdm", DeleteMarker: true})
 	// Below the 8 MiB threshold, but uploaded in two parts.
@@ -63,9 +63,9 @@ func TestPlanDecidesEachKind(t *testing.T) {
 		"data/s3.txt@s1":    {status: planner.StatusPending, action: planner.Copy, enc: planner.SSES3, replicaEnc: planner.SSES3},
 		"data/kms.txt@k1":   {status: planner.StatusSkipped, action: planner.Skip, enc: planner.SSEKMS, msg: planner.ReasonKMSNotEnabled},
 		"data/ssec-a.txt@ca1": {status: planner.StatusPending, action: planner.Copy, enc: planner.SSEC, replicaEnc: planner.SSEC,
-			keyID: keyA.id, replicaKey: keyR.id},
+			keyID: keyA.ID, replicaKey: keyR.ID},
 		"data/ssec-b.txt@cb1": {status: planner.StatusPending, action: planner.Copy, enc: planner.SSEC, replicaEnc: planner.SSEC,
-			keyID: keyB.id, replicaKey: keyB.id},
+			keyID: keyB.ID, replicaKey: keyB.ID},
 		"data/ssec-x.txt@cx1": {status: planner.StatusFailed, action: planner.Fail, enc: planner.SSEC,
 			code: planner.CodeSSECKeyNotFound, msg: planner.ReasonNoKeyOpensVersion},
 		"data/gone@g1":      {status: planner.StatusPending, action: planner.Copy, enc: planner.NotSSE},
@@ -115,7 +115,7 @@ func TestPlanDecidesEachKind(t *testing.T) {
 			bHeads = append(bHeads, r.Header.Get(hSSEC+"key-MD5"))
 		}
 	}
-	if len(bHeads) != 3 || bHeads[0] != "" || bHeads[1] != keyA.md5b64 || bHeads[2] != keyB.md5b64 {
+	if len(bHeads) != 3 || bHeads[0] != "" || bHeads[1] != keyA.MD5 || bHeads[2] != keyB.MD5 {
 		t.Errorf("HEADs of ssec-b.txt carried key MD5s %q, want none, key-a's, key-b's", bHeads)
 	}
 	for _, r := range f.Requests() {
@@ -176,7 +176,7 @@ func TestPlanAfterKeyAdded(t *testing.T) {
 	if r := e.row(t, "data/ssec-x.txt", "cx1"); r.Status != planner.StatusFailed {
 		t.Fatalf("ssec-x.txt %s before its key was added, want failed", r.Status)
 	}
-	ring, err := planner.ParseKeyFile(stringsReader(`{"keys": [{"id": %q, "key": %q}]}`, keyX.id, keyX.b64))
+	ring, err := planner.ParseKeyFile(stringsReader(`{"keys": [{"id": %q, "key": %q}]}`, keyX.ID, keyX.B64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestPlanAfterKeyAdded(t *testing.T) {
 		t.Fatalf("Plan: %v", err)
 	}
 	r := e.row(t, "data/ssec-x.txt", "cx1")
-	if r.Status != planner.StatusPending || r.Action != planner.Copy || r.SSECKeyID != keyX.id || r.ReplicaSSECKeyID != keyX.id ||
+	if r.Status != planner.StatusPending || r.Action != planner.Copy || r.SSECKeyID != keyX.ID || r.ReplicaSSECKeyID != keyX.ID ||
 		r.ErrorCode != "" {
 		t.Errorf("ssec-x.txt after its key was added: %s %s key %q replica key %q code %q; want pending copy with key-x",
 			r.Status, r.Action, r.SSECKeyID, r.ReplicaSSECKeyID, r.ErrorCode)

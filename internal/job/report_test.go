@@ -57,8 +57,8 @@ func TestReport(t *testing.T) {
 	put(f, oddKey, "r1", []byte("first"), nil)
 	put(f, oddKey, "r2", []byte("second"), nil)
 	put(f, "data/kms.txt", "k1", []byte("kms"), map[string]string{hSSE: "aws:kms", hKMSKey: srcKMSKey})
-	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.header())
-	put(f, "data/x.txt", "x1", []byte("no key"), keyX.header())
+	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.Header())
+	put(f, "data/x.txt", "x1", []byte("no key"), keyX.Header())
 	spec := testSpec(f, "data", "backup")
 	dir := t.TempDir()
 	spec.Report = filepath.Join(dir, "report.csv")
@@ -110,7 +110,7 @@ func TestReport(t *testing.T) {
 	if k := rows[2]; k["ResultMessage"] != planner.ReasonKMSNotEnabled || k["KeyId"] != srcKMSKey || k["DestinationVersionId"] != "" {
 		t.Errorf("skipped KMS row %v", k)
 	}
-	if s := rows[3]; s["KeyId"] != keyA.id || s["ReplicaKeyId"] != keyR.id || s["SourceEncryption"] != "SSE-C" ||
+	if s := rows[3]; s["KeyId"] != keyA.ID || s["ReplicaKeyId"] != keyR.ID || s["SourceEncryption"] != "SSE-C" ||
 		s["ReplicaEncryption"] != "SSE-C" || s["DestinationVersionId"] != replicas(f, "backup/s.txt")[0].VersionID {
 		t.Errorf("SSE-C row %v", s)
 	}

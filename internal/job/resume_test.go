@@ -126,7 +126,7 @@ func TestInDoubtReconciled(t *testing.T) {
 	put(f, "data/b.txt", "b1", []byte("bravo"), nil)
 	put(f, "data/c.txt", "c1", []byte("charlie"), nil)
 	put(f, "data/d.txt", "d1", []byte("delta"), nil)
-	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.header())
+	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.Header())
 	put(f, "data/gone", "g1", []byte("golf"), nil)
 	f.Put(srcBucket, "data/gone", s3fake.Object{VersionID: "gdm", DeleteMarker: true})
 	e.scanPlan(t)
@@ -145,7 +145,7 @@ func TestInDoubtReconciled(t *testing.T) {
 	adoptA := f.Put(dstBucket, "backup/a.txt", s3fake.Object{Data: []byte("alpha")})
 	f.Put(dstBucket, "backup/c.txt", s3fake.Object{Data: []byte("charlie"), LastModified: time.Now().Add(-time.Hour)})
 	f.Put(dstBucket, "backup/d.txt", s3fake.Object{Data: []byte("DELTA")}) // same size, other bytes
-	adoptS := f.Put(dstBucket, "backup/s.txt", s3fake.Object{Data: []byte("sierra"), Header: keyR.header()})
+	adoptS := f.Put(dstBucket, "backup/s.txt", s3fake.Object{Data: []byte("sierra"), Header: keyR.Header()})
 	adoptG := f.Put(dstBucket, "backup/gone", s3fake.Object{Data: []byte("golf")})
 	adoptDM := f.Put(dstBucket, "backup/gone", s3fake.Object{DeleteMarker: true})
 	e.reopen(t)

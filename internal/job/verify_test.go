@@ -38,7 +38,7 @@ func TestVerify(t *testing.T) {
 	f := newFake(t)
 	put(f, "data/a.txt", "a1", []byte("alpha"), nil)
 	put(f, "data/b.txt", "b1", []byte("bravo"), nil)
-	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.header())
+	put(f, "data/s.txt", "s1", []byte("sierra"), keyA.Header())
 	put(f, "data/gone", "g1", []byte("golf"), nil)
 	f.Put(srcBucket, "data/gone", s3fake.Object{VersionID: "gdm", DeleteMarker: true})
 	spec := testSpec(f, "data", "backup")
@@ -70,8 +70,8 @@ func TestVerify(t *testing.T) {
 			dstGet = append(dstGet, r)
 		}
 	}
-	if len(srcGet) != 1 || srcGet[0].Client != srcClient || srcGet[0].Header.Get(hSSEC+"key-MD5") != keyA.md5b64 ||
-		len(dstGet) != 1 || dstGet[0].Client != dstClient || dstGet[0].Header.Get(hSSEC+"key-MD5") != keyR.md5b64 {
+	if len(srcGet) != 1 || srcGet[0].Client != srcClient || srcGet[0].Header.Get(hSSEC+"key-MD5") != keyA.MD5 ||
+		len(dstGet) != 1 || dstGet[0].Client != dstClient || dstGet[0].Header.Get(hSSEC+"key-MD5") != keyR.MD5 {
 		t.Errorf("content check of s.txt: source GETs %v, replica GETs %v; want one each, with key-a and key-r",
 			s3fake.Describe(srcGet), s3fake.Describe(dstGet))
 	}
@@ -87,7 +87,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr := replicas(f, "backup/s.txt")[0]
-	f.Put(dstBucket, "backup/s.txt", s3fake.Object{VersionID: sr.VersionID, Data: []byte("SIERRA"), ETag: sr.ETag, Header: keyR.header()})
+	f.Put(dstBucket, "backup/s.txt", s3fake.Object{VersionID: sr.VersionID, Data: []byte("SIERRA"), ETag: sr.ETag, Header: keyR.Header()})
 
 	checked, bad, keys, ms := verify(t, e, false)
 	if checked != 5 || bad != 2 || !slices.Equal(keys, []string{"data/a.txt", "data/b.txt"}) {

@@ -167,10 +167,16 @@ func (h *harness) record(status planner.Status, vs ...string) {
 // oldest first: "a: v1 v2 v3; b: v1".
 func (h *harness) history() string {
 	h.t.Helper()
+	return History(h.rows(""), dest)
+}
+
+// History renders the keys of rows for one destination ("" = every row)
+// with their versions, in the order of rows: "a: v1 v2 v3; b: v1".
+func History(rows []planner.Row, dest string) string {
 	var b strings.Builder
 	last := ""
-	for _, r := range h.rows("") {
-		if r.Dest != dest {
+	for _, r := range rows {
+		if dest != "" && r.Dest != dest {
 			continue
 		}
 		switch {
