@@ -266,8 +266,8 @@ func (b *bucket) find(key, versionID string) (*version, *Reply) {
 	return nil, Error(http.StatusNotFound, "NoSuchVersion")
 }
 
-// Upload is a multipart upload in progress, as Uploads reports it.
-type Upload struct {
+// InProgress is a multipart upload in progress, as Uploads reports it.
+type InProgress struct {
 	Key, UploadID string
 	Initiated     time.Time
 	Parts         []int32 // numbers of the parts uploaded so far, ascending
@@ -275,12 +275,12 @@ type Upload struct {
 
 // Uploads returns the multipart uploads in progress in a bucket, by key
 // then by age.
-func (s *Server) Uploads(bucketName string) []Upload {
+func (s *Server) Uploads(bucketName string) []InProgress {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Upload
+	var out []InProgress
 	for _, u := range s.sortedUploads(bucketName, "") {
-		out = append(out, Upload{Key: u.key, UploadID: u.id, Initiated: u.initiated, Parts: slices.Sorted(maps.Keys(u.parts))})
+		out = append(out, InProgress{Key: u.key, UploadID: u.id, Initiated: u.initiated, Parts: slices.Sorted(maps.Keys(u.parts))})
 	}
 	return out
 }
