@@ -180,3 +180,36 @@ func TestHTTPToATLSPort(t *testing.T) {
 		t.Errorf("exit %d, want %d with %q\n%s%s", code, exitFatal, want, stdout, stderr)
 	}
 }
+
+// TestOverlapOfResolvedEndpoints: the overlap check also runs on the
+// endpoints as resolved from the environment, and compares them as places.
+func TestOverlapOfResolvedEndpoints(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_S3", "https://h")
+	code, stdout, stderr := runCLI(t, "run", "--source", "s3://s/a", "--dest", "s3://s/a/b", "--db", filepath.Join(t.TempDir(), "j.db"),
+		"--source-endpoint-url", "https://H:443/", "--region", "us-east-1")
+	if code != exitUsage || !strings.Contains(stderr, "overlap") {
+		t.Errorf("exit %d, want %d and the overlap\n%s%s", code, exitUsage, stdout, stderr)
+	}
+}
+
+// TestKeyFileWarningAlwaysShown: a key file others can read is said on
+// stderr whatever the log level.
+func TestKeyFileWarningAlwaysShown(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys.json")
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	if err := os.WriteFile(keys, []byte(`{"keys":[{"id":"a","key":"`+key+`"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stderr := runCLI(t, "run", "--source", "s3://s", "--dest", "s3://d", "--db", filepath.Join(dir, "j.db"),
+		"--endpoint-url", "https://127.0.0.1:1", "--keys", keys, "--log-level", "error", "--dry-run")
+	if !strings.Contains(stderr, "warning: the key file "+keys+" can be read by other users") || !strings.Contains(stderr, "chmod 600") {
+		t.Errorf("stderr does not warn of the key file's mode at --log-level error:\n%s", stderr)
+	}
+}
