@@ -17,18 +17,22 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // DB is an open checkpoint. Writes go through one connection (SQLite has one
 // writer anyway); reads use their own pool so that a report or status never
 // waits behind the copy writer.
 type DB struct {
-	w    *sql.DB
-	r    *sql.DB
-	lock *os.File // held by the one process that may write
+	w    *conn
+	r    *conn
+	d    dialect
+	lock *os.File // SQLite: held by the one process that may write
+	pg   *pgJob   // PostgreSQL: the job's schema and its lock
 	path string
 	now  func() time.Time
+	// created: this process created the checkpoint (see Discard).
+	created bool
 
 	recMu sync.Mutex
 	rec   *recorder // the outcome writer, started by the first Record
@@ -102,12 +106,13 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	}
 	dsn := "file:" + uriPath.Replace(path) + "?" + q.Encode()
 
-	w, err := sql.Open("sqlite3", dsn)
+	sw, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	db := &DB{w: w, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
+	sw.SetMaxOpenConns(1)
+	w := &conn{DB: sw, d: sqlite}
+	db := &DB{w: w, d: sqlite, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -133,47 +138,72 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	db.r = r
+	db.r = &conn{DB: r, d: sqlite}
 	return db, nil
 }
 
-// Path is the database file.
+// Path is what --db names: the SQLite file, or the PostgreSQL URL (without
+// its password) followed by --job and the job's name.
 func (db *DB) Path() string { return db.path }
 
 // Close flushes the outcomes recorded, closes both pools and releases the
 // job's lock.
 func (db *DB) Close() error {
-	err := errors.Join(db.stopRecorder(), db.r.Close(), db.w.Close())
+	err := errors.Join(db.stopRecorder(), db.closePools())
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
 	}
 	return err
 }
 
+// migrate applies the migrations of db's dialect not applied yet, in
+// name order, one transaction each, and records each in schema_migrations.
+// On PostgreSQL every transaction first takes the job's migration lock, so
+// that workers starting at once apply each migration exactly once.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	dir := "migrations"
+	if db.d == postgres {
+		dir = "migrations/postgres"
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrations, dir+"/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	if err := db.inMigration(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
 	for _, name := range names {
-		if err := db.applyMigration(ctx, name); err != nil {
+		if err := db.inMigration(ctx, func(tx *txn) error { return db.applyMigration(ctx, tx, name) }); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func (db *DB) applyMigration(ctx context.Context, name string) error {
+// inMigration runs fn in a transaction of its own, under the migration
+// lock on PostgreSQL (SQLite's transactions take the file's write lock).
+func (db *DB) inMigration(ctx context.Context, fn func(*txn) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if db.pg != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, db.pg.migrateLock); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (db *DB) applyMigration(ctx context.Context, tx *txn, name string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 		return err
@@ -185,13 +215,12 @@ func (db *DB) applyMigration(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+	// As written: a migration is in its own dialect already.
+	if _, err := tx.Tx.ExecContext(ctx, string(body)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.stamp()); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.stamp())
+	return err
 }
 
 func (db *DB) stamp() string { return formatStamp(db.now()) }
@@ -230,7 +259,7 @@ var laterColumns = map[string]string{
 }
 
 // readColumns is rowColumns for the schema the database has.
-func readColumns(ctx context.Context, w *sql.DB) (string, error) {
+func readColumns(ctx context.Context, w *conn) (string, error) {
 	rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('versions')`)
 	if err != nil {
 		return "", err

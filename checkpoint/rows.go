@@ -124,7 +124,7 @@ func (db *DB) Counts(ctx context.Context) ([]planner.Count, error) {
 		       CASE WHEN delete_marker THEN 'DELETE-MARKER'
 		            WHEN source_encryption = '' THEN 'UNINSPECTED'
 		            ELSE source_encryption END AS enc,
-		       COUNT(*), COALESCE(SUM(size), 0)
+		       COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT)
 		FROM versions GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`)
 	if err != nil {
 		return nil, fmt.Errorf("count rows: %w", err)

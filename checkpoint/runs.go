@@ -13,11 +13,13 @@ import (
 // BeginRun records the start of a run and returns its number.
 func (db *DB) BeginRun(ctx context.Context, command string) (int64, error) {
 	now := db.stamp()
-	res, err := db.w.ExecContext(ctx, `INSERT INTO runs (command, started_at, updated_at) VALUES (?, ?, ?)`, command, now, now)
+	var no int64
+	err := db.w.QueryRowContext(ctx, `INSERT INTO runs (command, started_at, updated_at) VALUES (?, ?, ?) RETURNING run_no`,
+		command, now, now).Scan(&no)
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
 	}
-	return res.LastInsertId()
+	return no, nil
 }
 
 // UpdateRun records a run's traffic so far; finished marks its end.

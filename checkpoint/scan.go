@@ -71,11 +71,7 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 	if err := db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM versions`).Scan(&s.before); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO scans (started_at) VALUES (?)`, db.stamp())
-	if err != nil {
-		return nil, fmt.Errorf("begin scan: %w", err)
-	}
-	if s.no, err = res.LastInsertId(); err != nil {
+	if err := db.w.QueryRowContext(ctx, `INSERT INTO scans (started_at) VALUES (?) RETURNING scan_no`, db.stamp()).Scan(&s.no); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
 	// Two batches may wait for the writer: the listing runs ahead by at
@@ -230,7 +226,9 @@ func upsertVersions(n int) string {
 // replaces it under the same id, so a "null" version whose ETag, size or
 // time changed is a new object: it starts over at its new place in the
 // key's history as a version just listed (pending, uninspected, unplanned),
-// everything recorded of the old object forgotten.
+// everything recorded of the old object forgotten. (The stored row's
+// columns are named with the table's name: PostgreSQL finds a bare name
+// ambiguous next to excluded's.)
 var upsertVersion = `
 	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at)
@@ -241,17 +239,17 @@ var upsertVersion = `
 		` + nullResetSQL() + `,
 		delete_marker = excluded.delete_marker, size = excluded.size, etag = excluded.etag,
 		last_modified = excluded.last_modified, storage_class = excluded.storage_class
-	WHERE is_latest != excluded.is_latest OR ` + nullReplaced
+	WHERE versions.is_latest != excluded.is_latest OR ` + nullReplaced
 
 // nullResets are the columns a replaced "null" version sets, with their
 // values: its place in the history, and the defaults of a new row for its
 // inspection, plan, outcome and verification.
 var nullResets = [][2]string{
 	{"scan_no", "excluded.scan_no"}, {"rank", "excluded.rank"},
-	{"inspected", "0"}, {"source_encryption", "''"}, {"kms_key_id", "''"}, {"ssec_key_id", "''"}, {"bucket_key", "0"},
-	{"replication_status", "''"}, {"checksum_algorithm", "''"}, {"checksum", "''"}, {"checksum_type", "''"}, {"archived", "0"},
+	{"inspected", "FALSE"}, {"source_encryption", "''"}, {"kms_key_id", "''"}, {"ssec_key_id", "''"}, {"bucket_key", "FALSE"},
+	{"replication_status", "''"}, {"checksum_algorithm", "''"}, {"checksum", "''"}, {"checksum_type", "''"}, {"archived", "FALSE"},
 	{"action", "''"}, {"rule_id", "''"}, {"dest_key", "''"}, {"replica_encryption", "''"}, {"replica_kms_key_id", "''"},
-	{"replica_ssec_key_id", "''"}, {"replica_storage_class", "''"}, {"replica_bucket_key", "0"},
+	{"replica_ssec_key_id", "''"}, {"replica_storage_class", "''"}, {"replica_bucket_key", "FALSE"},
 	{"status", "'pending'"}, {"attempts", "0"}, {"claimed_at", "''"}, {"finished_at", "''"},
 	{"dest_version_id", "''"}, {"replica_etag", "''"}, {"etag_status", "''"}, {"etag_reason", "''"},
 	{"checksum_status", "''"}, {"checksum_reason", "''"}, {"part_layout", "''"},
@@ -264,15 +262,15 @@ var nullResets = [][2]string{
 func nullResetSQL() string {
 	sets := make([]string, len(nullResets))
 	for i, c := range nullResets {
-		sets[i] = c[0] + " = CASE WHEN " + nullReplaced + " THEN " + c[1] + " ELSE " + c[0] + " END"
+		sets[i] = c[0] + " = CASE WHEN " + nullReplaced + " THEN " + c[1] + " ELSE versions." + c[0] + " END"
 	}
 	return strings.Join(sets, ",\n\t\t")
 }
 
 const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-const nullReplaced = `(version_id = 'null' AND (etag != excluded.etag OR size != excluded.size
-	OR last_modified != excluded.last_modified OR delete_marker != excluded.delete_marker))`
+const nullReplaced = `(versions.version_id = 'null' AND (versions.etag != excluded.etag OR versions.size != excluded.size
+	OR versions.last_modified != excluded.last_modified OR versions.delete_marker != excluded.delete_marker))`
 
 // Finish writes what is buffered and closes the scan.
 func (s *Scan) Finish(ctx context.Context) (planner.ScanStats, error) {

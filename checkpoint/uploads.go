@@ -29,8 +29,10 @@ func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 	if u.UploadID != "" {
 		id = u.UploadID
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.TaskID, id, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (row_id) DO UPDATE SET upload_id = excluded.upload_id, bucket = excluded.bucket, key = excluded.key,
+			fingerprint = excluded.fingerprint, part_sizes = excluded.part_sizes, created_at = excluded.created_at`, u.TaskID, id, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
 		return fmt.Errorf("save upload %s: %w", u.UploadID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -42,7 +44,8 @@ func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 // SavePart records a copied part of an upload, durably: after a crash the
 // next run copies only the parts not recorded (and confirmed by the server).
 func (db *DB) SavePart(ctx context.Context, uploadID string, p planner.Part) error {
-	_, err := db.w.ExecContext(ctx, `INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, checksum) VALUES (?, ?, ?, ?)`,
+	_, err := db.w.ExecContext(ctx, `INSERT INTO upload_parts (upload_id, part_number, etag, checksum) VALUES (?, ?, ?, ?)
+		ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = excluded.etag, checksum = excluded.checksum`,
 		uploadID, p.Number, p.ETag, p.Checksum)
 	if err != nil {
 		return fmt.Errorf("save part %d of upload %s: %w", p.Number, uploadID, err)

@@ -19,7 +19,7 @@ var workRows = `status IN ('pending', 'copying', 'failed') AND action IN ` + cop
 
 // CountWork is the number and bytes of rows with a copy to do.
 func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
-	err = db.r.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM versions WHERE `+workRows).Scan(&rows, &bytes)
+	err = db.r.QueryRowContext(ctx, `SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM versions WHERE `+workRows).Scan(&rows, &bytes)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count work: %w", err)
 	}
@@ -191,7 +191,7 @@ func (db *DB) crash() error {
 		close(r.in)
 		<-r.done
 	}
-	err := errors.Join(db.r.Close(), db.w.Close())
+	err := db.closePools()
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
 	}

@@ -36,6 +36,8 @@ type Lab struct {
 	// MC is MinIO's own client, built by the lab: the independent client
 	// tests count what the servers hold with.
 	MC string
+	// Postgres is the URL of the lab's PostgreSQL database.
+	Postgres string
 	// Env is the environment a client process needs (credentials,
 	// region, CA bundle), as KEY=VALUE.
 	Env []string
@@ -87,6 +89,7 @@ func Load() (*Lab, error) {
 		CAFile:    vars["AWS_CA_BUNDLE"],
 		Dir:       vars["S3BACKFILL_LAB_DIR"],
 		MC:        vars["S3BACKFILL_LAB_MC"],
+		Postgres:  vars["S3BACKFILL_LAB_PG"],
 		vars:      vars,
 	}
 	if lab.Endpoint == "" || vars["AWS_ACCESS_KEY_ID"] == "" {
@@ -121,6 +124,16 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// PostgresURL is the lab's PostgreSQL URL; the test fails when the lab
+// runs none.
+func (l *Lab) PostgresURL(t testing.TB) string {
+	t.Helper()
+	if l.Postgres == "" {
+		t.Fatal("the lab runs no PostgreSQL (S3BACKFILL_LAB_PG is missing from its env file): restart it with scripts/lab stop && scripts/lab start")
+	}
+	return l.Postgres
 }
 
 // Client is an S3 client for the first server.

@@ -14,6 +14,7 @@ import (
 var rowPromises = []promise{
 	{"EachRow visits every row once, by destination, key and oldest version first, across many pages", eachRowPages},
 	{"EachRow with a status visits only the rows in it, across many pages", eachRowStatus},
+	{"EachRow and NextWork order keys by their bytes, as S3 lists them", byteOrder},
 	{"EachRow stops at fn's error and at a cancelled context", eachRowStops},
 	{"EachRow lets fn write to the store, as verify does", eachRowWrites},
 	{"Counts groups every task by destination, status, action and source encryption", counts},
@@ -298,4 +299,35 @@ func verifications(t *testing.T, h *harness) {
 	// A new copy made a new replica: its last verification is gone.
 	h.record(planner.StatusSucceeded, "k@v2")
 	check("after a new outcome", vs[0], planner.Verification{}, planner.Verification{})
+}
+
+// byteOrder: keys in S3's order (UTF-8 bytes), which no locale's collation
+// keeps: upper case before lower, punctuation by its code, accents last.
+func byteOrder(t *testing.T, h *harness) {
+	keys := []string{"B", "a", "_x", "a b", "a-b", "ab", "Z", "é", "z", "~", "1"}
+	var ls []listing
+	for _, k := range keys {
+		ls = append(ls, listing{k, []string{"v1"}})
+	}
+	sort.Strings(keys) // Go compares strings by their bytes
+	h.scan(ls...)
+	var got []string
+	for _, r := range h.rows("") {
+		got = append(got, r.Key)
+	}
+	if !reflect.DeepEqual(got, keys) {
+		t.Errorf("EachRow keys = %q, want %q", got, keys)
+	}
+	var vs []string
+	for _, k := range keys {
+		vs = append(vs, k+"@v1")
+	}
+	h.plan(planner.Copy, planner.StatusPending, vs...)
+	got = got[:0]
+	for _, w := range h.nextWork(planner.KeyCursor{}, 100) {
+		got = append(got, w.Key)
+	}
+	if !reflect.DeepEqual(got, keys) {
+		t.Errorf("NextWork keys = %q, want %q", got, keys)
+	}
 }

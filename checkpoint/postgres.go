@@ -1,0 +1,305 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// A PostgreSQL checkpoint keeps each job in a schema of its own, named
+// after the job, so that one database holds many jobs and no table names
+// the job. Two advisory locks guard a job: the migration lock, taken by
+// each migration's transaction, and the run lock, held by the one process
+// that runs the job for as long as it runs (the lock file's part on
+// SQLite); a crashed process's session ends and its lock with it.
+
+// IsPostgres reports whether --db names a PostgreSQL database rather than
+// an SQLite file.
+func IsPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// jobName is what --job accepts: it becomes part of a schema name.
+var jobName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,49}$`)
+
+// schemaPrefix starts the name of every job's schema.
+const schemaPrefix = "s3backfill_"
+
+// pgJob is what a PostgreSQL checkpoint knows of its job and server.
+type pgJob struct {
+	name        string
+	schema      string
+	where       string    // the URL without its password, for messages
+	runLock     int64     // advisory lock held while a process runs the job
+	migrateLock int64     // advisory lock of the job's migrations
+	held        *sql.Conn // the session holding runLock; nil for a reader
+	pool        *sql.DB   // the pool held is from
+}
+
+// lockKey is an advisory lock's key for what.
+func lockKey(what string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(what))
+	return int64(h.Sum64())
+}
+
+// pgConfig parses a PostgreSQL URL (libpq's environment variables such as
+// PGPASSWORD and the password file fill what it leaves out) for job's
+// schema. Errors never carry the password.
+func pgConfig(rawURL, job string) (*pgx.ConnConfig, *pgJob, error) {
+	if !jobName.MatchString(job) {
+		return nil, nil, fmt.Errorf("--job %q: a job name is 1 to 50 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit", job)
+	}
+	if _, err := url.Parse(rawURL); err != nil {
+		why := "it does not parse"
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			why = uerr.Err.Error() // without the URL, which holds the password
+		}
+		return nil, nil, fmt.Errorf("--db: not a PostgreSQL URL (%s); the form is postgres://user:password@host:port/database?sslmode=…",
+			scrub(why, rawURL))
+	}
+	where := redactURL(rawURL)
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--db %s: %s", where, scrub(err.Error(), rawURL))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 15 * time.Second
+	}
+	schema := schemaPrefix + job
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["search_path"] = quoteIdent(schema)
+	host, _ := os.Hostname()
+	cfg.RuntimeParams["application_name"] = fmt.Sprintf("s3backfill %s pid %d", host, os.Getpid())
+	return cfg, &pgJob{
+		name: job, schema: schema, where: where,
+		runLock: lockKey("s3backfill run " + schema), migrateLock: lockKey("s3backfill migrate " + schema),
+	}, nil
+}
+
+// OpenPostgres opens (creating if needed) job's checkpoint in the
+// PostgreSQL database at rawURL for a run: it takes the job's run lock
+// (one process per job), creates the job's schema and applies pending
+// migrations.
+func OpenPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
+	db, err := openPostgres(ctx, rawURL, job)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.lockJob(ctx); err != nil {
+		db.closePools()
+		return nil, err
+	}
+	if err := db.inMigration(ctx, func(tx *txn) error {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)`, db.pg.schema).Scan(&exists); err != nil {
+			return err
+		}
+		db.created = !exists
+		_, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(db.pg.schema))
+		return err
+	}); err != nil {
+		db.closePools()
+		return nil, db.pgErr("create the job's schema", err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.closePools()
+		return nil, db.pgErr("migrate", err)
+	}
+	return db, nil
+}
+
+// OpenPostgresReader opens job's checkpoint for reading (status, report)
+// while a run may be writing it.
+func OpenPostgresReader(ctx context.Context, rawURL, job string) (*DB, error) {
+	db, err := openPostgres(ctx, rawURL, job)
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.tables
+		WHERE table_schema = ? AND table_name = 'job'`, db.pg.schema).Scan(&n); err != nil {
+		db.closePools()
+		return nil, db.pgErr("look for the job", err)
+	}
+	if n == 0 {
+		jobs, _ := db.jobs(ctx)
+		db.closePools()
+		if len(jobs) == 0 {
+			return nil, fmt.Errorf("%s holds no s3backfill job", db.pg.where)
+		}
+		return nil, fmt.Errorf("%s holds no job %q; it holds: %s", db.pg.where, job, strings.Join(jobs, ", "))
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
+	cfg, pj, err := pgConfig(rawURL, job)
+	if err != nil {
+		return nil, err
+	}
+	w := stdlib.OpenDB(*cfg)
+	w.SetMaxOpenConns(4)
+	r := stdlib.OpenDB(*cfg)
+	r.SetMaxOpenConns(4)
+	db := &DB{w: &conn{DB: w, d: postgres}, r: &conn{DB: r, d: postgres}, d: postgres, pg: pj, path: pj.where + " --job " + job,
+		now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+5*time.Second)
+	defer cancel()
+	if err := w.PingContext(pingCtx); err != nil {
+		db.closePools()
+		return nil, db.pgErr("connect", err)
+	}
+	return db, nil
+}
+
+// lockJob takes the job's run lock on a session of its own, or says who
+// holds it.
+func (db *DB) lockJob(ctx context.Context) error {
+	pool := db.w.DB
+	c, err := pool.Conn(ctx)
+	if err != nil {
+		return db.pgErr("connect", err)
+	}
+	// A process that has just ended (or been killed) may hold the lock
+	// for a moment more, until the server has ended its session.
+	var ok bool
+	for wait := time.Now().Add(lockGrace); ; {
+		if err := c.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, db.pg.runLock).Scan(&ok); err != nil {
+			c.Close()
+			return db.pgErr("lock the job", err)
+		}
+		if ok || time.Now().After(wait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			c.Close()
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if !ok {
+		holder := "unknown"
+		_ = c.QueryRowContext(ctx, `SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '')
+			FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1`,
+			uint32(uint64(db.pg.runLock)>>32), uint32(uint64(db.pg.runLock))).Scan(&holder)
+		c.Close()
+		return fmt.Errorf("another s3backfill process (%s) is running job %q in %s; wait for it or stop it",
+			holder, db.pg.name, db.pg.where)
+	}
+	db.pg.held, db.pg.pool = c, pool
+	return nil
+}
+
+// lockGrace is how long lockJob waits for a lock held by another
+// session before it reports the holder.
+const lockGrace = 3 * time.Second
+
+// jobs lists the jobs the database holds.
+func (db *DB) jobs(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT table_schema FROM information_schema.tables
+		WHERE table_name = 'job' AND starts_with(table_schema, ?) ORDER BY 1`, schemaPrefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.TrimPrefix(s, schemaPrefix))
+	}
+	return out, rows.Err()
+}
+
+// closePools closes the connections, which releases the run lock.
+func (db *DB) closePools() error {
+	var err error
+	if db.pg != nil && db.pg.held != nil {
+		err = db.pg.held.Close() // the session ends, and the lock with it
+		db.pg.held = nil
+	}
+	return errors.Join(err, db.r.Close(), db.w.Close())
+}
+
+// pgErr says what failed where, in words a user can act on, never with
+// the password.
+func (db *DB) pgErr(what string, err error) error {
+	msg := err.Error()
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "28P01":
+		msg = "the password was refused (check the URL's password, PGPASSWORD or the password file)"
+	case errors.As(err, &pgErr) && pgErr.Code == "3D000":
+		msg = pgErr.Message + " (create it, or name another database in the URL)"
+	case errors.As(err, &pgErr):
+		msg = pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
+	case what == "connect":
+		msg += " (is PostgreSQL running there, and reachable from this machine?)"
+	}
+	return fmt.Errorf("checkpoint %s (job %s): %s: %s", db.pg.where, db.pg.name, what, msg)
+}
+
+// redactURL is rawURL without its password.
+func redactURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "the PostgreSQL URL given (unparsable)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// scrub takes the password of rawURL out of msg.
+func scrub(msg, rawURL string) string {
+	var pws []string
+	if u, err := url.Parse(rawURL); err == nil {
+		pws = append(pws, passwordOf(u), u.Query().Get("password"))
+	} else if m := userinfoPassword.FindStringSubmatch(rawURL); m != nil {
+		pws = append(pws, m[1]) // what would be the password, were the URL valid
+	}
+	for _, pw := range pws {
+		if pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// userinfoPassword finds the password in a URL that does not parse.
+var userinfoPassword = regexp.MustCompile(`^[a-z]+://[^:/@]*:([^@]*)@`)
+
+func passwordOf(u *url.URL) string {
+	pw, _ := u.User.Password()
+	return pw
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
