@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,28 +43,17 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 		return nil, err
 	}
 	ctx := c.Context
-	path, err := dbPath(c)
-	if err != nil {
-		return nil, err
-	}
-	_, statErr := os.Stat(path)
-	isNew := errors.Is(statErr, os.ErrNotExist)
-	db, err := checkpoint.Open(ctx, path)
+	db, err := checkpoint.OpenTarget(ctx, target(c))
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*session, error) {
-		db.Close()
-		if isNew { // nothing was stored: leave no empty checkpoint behind
-			for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
-				os.Remove(path + suffix)
-			}
-		}
+		db.Discard(ctx) // a checkpoint made now holds nothing: none is left behind
 		return nil, err
 	}
 	spec, found, err := job.StoredSpec(ctx, db)
 	if err != nil {
-		return fail(fmt.Errorf("checkpoint %s: %w", path, err))
+		return fail(fmt.Errorf("checkpoint %s: %w", db.Path(), err))
 	}
 	if err := applyFlags(c, &spec, found); err != nil {
 		return fail(err)
@@ -242,20 +230,13 @@ func cmdCleanup(c *cli.Context, s *session, stdout io.Writer) error {
 // openReader opens an existing checkpoint for status and report, which
 // need no S3 client and may run while a run writes it.
 func openReader(c *cli.Context) (*checkpoint.DB, job.Spec, error) {
-	path, err := dbPath(c)
-	if err != nil {
-		return nil, job.Spec{}, err
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, job.Spec{}, job.Usagef("--db %s: %v", path, errors.Unwrap(err))
-	}
-	db, err := checkpoint.OpenReader(c.Context, path)
+	db, err := checkpoint.OpenTargetReader(c.Context, target(c))
 	if err != nil {
 		return nil, job.Spec{}, err
 	}
 	spec, found, err := job.StoredSpec(c.Context, db)
 	if err == nil && !found {
-		err = fmt.Errorf("checkpoint %s holds no job yet", path)
+		err = fmt.Errorf("checkpoint %s holds no job yet", db.Path())
 	}
 	if err != nil {
 		db.Close()

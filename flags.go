@@ -3,34 +3,37 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/job"
 	"github.com/s3backfill/s3backfill/internal/s3client"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-func dbFlag() cli.Flag {
+func dbFlags() []cli.Flag {
 	// Not Required: urfave/cli reports a missing required flag as a plain
-	// error; dbPath makes it a usage error (exit 2).
-	return &cli.StringFlag{Name: "db", Usage: "the job's checkpoint `FILE` (SQLite); created by the first run (required)"}
+	// error; checkpoint makes it a usage error (exit 2).
+	return []cli.Flag{
+		&cli.StringFlag{Name: "db", Usage: "the job's checkpoint: an SQLite `FILE`, created by the first run, " +
+			"or a postgres://user@host/database URL (required)"},
+		&cli.StringFlag{Name: "job", Usage: "the job's `NAME` in a PostgreSQL --db (default: derived from --source and --dest, " +
+			"or the database's only job)"},
+	}
 }
 
-// dbPath is the --db flag, which every command needs.
-func dbPath(c *cli.Context) (string, error) {
-	p := c.String("db")
-	if p == "" {
-		return "", job.Usagef("--db FILE is needed: the job's checkpoint")
-	}
-	return p, nil
+// target is the checkpoint --db and --job name.
+func target(c *cli.Context) checkpoint.Target {
+	return checkpoint.Target{DB: c.String("db"), Job: c.String("job"), Source: c.String("source"), Dest: c.String("dest")}
 }
 
 func jobFlags() []cli.Flag {
-	return []cli.Flag{
-		dbFlag(),
+	// Clipped: each command appends flags of its own to a copy.
+	return slices.Clip(append(dbFlags(),
 		&cli.StringFlag{Name: "source", Usage: "source `s3://BUCKET[/PREFIX]`"},
 		&cli.StringFlag{Name: "dest", Usage: "destination `s3://BUCKET[/PREFIX]`; the source prefix is replaced by this one"},
 		&cli.StringFlag{Name: "keys", Usage: "SSE-C key `FILE` (JSON); keys are read from it on every run, never stored"},
@@ -69,7 +72,7 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "encryption", Usage: "only versions encrypted as `TYPES`: NOT-SSE,SSE-S3,SSE-KMS,DSSE-KMS,SSE-C", Category: "Selection"},
 		&cli.StringFlag{Name: "replication-status", Usage: "only versions with these x-amz-replication-status `VALUES`: NONE,PENDING,FAILED,COMPLETED,REPLICA", Category: "Selection"},
 		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
-	}
+	))
 }
 
 // applyFlags writes the flags given on this command line over s. The
@@ -90,8 +93,8 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 		}
 		v := c.String(f.name)
 		if existing && *f.dst != "" && *f.dst != v {
-			return job.Usagef("--db %s is the job %s -> %s; it cannot change its --%s (use another --db for a new job)",
-				c.String("db"), s.Source, s.Dest, f.name)
+			return job.Usagef("this checkpoint holds the job %s -> %s; it cannot change its --%s "+
+				"(a new job needs another --db file, or another --job in PostgreSQL)", s.Source, s.Dest, f.name)
 		}
 		*f.dst = v
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/job"
 )
 
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var ue job.UsageError
+	var de checkpoint.UsageError
 	var fe job.FailedVersionsError
 	var me job.MismatchError
 	switch {
@@ -76,8 +78,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	case errors.As(err, &me):
 		fmt.Fprintln(stderr, "s3backfill:", me.Error())
 		return exitFailed
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "s3backfill: error:", ue.Error())
+	case errors.As(err, &ue), errors.As(err, &de):
+		fmt.Fprintln(stderr, "s3backfill: error:", err)
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "s3backfill: interrupted; the checkpoint is consistent: rerun the same command (or s3backfill run --db FILE) to resume")
@@ -128,13 +130,12 @@ rerun: it resumes, and later runs copy only versions created since.
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdVerify(c, s, stdout) })),
 			command("cleanup", "abort the unfinished multipart uploads this job started; list other incomplete uploads under the destination", jobFlags,
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdCleanup(c, s, stdout) })),
-			command("status", "print counts by status and encryption", []cli.Flag{dbFlag()},
+			command("status", "print counts by status and encryption", dbFlags(),
 				func(c *cli.Context) error { return cmdStatus(c, stdout) }),
-			command("report", "write the CSV completion report", []cli.Flag{
-				dbFlag(),
+			command("report", "write the CSV completion report", append(dbFlags(),
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 				&cli.BoolFlag{Name: "failed-only", Usage: "only the failed versions"},
-			}, func(c *cli.Context) error { return cmdReport(c, stdout) }),
+			), func(c *cli.Context) error { return cmdReport(c, stdout) }),
 		},
 	}
 	for _, cmd := range app.Commands {

@@ -71,7 +71,7 @@ func TestUsageErrors(t *testing.T) {
 		{"key file", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", badKeys}, base...), `entry 2 (id "b"): replica_key names no entry`},
 		{"missing key file", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--keys", filepath.Join(dir, "none.json")}, base...), "key file"},
 		{"unknown flag", nil, []string{"run", "--db", db, "--frobnicate"}, "frobnicate"},
-		{"no db", nil, []string{"status"}, "--db FILE is needed: the job's checkpoint"},
+		{"no db", nil, []string{"status"}, "--db is needed: the job's checkpoint"},
 		{"threshold above 5GiB", nil, append([]string{"run", "--source", "s3://s", "--dest", "s3://d", "--multipart-threshold", "6GiB"}, base...),
 			"--multipart-threshold must be between 5MiB (S3's smallest part) and 5GiB"},
 		{"empty replication configuration", nil, append([]string{"run", "--source", "s3://s", "--replication-config", emptyFile}, base...),

@@ -190,18 +190,12 @@ func TestBackfillEndToEnd(t *testing.T) {
 	kmsReplica := lab.KMSKeys[3]
 	var out outputs
 
-	first := tool(t, lab, &out, "run", "--source", "s3://"+src, "--dest", "s3://"+dst, "--db", db,
-		"--keys", keyFile, "--report", report, "--endpoint-url", lab.Endpoint,
-		"--replicate-kms", "--replica-kms-key-id", kmsReplica, "--delete-markers",
-		"--multipart-threshold", "5MiB", "--part-size", "5MiB", "--workers", "8", "--log-level", "debug")
+	first := tool(t, lab, &out, append([]string{"run", "--dest", "s3://" + dst, "--db", db, "--report", report},
+		w.runFlags(lab, src, keyFile, kmsReplica)...)...)
 	if first.code != 3 {
 		t.Fatalf("first run: exit %d, want 3 (the unknown-key versions fail)\n%s", first.code, first)
 	}
-	expect := w.expect(true, kmsReplica, true)
-	rep := readDestReport(t, report)
-	rep.checkShape(t, w.total())
-	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: expect, report: rep})
-	checkMultipartReplicas(t, c, dst, w, "big/plain.bin", "big/kms.bin", "Tax/big-ssec.bin")
+	expect := w.checkBackfill(t, c, dst, report, kmsReplica)
 
 	// A second run copies nothing: the destination is unchanged.
 	before := listVersions(t, c, dst)
@@ -213,7 +207,7 @@ func TestBackfillEndToEnd(t *testing.T) {
 		t.Errorf("the second run changed the destination:\nbefore %v\nafter  %v", before, after)
 	}
 	// Its report says the same as the first's.
-	rep = readDestReport(t, report)
+	rep := readDestReport(t, report)
 	rep.checkShape(t, w.total())
 	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: expect, report: rep})
 
@@ -231,6 +225,27 @@ func TestBackfillEndToEnd(t *testing.T) {
 	matches, _ := filepath.Glob(db + "*")
 	files = append(files, matches...)
 	checkNoSecrets(t, w.customerKeys(), files, out.all.Bytes())
+}
+
+// runFlags are the flags of the full world's backfill, but for its
+// destination and checkpoint: every encryption replicated, KMS replicas
+// under kmsReplica, delete markers, multipart copies.
+func (w *fullWorld) runFlags(lab *labenv.Lab, src, keyFile, kmsReplica string) []string {
+	return []string{"--source", "s3://" + src, "--keys", keyFile, "--endpoint-url", lab.Endpoint,
+		"--replicate-kms", "--replica-kms-key-id", kmsReplica, "--delete-markers",
+		"--multipart-threshold", "5MiB", "--part-size", "5MiB", "--workers", "8", "--log-level", "debug"}
+}
+
+// checkBackfill checks the replicas in dst and the report of a run with
+// runFlags; it returns what was expected of each version.
+func (w *fullWorld) checkBackfill(t *testing.T, c *s3.Client, dst, report, kmsReplica string) func(*srcVersion) expectation {
+	t.Helper()
+	expect := w.expect(true, kmsReplica, true)
+	rep := readDestReport(t, report)
+	rep.checkShape(t, w.total())
+	checkReplicas(t, w.world, c, replicaCheck{dest: dst, expect: expect, report: rep})
+	checkMultipartReplicas(t, c, dst, w, "big/plain.bin", "big/kms.bin", "Tax/big-ssec.bin")
+	return expect
 }
 
 // customerKeys are the SSE-C keys of the full world, the one not in the
