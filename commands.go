@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -107,7 +108,7 @@ func cmdRun(c *cli.Context, s *session, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("scan: %w", err)
 	}
-	s.log.Info("scan done", "listed", st.Seen, "new", st.Added)
+	s.log.Info("scan done", "listed", st.Seen, "new", st.Added, "by", cmp.Or(st.By, "this process"))
 	if err := s.Plan(ctx); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
@@ -258,6 +259,18 @@ func cmdStatus(c *cli.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "job: %s\n", spec.Describe())
 	if err := writeCounts(stdout, st.Counts, false); err != nil {
 		return err
+	}
+	for i, w := range st.Workers {
+		if i == 0 {
+			fmt.Fprintln(stdout, "workers:")
+		}
+		state := "gone"
+		if w.Alive {
+			state = "alive"
+		}
+		fmt.Fprintf(stdout, "  %s  %s %s, host %s pid %d, started %s, heartbeat %s ago, %d key(s) held, %d S3 requests, %.0f/s\n",
+			w.ID, state, w.Command, w.Host, w.PID, w.StartedAt.UTC().Format(time.RFC3339), time.Since(w.Heartbeat).Round(time.Second),
+			w.Keys, w.Requests, w.Rate)
 	}
 	last := st.LastRun
 	if last == nil {

@@ -23,12 +23,15 @@ func dbFlags() []cli.Flag {
 			"or a postgres://user@host/database URL (required)"},
 		&cli.StringFlag{Name: "job", Usage: "the job's `NAME` in a PostgreSQL --db (default: derived from --source and --dest, " +
 			"or the database's only job)"},
+		&cli.DurationFlag{Name: "lease", Usage: "PostgreSQL: how long a worker's keys stay its own after its last heartbeat; " +
+			"a worker gone longer is replaced", Value: checkpoint.DefaultLease},
 	}
 }
 
 // target is the checkpoint --db and --job name.
 func target(c *cli.Context) checkpoint.Target {
-	return checkpoint.Target{DB: c.String("db"), Job: c.String("job"), Source: c.String("source"), Dest: c.String("dest")}
+	return checkpoint.Target{DB: c.String("db"), Job: c.String("job"), Source: c.String("source"), Dest: c.String("dest"),
+		Lease: c.Duration("lease")}
 }
 
 func jobFlags() []cli.Flag {

@@ -28,7 +28,8 @@ type DB struct {
 	r    *conn
 	d    dialect
 	lock *os.File // SQLite: held by the one process that may write
-	pg   *pgJob   // PostgreSQL: the job's schema and its lock
+	pg   *pgJob   // PostgreSQL: the job's schema
+	wk   *worker  // PostgreSQL, for a run: this process as one of the job's workers
 	path string
 	now  func() time.Time
 	// created: this process created the checkpoint (see Discard).
@@ -149,7 +150,13 @@ func (db *DB) Path() string { return db.path }
 // Close flushes the outcomes recorded, closes both pools and releases the
 // job's lock.
 func (db *DB) Close() error {
-	err := errors.Join(db.stopRecorder(), db.closePools())
+	err := db.stopRecorder()
+	if db.wk != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = errors.Join(err, db.deregister(ctx))
+		cancel()
+	}
+	err = errors.Join(err, db.closePools())
 	if db.lock != nil {
 		err = errors.Join(err, db.lock.Close())
 	}

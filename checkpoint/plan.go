@@ -13,26 +13,10 @@ import (
 // their plan until the copy phase has settled them. Each row says whether a
 // newer version of its key is already replicated (NewerReplicated).
 func (db *DB) PlanPage(ctx context.Context, afterID int64, limit int) ([]planner.Row, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+db.rowColumns+`,
-		EXISTS (SELECT 1 FROM versions n WHERE n.dest = v.dest AND n.key = v.key AND n.status = 'succeeded'
-		        AND (n.scan_no > v.scan_no OR (n.scan_no = v.scan_no AND n.rank < v.rank)))
+	out, err := collectPlan(db.r.QueryContext(ctx, `SELECT `+db.rowColumns+`, `+newerReplicated+`
 		FROM versions v
-		WHERE id > ? AND status IN ('pending', 'failed', 'skipped') ORDER BY id LIMIT ?`, afterID, limit)
+		WHERE id > ? AND status IN ('pending', 'failed', 'skipped') ORDER BY id LIMIT ?`, afterID, limit))
 	if err != nil {
-		return nil, fmt.Errorf("read rows to plan: %w", err)
-	}
-	defer rows.Close()
-	var out []planner.Row
-	for rows.Next() {
-		var newer bool
-		r, err := scanRow(rows, &newer)
-		if err != nil {
-			return nil, fmt.Errorf("read rows to plan: %w", err)
-		}
-		r.NewerReplicated = newer
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read rows to plan: %w", err)
 	}
 	return out, nil
@@ -88,6 +72,13 @@ func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 			p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now, p.TaskID); err != nil {
 			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
 		}
+	}
+	ids := make([]int64, len(plans))
+	for i, p := range plans {
+		ids[i] = p.TaskID
+	}
+	if err := db.planned(ctx, tx, ids); err != nil {
+		return fmt.Errorf("save plans: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save plans: %w", err)

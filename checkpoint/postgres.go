@@ -19,10 +19,9 @@ import (
 
 // A PostgreSQL checkpoint keeps each job in a schema of its own, named
 // after the job, so that one database holds many jobs and no table names
-// the job. Two advisory locks guard a job: the migration lock, taken by
-// each migration's transaction, and the run lock, held by the one process
-// that runs the job for as long as it runs (the lock file's part on
-// SQLite); a crashed process's session ends and its lock with it.
+// the job. Each migration's transaction takes the job's advisory lock, so
+// that processes starting at once apply it once. Many processes may run a
+// job together: see shared.go.
 
 // IsPostgres reports whether --db names a PostgreSQL database rather than
 // an SQLite file.
@@ -87,7 +86,7 @@ func pgConfig(rawURL, job string) (*pgx.ConnConfig, *pgJob, error) {
 	cfg.RuntimeParams["application_name"] = fmt.Sprintf("s3backfill %s pid %d", host, os.Getpid())
 	return cfg, &pgJob{
 		name: job, schema: schema, where: where,
-		runLock: lockKey("s3backfill run " + schema), migrateLock: lockKey("s3backfill migrate " + schema),
+		migrateLock: lockKey("s3backfill migrate " + schema),
 	}, nil
 }
 
@@ -95,13 +94,15 @@ func pgConfig(rawURL, job string) (*pgx.ConnConfig, *pgJob, error) {
 // PostgreSQL database at rawURL for a run: it takes the job's run lock
 // (one process per job), creates the job's schema and applies pending
 // migrations.
-func OpenPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
+func OpenPostgres(ctx context.Context, rawURL, job string, lease time.Duration) (*DB, error) {
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	if lease < time.Second {
+		return nil, usagef("--lease %s: a lease shorter than a second would run out between heartbeats", lease)
+	}
 	db, err := openPostgres(ctx, rawURL, job)
 	if err != nil {
-		return nil, err
-	}
-	if err := db.lockJob(ctx); err != nil {
-		db.closePools()
 		return nil, err
 	}
 	if err := db.inMigration(ctx, func(tx *txn) error {
@@ -119,6 +120,10 @@ func OpenPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.closePools()
 		return nil, db.pgErr("migrate", err)
+	}
+	if err := db.register(ctx, lease); err != nil {
+		db.closePools()
+		return nil, err
 	}
 	return db, nil
 }
@@ -167,50 +172,6 @@ func openPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
 	return db, nil
 }
 
-// lockJob takes the job's run lock on a session of its own, or says who
-// holds it.
-func (db *DB) lockJob(ctx context.Context) error {
-	pool := db.w.DB
-	c, err := pool.Conn(ctx)
-	if err != nil {
-		return db.pgErr("connect", err)
-	}
-	// A process that has just ended (or been killed) may hold the lock
-	// for a moment more, until the server has ended its session.
-	var ok bool
-	for wait := time.Now().Add(lockGrace); ; {
-		if err := c.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, db.pg.runLock).Scan(&ok); err != nil {
-			c.Close()
-			return db.pgErr("lock the job", err)
-		}
-		if ok || time.Now().After(wait) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			c.Close()
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if !ok {
-		holder := "unknown"
-		_ = c.QueryRowContext(ctx, `SELECT a.application_name || COALESCE(' from ' || host(a.client_addr), '')
-			FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1`,
-			uint32(uint64(db.pg.runLock)>>32), uint32(uint64(db.pg.runLock))).Scan(&holder)
-		c.Close()
-		return fmt.Errorf("another s3backfill process (%s) is running job %q in %s; wait for it or stop it",
-			holder, db.pg.name, db.pg.where)
-	}
-	db.pg.held, db.pg.pool = c, pool
-	return nil
-}
-
-// lockGrace is how long lockJob waits for a lock held by another
-// session before it reports the holder.
-const lockGrace = 3 * time.Second
-
 // jobs lists the jobs the database holds.
 func (db *DB) jobs(ctx context.Context) ([]string, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT table_schema FROM information_schema.tables
@@ -232,12 +193,7 @@ func (db *DB) jobs(ctx context.Context) ([]string, error) {
 
 // closePools closes the connections, which releases the run lock.
 func (db *DB) closePools() error {
-	var err error
-	if db.pg != nil && db.pg.held != nil {
-		err = db.pg.held.Close() // the session ends, and the lock with it
-		db.pg.held = nil
-	}
-	return errors.Join(err, db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.w.Close())
 }
 
 // pgErr says what failed where, in words a user can act on, never with

@@ -32,7 +32,25 @@ func TestConformancePostgres(t *testing.T) {
 		},
 		Open:  func(t *testing.T, name string) job.Store { return openPostgresConformance(t, pg, name) },
 		Close: func(s job.Store) error { return s.(*DB).Close() },
-		Crash: func(s job.Store) error { return s.(*DB).crash() },
+		// A killed worker, whose lease then runs out before the next run.
+		Crash:  func(s job.Store) error { return errors.Join(expireWorker(s.(*DB)), s.(*DB).crash()) },
+		Shared: true,
+	})
+}
+
+// expireWorker makes db's worker gone, as its lease running out would.
+func expireWorker(db *DB) error {
+	ctx := context.Background()
+	return db.inTx(ctx, func(tx *txn) error {
+		for _, q := range []string{`UPDATE workers SET expires_at = now() - interval '1 second' WHERE id = ?`,
+			`UPDATE key_leases SET expires_at = now() - interval '1 second' WHERE worker = ?`,
+			`UPDATE versions SET plan_expires = now() - interval '1 second' WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
+			`UPDATE passes SET scan_expires = now() - interval '1 second' WHERE scanner = ?`} {
+			if _, err := tx.ExecContext(ctx, q, db.wk.id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -68,7 +86,7 @@ func dropJob(t *testing.T, pg, name string) {
 
 func openPostgresConformance(t *testing.T, pg, name string) *DB {
 	t.Helper()
-	db, err := OpenPostgres(context.Background(), pg, name)
+	db, err := OpenPostgres(context.Background(), pg, name, 0)
 	if err != nil {
 		t.Fatalf("OpenPostgres: %v", err)
 	}
@@ -76,36 +94,48 @@ func openPostgresConformance(t *testing.T, pg, name string) *DB {
 	return db
 }
 
-// TestPostgresOneRunPerJob: a second process opening a job that runs is
-// refused, told who runs it; another job in the same database is not.
-func TestPostgresOneRunPerJob(t *testing.T) {
+// TestPostgresWorkersJoinAPass: processes opening a job together are its
+// workers, in one pass; one that opens it alone begins the next pass.
+func TestPostgresWorkersJoinAPass(t *testing.T) {
 	pg := labPostgres(t)
 	ctx := context.Background()
 	name := newJobName(t, pg)
-	first, err := OpenPostgres(ctx, pg, name)
-	if err != nil {
-		t.Fatal(err)
+	open := func() *DB {
+		t.Helper()
+		db, err := OpenPostgres(ctx, pg, name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
 	}
-	_, err = OpenPostgres(ctx, pg, name)
+	first, second := open(), open()
+	if first.wk.pass != 1 || second.wk.pass != 1 || first.wk.id == second.wk.id {
+		t.Errorf("two workers opened together: passes %d and %d, ids %s and %s; want pass 1, two ids",
+			first.wk.pass, second.wk.pass, first.wk.id, second.wk.id)
+	}
+	ws, err := first.Workers(ctx)
 	host, _ := os.Hostname()
-	if err == nil || !strings.Contains(err.Error(), "another s3backfill process") ||
-		!strings.Contains(err.Error(), fmt.Sprintf("%s pid %d", host, os.Getpid())) || !strings.Contains(err.Error(), name) {
-		t.Errorf("second open of a running job = %v, want it refused naming the holder", err)
-	}
-	other, err := OpenPostgres(ctx, pg, newJobName(t, pg))
-	if err != nil {
-		t.Errorf("another job in the same database: %v", err)
-	} else {
-		other.Close()
+	if err != nil || len(ws) != 2 || !ws[0].Alive || !ws[1].Alive || ws[0].Host != host || ws[0].PID != os.Getpid() {
+		t.Errorf("Workers = %+v, %v; want both alive, this host and pid", ws, err)
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := OpenPostgres(ctx, pg, name)
-	if err != nil {
-		t.Fatalf("open after the first closed: %v", err)
+	ws, err = second.Workers(ctx)
+	if err != nil || len(ws) != 2 || !ws[0].Alive || ws[0].ID != second.wk.id || ws[1].Alive {
+		t.Errorf("Workers after the first closed = %+v, %v; want the second alive, then the first stopped", ws, err)
 	}
-	again.Close()
+	third := open() // the second still runs: same pass
+	if third.wk.pass != 1 {
+		t.Errorf("a worker joining a live one: pass %d, want 1", third.wk.pass)
+	}
+	second.Close()
+	third.Close()
+	fourth := open()
+	defer fourth.Close()
+	if fourth.wk.pass != 2 {
+		t.Errorf("a worker opening the job alone: pass %d, want 2", fourth.wk.pass)
+	}
 }
 
 // TestPostgresMigrationsOnce: processes that start on a new job at the same
@@ -191,7 +221,7 @@ func TestPostgresBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			db, err := OpenPostgres(cctx, c.url, c.job)
+			db, err := OpenPostgres(cctx, c.url, c.job, 0)
 			if err == nil {
 				db.Close()
 				t.Fatal("opened")
@@ -210,7 +240,7 @@ func TestPostgresBadInput(t *testing.T) {
 
 	t.Run("reader of a job the database does not hold", func(t *testing.T) {
 		name := newJobName(t, pg)
-		db, err := OpenPostgres(ctx, pg, name)
+		db, err := OpenPostgres(ctx, pg, name, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

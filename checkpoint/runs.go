@@ -19,6 +19,11 @@ func (db *DB) BeginRun(ctx context.Context, command string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("record run: %w", err)
 	}
+	if db.wk != nil {
+		if _, err := db.w.ExecContext(ctx, `UPDATE workers SET command = ?, run_no = ? WHERE id = ?`, command, no, db.wk.id); err != nil {
+			return 0, fmt.Errorf("record run: %w", err)
+		}
+	}
 	return no, nil
 }
 

@@ -47,8 +47,18 @@ type Scan struct {
 // key are committed together; when list fails, the keys it added so far
 // are kept (a rescan adds only the rest), except the last one, which may
 // be incomplete, and its error is returned. Not safe for concurrent use
-// with another scan.
+// with another scan. On PostgreSQL, a worker's first RecordScan is its
+// pass's scan: made once, by the first worker to ask, while the others
+// wait for it and get its counts (ScanStats.By); a second one lists again.
 func (db *DB) RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error) {
+	if db.wk != nil && !db.wk.scanned {
+		db.wk.scanned = true
+		return db.sharedScan(ctx, func() (planner.ScanStats, error) { return db.recordScan(ctx, dests, list) })
+	}
+	return db.recordScan(ctx, dests, list)
+}
+
+func (db *DB) recordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error) {
 	s, err := db.BeginScan(ctx, dests)
 	if err != nil {
 		return planner.ScanStats{}, err

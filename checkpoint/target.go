@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Target is the checkpoint the command line names: --db (an SQLite file,
@@ -17,6 +18,9 @@ type Target struct {
 	Job string // PostgreSQL only; "" = derived from Source and Dest, else the database's only job
 	// Source and Dest, as given now (maybe ""), name a new job.
 	Source, Dest string
+	// Lease is how long a PostgreSQL worker's claims outlive its last
+	// heartbeat (0: DefaultLease).
+	Lease time.Duration
 }
 
 // UsageError is a --db or --job the user must change.
@@ -46,7 +50,7 @@ func OpenTarget(ctx context.Context, t Target) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return OpenPostgres(ctx, t.DB, job)
+	return OpenPostgres(ctx, t.DB, job, t.Lease)
 }
 
 // OpenTargetReader opens t's existing checkpoint for status and report.
@@ -139,8 +143,19 @@ func (db *DB) Discard(ctx context.Context) error {
 		return db.Close()
 	}
 	if db.pg != nil {
-		_, err := db.w.ExecContext(ctx, `DROP SCHEMA `+quoteIdent(db.pg.schema)+` CASCADE`)
-		return errors.Join(err, db.Close())
+		err := db.stopRecorder()
+		others := 1
+		if db.wk != nil {
+			err = errors.Join(err, db.deregister(ctx))
+			err = errors.Join(err, db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM workers
+				WHERE expires_at > now() AND stopped_at IS NULL`).Scan(&others))
+			db.wk = nil
+		}
+		if others == 0 { // no other process has joined the job meanwhile
+			_, derr := db.w.ExecContext(ctx, `DROP SCHEMA `+quoteIdent(db.pg.schema)+` CASCADE`)
+			err = errors.Join(err, derr)
+		}
+		return errors.Join(err, db.closePools())
 	}
 	err := db.Close()
 	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {

@@ -15,7 +15,12 @@ import (
 // workRows selects the rows NextWork hands out. The partial index
 // versions_work has exactly this WHERE (see 0001_init.sql): keep them equal
 // (a test checks).
-var workRows = `status IN ('pending', 'copying', 'failed') AND action IN ` + copyActions
+var workRows = workWhere("")
+
+// workWhere is workRows for the columns of alias ("v." for versions v).
+func workWhere(alias string) string {
+	return alias + `status IN ('pending', 'copying', 'failed') AND ` + alias + `action IN ` + copyActions
+}
 
 // CountWork is the number and bytes of rows with a copy to do.
 func (db *DB) CountWork(ctx context.Context) (rows, bytes int64, err error) {
@@ -35,24 +40,21 @@ func (db *DB) NextWork(ctx context.Context, after planner.KeyCursor, limit int) 
 	if err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
-	var pairs []any
-	for krows.Next() {
-		var d, k string
-		if err := krows.Scan(&d, &k); err != nil {
-			krows.Close()
-			return nil, fmt.Errorf("read work: %w", err)
-		}
-		pairs = append(pairs, d, k)
-	}
-	krows.Close()
-	if err := krows.Err(); err != nil {
+	pairs, err := scanPairs(krows)
+	if err != nil {
 		return nil, fmt.Errorf("read work: %w", err)
 	}
+	return db.keysWork(ctx, db.r, pairs)
+}
+
+// keysWork is NextWork's answer for the (destination, key) pairs, read
+// through c.
+func (db *DB) keysWork(ctx context.Context, c *conn, pairs []any) ([]planner.KeyWork, error) {
 	if len(pairs) == 0 {
 		return nil, nil
 	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(pairs)/2), ", ")
-	qrows, err := db.r.QueryContext(ctx, `SELECT `+db.rowColumns+`,
+	qrows, err := c.QueryContext(ctx, `SELECT `+db.rowColumns+`,
 		EXISTS (SELECT 1 FROM uploads u WHERE u.row_id = versions.id)
 		FROM versions WHERE (dest, key) IN (VALUES `+values+`) ORDER BY `+versionOrder, pairs...)
 	if err != nil {
@@ -115,6 +117,9 @@ func (db *DB) Claim(ctx context.Context, ids []int64) error {
 // writer's error once a commit has failed: the run must stop, the
 // checkpoint is still consistent. Safe for concurrent use.
 func (db *DB) Record(o planner.Outcome) error {
+	if err := db.leaseErr(); err != nil {
+		return err
+	}
 	r := db.recorder()
 	if err := r.Err(); err != nil {
 		return err
@@ -190,6 +195,10 @@ func (db *DB) crash() error {
 		r.lost.Store(true)
 		close(r.in)
 		<-r.done
+	}
+	if db.wk != nil { // the heartbeat dies with the process; the leases stay until they run out
+		close(db.wk.stop)
+		<-db.wk.done
 	}
 	err := db.closePools()
 	if db.lock != nil {
@@ -289,6 +298,9 @@ func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.TaskID); err != nil {
 			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
 		}
+	}
+	if err := db.settle(ctx, tx, batch); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("record outcomes: %w", err)

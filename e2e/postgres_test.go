@@ -101,7 +101,7 @@ func TestBackfillOnPostgres(t *testing.T) {
 		t.Fatalf("run on SQLite: exit %d, want 3\n%s", r.code, r)
 	}
 	if a, b := reportContent(t, pgReport, dstPG), reportContent(t, fileReport, dstFile); a != b {
-		t.Errorf("the PostgreSQL and SQLite reports differ:\n--- postgres\n%s--- sqlite\n%s", a, b)
+		t.Errorf("the PostgreSQL and SQLite reports differ:\n%s", lineDiff(a, b))
 	}
 
 	// A second run, by the job's name only, copies nothing.

@@ -21,7 +21,12 @@ import (
 // each must be durable when it returns. An error from the store stops the
 // run. Every method may be called from many goroutines at once.
 type Store interface {
-	NextWork(ctx context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error)
+	// ClaimKeys returns the next keys to copy after the cursor, up to
+	// limit, each with all its tasks oldest first and the replicas of its
+	// succeeded versions; none when no work is left. A store many
+	// processes share hands each key to one of them (and may ignore the
+	// cursor, which is then its own).
+	ClaimKeys(ctx context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error)
 	Claim(ctx context.Context, ids []int64) error
 	Record(planner.Outcome) error
 
@@ -121,7 +126,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
 	var after planner.KeyCursor
 	for !stopping() {
-		jobs, err := store.NextWork(gctx, after, claimBatch)
+		jobs, err := store.ClaimKeys(gctx, after, claimBatch)
 		if err != nil {
 			g.Wait()
 			return err

@@ -53,7 +53,7 @@ type memStore struct {
 
 var _ Store = (*memStore)(nil)
 
-func (s *memStore) NextWork(_ context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error) {
+func (s *memStore) ClaimKeys(_ context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []planner.KeyWork

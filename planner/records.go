@@ -202,6 +202,23 @@ type Count struct {
 type ScanStats struct {
 	Seen  int64 // versions listed
 	Added int64 // tasks new to the checkpoint (one per new version and destination)
+	// By is the worker that made the scan, when another process sharing
+	// the job made it (this one then listed nothing).
+	By string
+}
+
+// Worker is one process working a job a database shares (PostgreSQL).
+type Worker struct {
+	ID        string // host-pid-random
+	Host      string
+	PID       int
+	Command   string
+	StartedAt time.Time
+	Heartbeat time.Time // the last renewal of its leases
+	Alive     bool      // its lease has not run out and it has not stopped
+	Keys      int64     // keys it holds now
+	Requests  int64     // S3 requests of its run so far
+	Rate      float64   // requests per second lately
 }
 
 // RunStats is the request traffic of one run.

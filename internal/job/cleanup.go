@@ -26,6 +26,20 @@ const clockSkew = 15 * time.Minute
 // them. fn hears of each upload. It returns how many of each it found.
 func (j *Job) Cleanup(ctx context.Context, fn func(PendingUpload)) (aborted, others int, err error) {
 	defer func() { err = j.scrub(err) }()
+	workers, err := j.Store.Workers(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var live int
+	for _, w := range workers {
+		if w.Alive {
+			live++
+		}
+	}
+	if live > 1 { // this process is one of them
+		return 0, 0, Usagef("%d other process(es) work this job now; cleanup would abort the uploads they are copying: "+
+			"run it when they have stopped (s3backfill status lists them)", live-1)
+	}
 	ex, err := j.executor(nil)
 	if err != nil {
 		return 0, 0, err

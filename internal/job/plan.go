@@ -31,7 +31,7 @@ func (j *Job) Plan(ctx context.Context) (err error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, err := j.Store.PlanPage(ctx, after, planPage)
+		page, err := j.Store.ClaimPlan(ctx, after, planPage)
 		if err != nil {
 			return err
 		}

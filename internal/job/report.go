@@ -21,6 +21,7 @@ type RowReader interface {
 	EachRow(ctx context.Context, status planner.Status, fn func(planner.Row) error) error
 	Counts(ctx context.Context) ([]planner.Count, error)
 	LastRun(ctx context.Context) (*planner.RunStats, error)
+	Workers(ctx context.Context) ([]planner.Worker, error)
 }
 
 // reportHeader: the first seven columns are S3 Batch Operations'

@@ -10,6 +10,7 @@ import (
 type Status struct {
 	Counts  []planner.Count
 	LastRun *planner.RunStats // nil before the first run
+	Workers []planner.Worker  // of a shared store: live ones first
 }
 
 // ReadStatus reads a job's counts and its last run. It needs no S3 client
@@ -23,5 +24,9 @@ func ReadStatus(ctx context.Context, rows RowReader) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Counts: counts, LastRun: last}, nil
+	workers, err := rows.Workers(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Counts: counts, LastRun: last, Workers: workers}, nil
 }

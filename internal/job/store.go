@@ -8,7 +8,7 @@ import (
 )
 
 // Store is what a job needs of its checkpoint: the single source of truth
-// about the job. checkpoint.DB (SQLite) implements it; the conformance
+// about the job. checkpoint.DB (SQLite or PostgreSQL) implements it; the conformance
 // suite in storetest holds every implementation to the same promises.
 //
 // Durability: unless a method says otherwise, what it wrote is durable when
@@ -42,13 +42,25 @@ type Store interface {
 	// destination added to an existing job, which come later (the version
 	// is then inspected once more). NewerReplicated is filled.
 	PlanPage(ctx context.Context, afterID int64, limit int) ([]planner.Row, error)
+	// ClaimPlan returns the next rows to plan. A store one process holds
+	// returns PlanPage(afterID, limit). A store many processes share hands
+	// each row to one of them per pass, whatever afterID; when the rows
+	// left are being planned by others it waits until their plans are
+	// saved (or their process is gone and they are handed out again), and
+	// it returns none only when every row of the pass is planned.
+	ClaimPlan(ctx context.Context, afterID int64, limit int) ([]planner.Row, error)
 	// SavePlans records plans, all or none. A task claimed by a copy run,
 	// or already copied, keeps its plan.
 	SavePlans(ctx context.Context, plans []planner.Plan) error
 
 	// CountWork is the number and bytes of tasks with a copy to do.
 	CountWork(ctx context.Context) (tasks, bytes int64, err error)
-	executor.Store // NextWork, Claim, Record, and the uploads of multipart copies
+	// NextWork returns up to limit (destination, key) pairs after the
+	// cursor, in that order, that have tasks to copy, each with all its
+	// tasks oldest first and the replicas of its succeeded versions. It
+	// only reads; ClaimKeys (of a store one process holds) is NextWork.
+	NextWork(ctx context.Context, after planner.KeyCursor, limit int) ([]planner.KeyWork, error)
+	executor.Store // ClaimKeys, Claim, Record, and the uploads of multipart copies
 	// Flush makes every outcome given to Record durable. Record may batch:
 	// a crash before Flush can lose the last outcomes, whose tasks then
 	// stay claimed (in doubt) and are reconciled by the next run.
@@ -72,4 +84,7 @@ type Store interface {
 	UpdateRun(ctx context.Context, runNo int64, s planner.RunStats, finished bool) error
 	// LastRun is the latest run, or nil.
 	LastRun(ctx context.Context) (*planner.RunStats, error)
+	// Workers lists the processes working the job of a shared store, the
+	// live ones first; a store one process holds lists none.
+	Workers(ctx context.Context) ([]planner.Worker, error)
 }

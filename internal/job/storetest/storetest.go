@@ -27,6 +27,11 @@ type Backend struct {
 	// backend whose Record commits on a timer must not let the timer
 	// commit in these tests (the suite does not sleep).
 	Crash func(s job.Store) error
+	// Shared: many processes may open the place at once and work its job
+	// together (Open while another store is open there); the shared
+	// promises run too. A crashed worker's lease has run out when Crash
+	// returns.
+	Shared bool
 }
 
 // Run runs the whole suite against b: one subtest per promise of the
@@ -49,6 +54,13 @@ func Run(t *testing.T, b Backend) {
 		{"Uploads", uploadPromises},
 		{"Rows", rowPromises},
 		{"Runs", runPromises},
+		{"Claims", claimPromises},
+	}
+	if b.Shared {
+		groups = append(groups, struct {
+			name     string
+			promises []promise
+		}{"Shared", sharedPromises})
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
