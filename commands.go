@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +15,6 @@ import (
 	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/job"
 	"github.com/s3backfill/s3backfill/internal/s3client"
-	"github.com/s3backfill/s3backfill/planner"
 )
 
 // session is an open job with what main made for it.
@@ -256,34 +253,7 @@ func cmdStatus(c *cli.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "job: %s\n", spec.Describe())
-	if err := writeCounts(stdout, st.Counts, false); err != nil {
-		return err
-	}
-	for i, w := range st.Workers {
-		if i == 0 {
-			fmt.Fprintln(stdout, "workers:")
-		}
-		state := "gone"
-		if w.Alive {
-			state = "alive"
-		}
-		fmt.Fprintf(stdout, "  %s  %s %s, host %s pid %d, started %s, heartbeat %s ago, %d key(s) held, %d S3 requests, %.0f/s\n",
-			w.ID, state, w.Command, w.Host, w.PID, w.StartedAt.UTC().Format(time.RFC3339), time.Since(w.Heartbeat).Round(time.Second),
-			w.Keys, w.Requests, w.Rate)
-	}
-	last := st.LastRun
-	if last == nil {
-		return nil
-	}
-	stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-	state := "finished " + stamp(last.FinishedAt)
-	if last.FinishedAt.IsZero() {
-		state = "running or stopped abruptly; last seen " + stamp(last.UpdatedAt)
-	}
-	fmt.Fprintf(stdout, "last run: %s, started %s, %s\n  %d S3 requests, %d throttled (503 SlowDown / 429), %.0f requests/s lately\n",
-		last.Command, stamp(last.StartedAt), state, last.Requests, last.Throttled, last.Rate)
-	return nil
+	return st.Write(stdout, spec.Describe(), time.Now())
 }
 
 func cmdReport(c *cli.Context, stdout io.Writer) error {
@@ -308,14 +278,32 @@ func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction b
 	if err != nil {
 		return err
 	}
-	return writeCounts(w, counts, byAction)
+	return job.WriteCounts(w, counts, byAction)
 }
 
 // writeCounts prints the counts table (see job.CountsTable).
-func writeCounts(w io.Writer, counts []planner.Count, byAction bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, row := range job.CountsTable(counts, byAction) {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+
+func cmdMigrateDB(c *cli.Context, stdout io.Writer) error {
+	from, to := c.String("from"), c.String("to")
+	if from == "" || !checkpoint.IsPostgres(to) {
+		return job.Usagef("migrate-db needs --from FILE (an SQLite checkpoint) and --to postgres://…")
 	}
-	return tw.Flush()
+	src, err := checkpoint.OpenTarget(c.Context, checkpoint.Target{DB: from})
+	if err != nil {
+		return err
+	}
+	defer src.Discard(c.Context) // a --from that did not exist is not left behind
+	spec, _, err := job.StoredSpec(c.Context, src)
+	if err != nil {
+		return err
+	}
+	name := cmp.Or(c.String("job"), checkpoint.DeriveJob(spec.Source, cmp.Or(spec.Dest, "rules")))
+	st, err := checkpoint.MoveToPostgres(c.Context, src, to, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "moved job %s: %d version rows, %d unfinished upload(s) with %d part(s), %d scan(s)\n"+
+		"run it with --db %s --job %s (on as many machines as you like); leave %s alone from now on\n",
+		name, st.Versions, st.Uploads, st.Parts, st.Scans, checkpoint.RedactURL(to), name, from)
+	return nil
 }

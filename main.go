@@ -136,6 +136,11 @@ rerun: it resumes, and later runs copy only versions created since.
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 				&cli.BoolFlag{Name: "failed-only", Usage: "only the failed versions"},
 			), func(c *cli.Context) error { return cmdReport(c, stdout) }),
+			command("migrate-db", "copy an SQLite job (settings, versions, outcomes, uploads) into PostgreSQL, to spread it over workers", []cli.Flag{
+				&cli.StringFlag{Name: "from", Usage: "the job's SQLite checkpoint `FILE`"},
+				&cli.StringFlag{Name: "to", Usage: "the PostgreSQL `URL` (postgres://user@host/database)"},
+				&cli.StringFlag{Name: "job", Usage: "the job's `NAME` there (default: derived from its source and destination)"},
+			}, func(c *cli.Context) error { return cmdMigrateDB(c, stdout) }),
 		},
 	}
 	for _, cmd := range app.Commands {

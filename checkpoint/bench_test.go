@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,6 +126,120 @@ func BenchmarkEachRow(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+		})
+	}
+}
+
+// BenchmarkClaimKeysPostgres: 64 workers of one job on the lab's
+// PostgreSQL take keys at once the way the executor does (ClaimKeys, Claim,
+// one outcome per task, committed in batches) until none is left: how many
+// keys one database hands out a second, i.e. how many workers it can feed.
+// With the executor's batch (64 keys a claim) and with one key a claim.
+// Run: go test -run '^$' -bench ClaimKeysPostgres -benchtime 1x ./checkpoint
+func BenchmarkClaimKeysPostgres(b *testing.B) {
+	const claimers, keys = 64, 20_000
+	pg := labPostgres(b)
+	ctx := context.Background()
+	for _, batch := range []int{64, 1} {
+		b.Run(fmt.Sprintf("claimers=%d/batch=%d", claimers, batch), func(b *testing.B) {
+			var handed time.Duration
+			for range b.N {
+				b.StopTimer()
+				name := newJobName(b, pg)
+				seed, err := OpenPostgres(ctx, pg, name, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := seed.RecordScan(ctx, []string{"dst"}, func(add func(planner.Version) error) error {
+					for i := range keys {
+						if err := add(planner.Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					page, err := seed.ClaimPlan(ctx, 0, 1000)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(page) == 0 {
+						break
+					}
+					plans := make([]planner.Plan, len(page))
+					for i, r := range page {
+						plans[i] = planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: planner.NotSSE},
+							Decision: planner.Decision{Action: planner.Copy, DestKey: r.Key}, Status: planner.StatusPending}
+					}
+					if err := seed.SavePlans(ctx, plans); err != nil {
+						b.Fatal(err)
+					}
+				}
+				stores := make([]*DB, claimers)
+				for i := range stores {
+					if stores[i], err = OpenPostgres(ctx, pg, name, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var (
+					mu    sync.Mutex
+					got   int
+					last  time.Time
+					wg    sync.WaitGroup
+					start = time.Now()
+				)
+				b.StartTimer()
+				for _, s := range stores {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							work, err := s.ClaimKeys(ctx, planner.KeyCursor{}, batch)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							if len(work) == 0 {
+								return
+							}
+							var ids []int64
+							for _, w := range work {
+								for _, t := range w.Tasks {
+									ids = append(ids, t.ID)
+								}
+							}
+							if err := s.Claim(ctx, ids); err != nil {
+								b.Error(err)
+								return
+							}
+							for _, id := range ids {
+								if err := s.Record(planner.Outcome{TaskID: id, Status: planner.StatusSucceeded}); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+							mu.Lock()
+							got += len(work)
+							last = time.Now()
+							mu.Unlock()
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				// The time to the last key handed out: a claimer left without
+				// keys waits a poll for the others, which is not claiming.
+				handed += last.Sub(start)
+				if got != keys {
+					b.Errorf("%d keys handed out, want each of %d once", got, keys)
+				}
+				for _, s := range append(stores, seed) {
+					s.Close()
+				}
+			}
+			b.ReportMetric(float64(keys*b.N)/handed.Seconds(), "keys/s")
 		})
 	}
 }

@@ -19,10 +19,12 @@ const (
 )
 
 // conn is a pool of one backend's connections that takes this package's
-// statements as written.
+// statements as written. Outside a transaction, a statement that fails
+// for a lost connection is sent again (retry: see retry.go).
 type conn struct {
 	*sql.DB
-	d dialect
+	d     dialect
+	retry func(context.Context, func() error) error // nil: once
 }
 
 // txn is a transaction on a conn.
@@ -31,24 +33,48 @@ type txn struct {
 	d dialect
 }
 
-func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.DB.ExecContext(ctx, c.d.sql(query), args...)
-}
-
-func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.DB.QueryContext(ctx, c.d.sql(query), args...)
-}
-
-func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.DB.QueryRowContext(ctx, c.d.sql(query), args...)
-}
-
-func (c *conn) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
-	tx, err := c.DB.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
+func (c *conn) do(ctx context.Context, fn func() error) error {
+	if c.retry == nil {
+		return fn()
 	}
-	return &txn{Tx: tx, d: c.d}, nil
+	return c.retry(ctx, fn)
+}
+
+func (c *conn) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	err = c.do(ctx, func() error {
+		res, err = c.DB.ExecContext(ctx, c.d.sql(query), args...)
+		return err
+	})
+	return res, err
+}
+
+func (c *conn) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	err = c.do(ctx, func() error {
+		rows, err = c.DB.QueryContext(ctx, c.d.sql(query), args...)
+		return err
+	})
+	return rows, err
+}
+
+// QueryRowContext sends the query again while it fails for a lost
+// connection (Row.Err); an error while the row is scanned is not retried.
+func (c *conn) QueryRowContext(ctx context.Context, query string, args ...any) (row *sql.Row) {
+	c.do(ctx, func() error {
+		row = c.DB.QueryRowContext(ctx, c.d.sql(query), args...)
+		return row.Err()
+	})
+	return row
+}
+
+func (c *conn) BeginTx(ctx context.Context, opts *sql.TxOptions) (t *txn, err error) {
+	err = c.do(ctx, func() error {
+		var tx *sql.Tx
+		if tx, err = c.DB.BeginTx(ctx, opts); err == nil {
+			t = &txn{Tx: tx, d: c.d}
+		}
+		return err
+	})
+	return t, err
 }
 
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

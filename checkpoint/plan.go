@@ -41,47 +41,41 @@ func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 	if len(plans) == 0 {
 		return nil
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save plans: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-		inspected = ?, source_encryption = ?, kms_key_id = ?, ssec_key_id = ?, bucket_key = ?, replication_status = ?,
-		checksum_algorithm = ?, checksum = ?, checksum_type = ?, archived = ?,
-		action = ?, rule_id = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
-		replica_storage_class = ?, replica_bucket_key = ?, status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
-		WHERE id = ? AND status NOT IN ('copying', 'succeeded')`)
-	if err != nil {
-		return fmt.Errorf("save plans: %w", err)
-	}
-	defer stmt.Close()
-	now := db.stamp()
-	for _, p := range plans {
-		status, err := statusText(p.Status)
+	return db.inTx(ctx, "save plans", func(tx *txn) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
+			inspected = ?, source_encryption = ?, kms_key_id = ?, ssec_key_id = ?, bucket_key = ?, replication_status = ?,
+			checksum_algorithm = ?, checksum = ?, checksum_type = ?, archived = ?,
+			action = ?, rule_id = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
+			replica_storage_class = ?, replica_bucket_key = ?, status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
+			WHERE id = ? AND status NOT IN ('copying', 'succeeded')`)
 		if err != nil {
-			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+			return fmt.Errorf("save plans: %w", err)
 		}
-		action, err := actionText(p.Action)
-		if err != nil {
-			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+		defer stmt.Close()
+		now := db.stamp()
+		for _, p := range plans {
+			status, err := statusText(p.Status)
+			if err != nil {
+				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+			}
+			action, err := actionText(p.Action)
+			if err != nil {
+				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+			}
+			if _, err := stmt.ExecContext(ctx, p.Inspected, p.Encryption, p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
+				p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived,
+				action, p.RuleID, p.DestKey, p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
+				p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now, p.TaskID); err != nil {
+				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+			}
 		}
-		if _, err := stmt.ExecContext(ctx, p.Inspected, p.Encryption, p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
-			p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived,
-			action, p.RuleID, p.DestKey, p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
-			p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now, p.TaskID); err != nil {
-			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+		ids := make([]int64, len(plans))
+		for i, p := range plans {
+			ids[i] = p.TaskID
 		}
-	}
-	ids := make([]int64, len(plans))
-	for i, p := range plans {
-		ids[i] = p.TaskID
-	}
-	if err := db.planned(ctx, tx, ids); err != nil {
-		return fmt.Errorf("save plans: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save plans: %w", err)
-	}
-	return nil
+		if err := db.planned(ctx, tx, ids); err != nil {
+			return fmt.Errorf("save plans: %w", err)
+		}
+		return nil
+	})
 }

@@ -69,7 +69,7 @@ func pgConfig(rawURL, job string) (*pgx.ConnConfig, *pgJob, error) {
 		return nil, nil, fmt.Errorf("--db: not a PostgreSQL URL (%s); the form is postgres://user:password@host:port/database?sslmode=…",
 			scrub(why, rawURL))
 	}
-	where := redactURL(rawURL)
+	where := RedactURL(rawURL)
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--db %s: %s", where, scrub(err.Error(), rawURL))
@@ -163,6 +163,7 @@ func openPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	db := &DB{w: &conn{DB: w, d: postgres}, r: &conn{DB: r, d: postgres}, d: postgres, pg: pj, path: pj.where + " --job " + job,
 		now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
+	db.w.retry, db.r.retry = db.retry, db.retry
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+5*time.Second)
 	defer cancel()
 	if err := w.PingContext(pingCtx); err != nil {
@@ -214,8 +215,8 @@ func (db *DB) pgErr(what string, err error) error {
 	return fmt.Errorf("checkpoint %s (job %s): %s: %s", db.pg.where, db.pg.name, what, msg)
 }
 
-// redactURL is rawURL without its password.
-func redactURL(rawURL string) string {
+// RedactURL is rawURL without its password.
+func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "the PostgreSQL URL given (unparsable)"

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/s3backfill/s3backfill/internal/job"
 	"github.com/s3backfill/s3backfill/internal/job/storetest"
 	"github.com/s3backfill/s3backfill/internal/labenv"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // TestConformancePostgres holds the PostgreSQL checkpoint to job.Store's
@@ -41,7 +43,7 @@ func TestConformancePostgres(t *testing.T) {
 // expireWorker makes db's worker gone, as its lease running out would.
 func expireWorker(db *DB) error {
 	ctx := context.Background()
-	return db.inTx(ctx, func(tx *txn) error {
+	return db.inTx(ctx, "expire", func(tx *txn) error {
 		for _, q := range []string{`UPDATE workers SET expires_at = now() - interval '1 second' WHERE id = ?`,
 			`UPDATE key_leases SET expires_at = now() - interval '1 second' WHERE worker = ?`,
 			`UPDATE versions SET plan_expires = now() - interval '1 second' WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
@@ -55,14 +57,14 @@ func expireWorker(db *DB) error {
 }
 
 // labPostgres is the lab's PostgreSQL URL; the test fails without it.
-func labPostgres(t *testing.T) string {
+func labPostgres(t testing.TB) string {
 	t.Helper()
 	return labenv.Get(t).PostgresURL(t)
 }
 
 // newJobName is a job name no other test uses; its schema is dropped when
 // the test ends.
-func newJobName(t *testing.T, pg string) string {
+func newJobName(t testing.TB, pg string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -72,7 +74,7 @@ func newJobName(t *testing.T, pg string) string {
 }
 
 // dropJob removes a job's schema.
-func dropJob(t *testing.T, pg, name string) {
+func dropJob(t testing.TB, pg, name string) {
 	db, err := openPostgres(context.Background(), pg, name)
 	if err != nil {
 		t.Errorf("drop job %s: %v", name, err)
@@ -371,4 +373,90 @@ func labPassword(t *testing.T) string {
 	}
 	pw, _ := u.User.Password()
 	return pw
+}
+
+// TestMoveToPostgres: the checkpoint an earlier release wrote (a job half
+// done: rows copied, in doubt, an upload with parts), moved into
+// PostgreSQL, reads there exactly as it does in SQLite, and its ids go on.
+func TestMoveToPostgres(t *testing.T) {
+	ctx := context.Background()
+	pg := labPostgres(t)
+	src, err := Open(ctx, copyFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	name := newJobName(t, pg)
+	st, err := MoveToPostgres(ctx, src, pg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Versions != int64(len(fixtureRows())) || st.Uploads != 1 || st.Parts == 0 || st.Scans == 0 {
+		t.Errorf("moved %+v", st)
+	}
+	dst, err := OpenPostgresReader(ctx, pg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	read := func(db *DB) (out []any) {
+		var rows []planner.Row
+		if err := db.EachRow(ctx, "", func(r planner.Row) error { rows = append(rows, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		settings, _, err := db.Settings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploads, err := db.Uploads(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []*planner.Upload
+		for _, u := range uploads {
+			full, err := db.LoadUpload(ctx, u.TaskID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, full)
+		}
+		counts, err := db.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := db.LastRun(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []any{rows, string(settings), uploads, parts, counts, last}
+	}
+	want, got := read(src), read(dst)
+	for i, what := range []string{"rows", "settings", "uploads", "parts", "counts", "last run"} {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("%s in PostgreSQL:\n%+v\nin SQLite:\n%+v", what, got[i], want[i])
+		}
+	}
+
+	// A run on the moved job goes on from the ids moved.
+	w, err := OpenPostgres(ctx, pg, name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var maxID int64
+	w.r.QueryRowContext(ctx, `SELECT MAX(id) FROM versions`).Scan(&maxID)
+	if _, err := w.RecordScan(ctx, []string{"dst"}, func(add func(planner.Version) error) error {
+		return add(planner.Version{Key: "new", VersionID: "n1", IsLatest: true, Size: 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var newID int64
+	if err := w.r.QueryRowContext(ctx, `SELECT id FROM versions WHERE key = 'new'`).Scan(&newID); err != nil || newID <= maxID {
+		t.Errorf("a new row got id %d (%v), want one above the moved %d", newID, err, maxID)
+	}
+
+	// Moving it again is refused: the job is there.
+	if _, err := MoveToPostgres(ctx, src, pg, name); err == nil || !strings.Contains(err.Error(), "already holds a job") {
+		t.Errorf("a second move = %v, want it refused", err)
+	}
 }

@@ -160,24 +160,18 @@ func (db *DB) SaveVerifications(ctx context.Context, vs []planner.Verification) 
 	if len(vs) == 0 {
 		return nil
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save verifications: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET verify_status = ?, verify_message = ?, verified_at = ? WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("save verifications: %w", err)
-	}
-	defer stmt.Close()
-	now := db.stamp()
-	for _, v := range vs {
-		if _, err := stmt.ExecContext(ctx, v.Status, v.Message, now, v.TaskID); err != nil {
-			return fmt.Errorf("save verification of row %d: %w", v.TaskID, err)
+	return db.inTx(ctx, "save verifications", func(tx *txn) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET verify_status = ?, verify_message = ?, verified_at = ? WHERE id = ?`)
+		if err != nil {
+			return fmt.Errorf("save verifications: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save verifications: %w", err)
-	}
-	return nil
+		defer stmt.Close()
+		now := db.stamp()
+		for _, v := range vs {
+			if _, err := stmt.ExecContext(ctx, v.Status, v.Message, now, v.TaskID); err != nil {
+				return fmt.Errorf("save verification of row %d: %w", v.TaskID, err)
+			}
+		}
+		return nil
+	})
 }

@@ -173,55 +173,49 @@ func (s *Scan) write(ctx context.Context, batch []planner.Version) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	tx, err := s.db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
-	defer tx.Rollback()
-	now := s.db.stamp()
-	args := make([]any, 0, rowsPerInsert*13)
-	n := 0
-	stmts := map[int]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		st, ok := stmts[n]
-		if !ok {
-			var err error
-			if st, err = tx.PrepareContext(ctx, upsertVersions(n)); err != nil {
-				return err
+	return s.db.inTx(ctx, "scan", func(tx *txn) error {
+		now := s.db.stamp()
+		args := make([]any, 0, rowsPerInsert*13)
+		n := 0
+		stmts := map[int]*sql.Stmt{}
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
 			}
-			stmts[n] = st
+		}()
+		flush := func() error {
+			if n == 0 {
+				return nil
+			}
+			st, ok := stmts[n]
+			if !ok {
+				var err error
+				if st, err = tx.PrepareContext(ctx, upsertVersions(n)); err != nil {
+					return err
+				}
+				stmts[n] = st
+			}
+			_, err := st.ExecContext(ctx, args...)
+			args, n = args[:0], 0
+			return err
 		}
-		_, err := st.ExecContext(ctx, args...)
-		args, n = args[:0], 0
-		return err
-	}
-	for _, v := range batch {
-		lm := formatStamp(v.LastModified)
-		for _, dest := range s.dests {
-			args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
-				v.Size, v.ETag, lm, v.StorageClass, now, now)
-			if n++; n == rowsPerInsert {
-				if err := flush(); err != nil {
-					return fmt.Errorf("scan: record versions up to %s@%s: %w", v.Key, v.VersionID, err)
+		for _, v := range batch {
+			lm := formatStamp(v.LastModified)
+			for _, dest := range s.dests {
+				args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
+					v.Size, v.ETag, lm, v.StorageClass, now, now)
+				if n++; n == rowsPerInsert {
+					if err := flush(); err != nil {
+						return fmt.Errorf("scan: record versions up to %s@%s: %w", v.Key, v.VersionID, err)
+					}
 				}
 			}
 		}
-	}
-	if err := flush(); err != nil {
-		return fmt.Errorf("scan: record versions: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("scan: %w", err)
-	}
-	return nil
+		if err := flush(); err != nil {
+			return fmt.Errorf("scan: record versions: %w", err)
+		}
+		return nil
+	})
 }
 
 // upsertVersions is upsertVersion for n rows.

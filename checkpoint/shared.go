@@ -216,7 +216,7 @@ func (db *DB) sharedScan(ctx context.Context, scan func() (planner.ScanStats, er
 			live           bool
 			st             planner.ScanStats
 		)
-		err := db.inTx(ctx, func(tx *txn) error {
+		err := db.inTx(ctx, "take the scan", func(tx *txn) error {
 			if err := tx.QueryRowContext(ctx, `SELECT scan_state, scanner, COALESCE(scan_expires > now(), FALSE), scan_seen, scan_added
 				FROM passes WHERE pass = ? FOR UPDATE`, w.pass).Scan(&state, &scanner, &live, &st.Seen, &st.Added); err != nil {
 				return err
@@ -251,19 +251,6 @@ func (db *DB) sharedScan(ctx context.Context, scan func() (planner.ScanStats, er
 			return planner.ScanStats{}, err
 		}
 	}
-}
-
-// inTx runs fn in a transaction.
-func (db *DB) inTx(ctx context.Context, fn func(*txn) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // ClaimPlan returns the next rows to plan, up to limit. A store one
@@ -426,19 +413,50 @@ func (db *DB) holding(ctx context.Context, work []planner.KeyWork, pairs []any) 
 	if len(empty) == 0 {
 		return nil
 	}
-	return db.inTx(ctx, func(tx *txn) error { return db.finishKeys(ctx, tx, empty, nil) })
+	return db.inTx(ctx, "lease keys", func(tx *txn) error { return db.finishKeys(ctx, tx, empty, nil) })
 }
 
-// settle counts the outcomes of a batch against the keys held, and in tx
-// marks the keys whose every task has one done for this pass (or frees
-// them, when a task came back unstarted).
-func (db *DB) settle(ctx context.Context, tx *txn, batch []planner.Outcome) error {
+// settle is what a batch of outcomes finishes: the keys held whose every
+// task then has an outcome, done for this pass, or free again when one of
+// their tasks came back unstarted. It changes nothing: settled does, once
+// the batch is committed.
+func (db *DB) settle(batch []planner.Outcome) (done, free []keyRef) {
 	w := db.wk
 	if w == nil {
-		return nil
+		return nil, nil
 	}
-	var done, free []keyRef
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	left := map[keyRef]int{}
+	released := map[keyRef]bool{}
+	for _, o := range batch {
+		k, ok := w.taskKey[o.TaskID]
+		if !ok {
+			continue
+		}
+		if _, seen := left[k]; !seen {
+			left[k] = w.open[k]
+		}
+		released[k] = released[k] || w.released[k] || o.Status == planner.StatusPending
+		if left[k]--; left[k] == 0 {
+			if released[k] {
+				free = append(free, k)
+			} else {
+				done = append(done, k)
+			}
+		}
+	}
+	return done, free
+}
+
+// settled counts a committed batch of outcomes against the keys held.
+func (db *DB) settled(batch []planner.Outcome) {
+	w := db.wk
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, o := range batch {
 		k, ok := w.taskKey[o.TaskID]
 		if !ok {
@@ -448,19 +466,11 @@ func (db *DB) settle(ctx context.Context, tx *txn, batch []planner.Outcome) erro
 		if o.Status == planner.StatusPending {
 			w.released[k] = true
 		}
-		if w.open[k]--; w.open[k] > 0 {
-			continue
+		if w.open[k]--; w.open[k] <= 0 {
+			delete(w.open, k)
+			delete(w.released, k)
 		}
-		if w.released[k] {
-			free = append(free, k)
-		} else {
-			done = append(done, k)
-		}
-		delete(w.open, k)
-		delete(w.released, k)
 	}
-	w.mu.Unlock()
-	return db.finishKeys(ctx, tx, done, free)
 }
 
 // finishKeys marks done leases done and deletes freed ones.

@@ -17,28 +17,22 @@ func (db *DB) SaveUpload(ctx context.Context, u planner.Upload) error {
 	if err != nil {
 		return err
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save upload: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.TaskID); err != nil {
-		return fmt.Errorf("save upload: %w", err)
-	}
-	var id any // NULL for an intent
-	if u.UploadID != "" {
-		id = u.UploadID
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (row_id) DO UPDATE SET upload_id = excluded.upload_id, bucket = excluded.bucket, key = excluded.key,
-			fingerprint = excluded.fingerprint, part_sizes = excluded.part_sizes, created_at = excluded.created_at`, u.TaskID, id, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
-		return fmt.Errorf("save upload %s: %w", u.UploadID, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("save upload: %w", err)
-	}
-	return nil
+	return db.inTx(ctx, "save upload", func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`, u.TaskID); err != nil {
+			return fmt.Errorf("save upload: %w", err)
+		}
+		var id any // NULL for an intent
+		if u.UploadID != "" {
+			id = u.UploadID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (row_id, upload_id, bucket, key, fingerprint, part_sizes, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (row_id) DO UPDATE SET upload_id = excluded.upload_id, bucket = excluded.bucket, key = excluded.key,
+				fingerprint = excluded.fingerprint, part_sizes = excluded.part_sizes, created_at = excluded.created_at`, u.TaskID, id, u.Bucket, u.Key, u.Fingerprint, string(sizes), db.stamp()); err != nil {
+			return fmt.Errorf("save upload %s: %w", u.UploadID, err)
+		}
+		return nil
+	})
 }
 
 // SavePart records a copied part of an upload, durably: after a crash the
@@ -97,21 +91,15 @@ func (db *DB) LoadUpload(ctx context.Context, rowID int64) (*planner.Upload, err
 // DropUpload forgets a row's upload (completed or aborted) and its parts,
 // or its intent.
 func (db *DB) DropUpload(ctx context.Context, rowID int64) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("drop upload: %w", err)
-	}
-	defer tx.Rollback()
-	for _, q := range []string{`DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`,
-		`DELETE FROM uploads WHERE row_id = ?`} {
-		if _, err := tx.ExecContext(ctx, q, rowID); err != nil {
-			return fmt.Errorf("drop the upload of row %d: %w", rowID, err)
+	return db.inTx(ctx, "drop upload", func(tx *txn) error {
+		for _, q := range []string{`DELETE FROM upload_parts WHERE upload_id IN (SELECT upload_id FROM uploads WHERE row_id = ?)`,
+			`DELETE FROM uploads WHERE row_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, rowID); err != nil {
+				return fmt.Errorf("drop the upload of row %d: %w", rowID, err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("drop the upload of row %d: %w", rowID, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // Uploads lists every unfinished upload the job started, and every

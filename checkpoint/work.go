@@ -269,41 +269,40 @@ func (r *recorder) loop() {
 func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-		status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?, etag_reason = ?,
-		checksum_status = ?, checksum_reason = ?, part_layout = ?, verify_status = '', verify_message = '',
-		replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
-		replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
-		error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
-		WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	defer stmt.Close()
-	now := db.stamp()
-	for _, o := range batch {
-		status, err := statusText(o.Status)
+	done, free := db.settle(batch)
+	err := db.inTx(ctx, "record outcomes", func(tx *txn) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
+			status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?, etag_reason = ?,
+			checksum_status = ?, checksum_reason = ?, part_layout = ?, verify_status = '', verify_message = '',
+			replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
+			replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
+			error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
+			WHERE id = ?`)
 		if err != nil {
-			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
+			return fmt.Errorf("record outcomes: %w", err)
 		}
-		r := o.Replica
-		if _, err := stmt.ExecContext(ctx, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason,
-			r.ChecksumStatus, r.ChecksumReason, r.PartLayout,
-			r.Encryption, r.Encryption, r.KMSKeyID, r.KMSKeyID,
-			o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.TaskID); err != nil {
-			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
+		defer stmt.Close()
+		now := db.stamp()
+		for _, o := range batch {
+			status, err := statusText(o.Status)
+			if err != nil {
+				return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
+			}
+			r := o.Replica
+			if _, err := stmt.ExecContext(ctx, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason,
+				r.ChecksumStatus, r.ChecksumReason, r.PartLayout,
+				r.Encryption, r.Encryption, r.KMSKeyID, r.KMSKeyID,
+				o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.TaskID); err != nil {
+				return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
+			}
 		}
+		if err := db.finishKeys(ctx, tx, done, free); err != nil {
+			return fmt.Errorf("record outcomes: %w", err)
+		}
+		return nil
+	})
+	if err == nil {
+		db.settled(batch)
 	}
-	if err := db.settle(ctx, tx, batch); err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
-	}
-	return nil
+	return err
 }

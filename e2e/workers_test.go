@@ -112,7 +112,7 @@ func TestManyWorkersOneJob(t *testing.T) {
 		t.Errorf("the three workers made %d scans (%v), want 1", scans, err)
 	}
 	var took int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM `+schema+`.versions WHERE attempts > 1`).Scan(&took); err != nil {
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.versions WHERE attempts > 1`).Scan(&took); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d versions and delete markers; %d taken over from the killed worker", n, took)
@@ -167,4 +167,83 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPostgresRestartUnderWorkers: the database of two running workers
+// stops (as a crash would: immediate shutdown) and comes back 6 s later.
+// The workers wait, reconnect and finish; counted by mc, every version is
+// copied once, and the checkpoint holds one outcome per version, each from
+// one attempt.
+func TestPostgresRestartUnderWorkers(t *testing.T) {
+	lab, c, w := newSource(t, "pgdown-src")
+	dst := lab.Bucket(t, c, "pgdown-dst", true)
+	seedOnceWorld(t, w, 120, 2)
+	pg := lab.Postgres2URL(t)
+	job := "e2e-restart-" + strings.ToLower(w.bucket[len(w.bucket)-8:])
+	t.Cleanup(func() {
+		db := pgOpen(t, pg)
+		defer db.Close()
+		db.Exec(`DROP SCHEMA IF EXISTS "s3backfill_` + job + `" CASCADE`)
+	})
+	args := []string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--db", pg, "--job", job,
+		"--delete-markers", "--endpoint-url", lab.Endpoint, "--workers", "3", "--part-size", "5MiB", "--multipart-threshold", "8MiB",
+		"--max-requests-per-second", "20"}
+	type proc struct {
+		cmd  *exec.Cmd
+		out  *bytes.Buffer
+		done chan error
+	}
+	var procs []proc
+	for range 2 {
+		cmd, out := start(t, lab, args...)
+		p := proc{cmd, out, make(chan error, 1)}
+		go func() { p.done <- cmd.Wait() }()
+		procs = append(procs, p)
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			p.cmd.Process.Kill()
+		}
+	})
+	db := pgOpen(t, pg)
+	defer db.Close()
+	schema := `"s3backfill_` + job + `"`
+	deadline := time.Now().Add(2 * time.Minute)
+	for n := 0; n < 30 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.versions WHERE status = 'succeeded'`).Scan(&n)
+	}
+	labScript(t, lab, "down", "postgres2")
+	db.Close()
+	time.Sleep(6 * time.Second)
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			labScript(t, lab, "up", "postgres2")
+			t.Fatalf("worker %d ended while the database was down (%v):\n%s", i, err, p.out)
+		default:
+		}
+	}
+	labScript(t, lab, "up", "postgres2")
+	for i, p := range procs {
+		select {
+		case err := <-p.done:
+			if err != nil {
+				t.Errorf("worker %d: %v\n%s", i, err, p.out)
+			}
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("worker %d did not end:\n%s", i, p.out)
+		}
+	}
+	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
+	db = pgOpen(t, pg)
+	defer db.Close()
+	var rows, once, workers int
+	if err := db.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE attempts = 1 AND status = 'succeeded') FROM `+schema+`.versions`).
+		Scan(&rows, &once); err != nil {
+		t.Fatal(err)
+	}
+	db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.workers`).Scan(&workers)
+	if rows != n || once != n || workers != 2 {
+		t.Errorf("the checkpoint holds %d rows, %d succeeded at the first attempt, %d workers; want %d, %d and 2", rows, once, workers, n, n)
+	}
 }

@@ -36,8 +36,10 @@ type Lab struct {
 	// MC is MinIO's own client, built by the lab: the independent client
 	// tests count what the servers hold with.
 	MC string
-	// Postgres is the URL of the lab's PostgreSQL database.
-	Postgres string
+	// Postgres is the URL of the lab's PostgreSQL database; Postgres2 of
+	// the second cluster, which outage tests stop (scripts/lab down
+	// postgres2) and no other test uses.
+	Postgres, Postgres2 string
 	// Env is the environment a client process needs (credentials,
 	// region, CA bundle), as KEY=VALUE.
 	Env []string
@@ -90,6 +92,7 @@ func Load() (*Lab, error) {
 		Dir:       vars["S3BACKFILL_LAB_DIR"],
 		MC:        vars["S3BACKFILL_LAB_MC"],
 		Postgres:  vars["S3BACKFILL_LAB_PG"],
+		Postgres2: vars["S3BACKFILL_LAB_PG2"],
 		vars:      vars,
 	}
 	if lab.Endpoint == "" || vars["AWS_ACCESS_KEY_ID"] == "" {
@@ -134,6 +137,15 @@ func (l *Lab) PostgresURL(t testing.TB) string {
 		t.Fatal("the lab runs no PostgreSQL (S3BACKFILL_LAB_PG is missing from its env file): restart it with scripts/lab stop && scripts/lab start")
 	}
 	return l.Postgres
+}
+
+// Postgres2URL is the URL of the lab's second PostgreSQL, for outages.
+func (l *Lab) Postgres2URL(t testing.TB) string {
+	t.Helper()
+	if l.Postgres2 == "" {
+		t.Fatal("the lab runs no second PostgreSQL (S3BACKFILL_LAB_PG2 is missing from its env file): restart it with scripts/lab stop && scripts/lab start")
+	}
+	return l.Postgres2
 }
 
 // Client is an S3 client for the first server.
