@@ -102,9 +102,11 @@ func New(cfg Config, src SourceAPI, dst DestAPI, progress Progress, log *slog.Lo
 	return &Executor{cfg: cfg, buffers: newPartBuffers(cfg.PartSize, parts), src: src, dst: dst, progress: progress, log: log}, nil
 }
 
-// claimBatch is how many keys are claimed per checkpoint commit: one commit
-// per batch keeps claims cheap, and at most this many keys (plus those in
-// flight) need a destination check after a crash.
+// claimBatch is how many keys are claimed per checkpoint commit at most:
+// one commit per batch keeps claims cheap, and at most this many keys (plus
+// those in flight) need a destination check after a crash. A batch is no
+// larger than twice the keys copied at once: keys claimed and waiting are
+// keys other workers of a shared job cannot take.
 const claimBatch = 64
 
 // Run copies all the work the store has, until none is left, ctx ends, or
@@ -126,7 +128,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
 	var after planner.KeyCursor
 	for !stopping() {
-		jobs, err := store.ClaimKeys(gctx, after, claimBatch)
+		jobs, err := store.ClaimKeys(gctx, after, min(claimBatch, 2*e.cfg.Workers))
 		if err != nil {
 			g.Wait()
 			return err

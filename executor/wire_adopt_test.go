@@ -30,6 +30,7 @@ func newJobTasks(h *harness, key string, n int, idBase int64) []planner.Task {
 func TestAdoptExistingReplicas(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.AdoptExisting = true
+	h.cfg.Workers = 10 // a batch is twice the keys copied at once: all 20
 	var jobs []planner.KeyWork
 	for k := range 20 {
 		key := fmt.Sprintf("k%02d", k)
