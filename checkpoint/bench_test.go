@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -137,7 +139,10 @@ func BenchmarkEachRow(b *testing.B) {
 // With the executor's batch (64 keys a claim) and with one key a claim.
 // Run: go test -run '^$' -bench ClaimKeysPostgres -benchtime 1x ./checkpoint
 func BenchmarkClaimKeysPostgres(b *testing.B) {
-	const claimers, keys = 64, 20_000
+	claimers, keys := 64, 20_000
+	if n, err := strconv.Atoi(os.Getenv("BENCH_CLAIMERS")); err == nil {
+		claimers = n
+	}
 	pg := labPostgres(b)
 	ctx := context.Background()
 	for _, batch := range []int{64, 1} {
@@ -195,8 +200,9 @@ func BenchmarkClaimKeysPostgres(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
+						var after planner.KeyCursor
 						for {
-							work, err := s.ClaimKeys(ctx, planner.KeyCursor{}, batch)
+							work, err := s.ClaimKeys(ctx, after, batch)
 							if err != nil {
 								b.Error(err)
 								return
@@ -204,6 +210,7 @@ func BenchmarkClaimKeysPostgres(b *testing.B) {
 							if len(work) == 0 {
 								return
 							}
+							after = planner.KeyCursor{Dest: work[len(work)-1].Dest, Key: work[len(work)-1].Key}
 							var ids []int64
 							for _, w := range work {
 								for _, t := range w.Tasks {

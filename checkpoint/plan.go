@@ -32,6 +32,22 @@ func (db *DB) CountToPlan(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// planUpdate writes a plan, unless a run claimed the row meanwhile.
+var planUpdate = rowUpdate{
+	cols: []col{{"inspected", "BOOLEAN"}, {"senc", "TEXT"}, {"skms", "TEXT"}, {"sssec", "TEXT"}, {"sbk", "BOOLEAN"},
+		{"repl", "TEXT"}, {"ck_alg", "TEXT"}, {"ck_val", "TEXT"}, {"ck_type", "TEXT"}, {"archived", "BOOLEAN"},
+		{"action", "TEXT"}, {"rule", "TEXT"}, {"dkey", "TEXT"}, {"renc", "TEXT"}, {"rkms", "TEXT"}, {"rssec", "TEXT"},
+		{"rclass", "TEXT"}, {"rbk", "BOOLEAN"}, {"status", "TEXT"}, {"code", "TEXT"}, {"http", "INTEGER"}, {"msg", "TEXT"},
+		{"now", "TEXT"}},
+	set: `inspected = o.inspected, source_encryption = o.senc, kms_key_id = o.skms, ssec_key_id = o.sssec,
+		bucket_key = o.sbk, replication_status = o.repl, checksum_algorithm = o.ck_alg, checksum = o.ck_val,
+		checksum_type = o.ck_type, archived = o.archived, action = o.action, rule_id = o.rule, dest_key = o.dkey,
+		replica_encryption = o.renc, replica_kms_key_id = o.rkms, replica_ssec_key_id = o.rssec,
+		replica_storage_class = o.rclass, replica_bucket_key = o.rbk, status = o.status, error_code = o.code,
+		http_status = o.http, message = o.msg, updated_at = o.now`,
+	where: `versions.status NOT IN ('copying', 'succeeded')`,
+}
+
 // SavePlans writes plans in one transaction. A plan's Decision.ErrorCode
 // and Reason become the row's error code and message. Rows claimed by a
 // run in the meantime keep their plan, whether still copying or already
@@ -41,39 +57,41 @@ func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 	if len(plans) == 0 {
 		return nil
 	}
-	return db.inTx(ctx, "save plans", func(tx *txn) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-			inspected = ?, source_encryption = ?, kms_key_id = ?, ssec_key_id = ?, bucket_key = ?, replication_status = ?,
-			checksum_algorithm = ?, checksum = ?, checksum_type = ?, archived = ?,
-			action = ?, rule_id = ?, dest_key = ?, replica_encryption = ?, replica_kms_key_id = ?, replica_ssec_key_id = ?,
-			replica_storage_class = ?, replica_bucket_key = ?, status = ?, error_code = ?, http_status = ?, message = ?, updated_at = ?
-			WHERE id = ? AND status NOT IN ('copying', 'succeeded')`)
+	now := db.stamp()
+	rows := make([][]any, len(plans))
+	for i, p := range plans {
+		status, err := statusText(p.Status)
 		if err != nil {
+			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+		}
+		action, err := actionText(p.Action)
+		if err != nil {
+			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
+		}
+		rows[i] = []any{p.TaskID, p.Inspected, string(p.Encryption), p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
+			p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived,
+			action, p.RuleID, p.DestKey, string(p.ReplicaEncryption), p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
+			p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now}
+	}
+	u := planUpdate
+	if db.wk != nil { // planned in this pass: no longer being planned
+		u.set += ", plan_expires = NULL"
+	}
+	return db.inTx(ctx, "save plans", func(tx *txn) error {
+		if err := u.exec(ctx, tx, rows); err != nil {
 			return fmt.Errorf("save plans: %w", err)
 		}
-		defer stmt.Close()
-		now := db.stamp()
-		for _, p := range plans {
-			status, err := statusText(p.Status)
-			if err != nil {
-				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
-			}
-			action, err := actionText(p.Action)
-			if err != nil {
-				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
-			}
-			if _, err := stmt.ExecContext(ctx, p.Inspected, p.Encryption, p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
-				p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived,
-				action, p.RuleID, p.DestKey, p.ReplicaEncryption, p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
-				p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now, p.TaskID); err != nil {
-				return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
-			}
+		if db.wk == nil {
+			return nil
 		}
-		ids := make([]int64, len(plans))
+		// The rows a run claimed meanwhile kept their plan: they are not
+		// being planned either.
+		ids := make([]any, len(plans))
 		for i, p := range plans {
 			ids[i] = p.TaskID
 		}
-		if err := db.planned(ctx, tx, ids); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE versions SET plan_expires = NULL
+			WHERE id IN (`+placeholders(len(ids))+`) AND plan_expires IS NOT NULL`, ids...); err != nil {
 			return fmt.Errorf("save plans: %w", err)
 		}
 		return nil

@@ -301,20 +301,6 @@ func (db *DB) ClaimPlan(ctx context.Context, afterID int64, limit int) ([]planne
 	}
 }
 
-// planned marks rows whose plans are saved (or left alone) as planned in
-// this pass.
-func (db *DB) planned(ctx context.Context, tx *txn, ids []int64) error {
-	if db.wk == nil || len(ids) == 0 {
-		return nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE versions SET plan_expires = NULL WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-	return err
-}
-
 // ClaimKeys returns the next keys to copy, up to limit, each with all its
 // rows (as NextWork). A store one process holds returns NextWork(after,
 // limit). A shared store leases each key to one worker per pass, whatever
@@ -331,26 +317,19 @@ func (db *DB) ClaimKeys(ctx context.Context, after planner.KeyCursor, limit int)
 		if err := db.leaseErr(); err != nil {
 			return nil, err
 		}
-		// Rows, not keys, are locked (the rows of a key may be many):
-		// another claimer skips them, and one that reaches a key through
-		// rows not locked loses it at the lease's ON CONFLICT.
-		krows, err := db.w.QueryContext(ctx, `WITH r AS (
-				SELECT v.dest, v.key FROM versions v
-				WHERE `+workWhere("v.")+`
-				  AND NOT EXISTS (SELECT 1 FROM key_leases l WHERE l.dest = v.dest AND l.key = v.key
-				                  AND l.pass = ? AND (l.done OR l.expires_at > now()))
-				ORDER BY v.dest, v.key LIMIT ? FOR UPDATE OF v SKIP LOCKED),
-			c AS (SELECT DISTINCT dest, key FROM r ORDER BY dest, key LIMIT ?)
-			INSERT INTO key_leases (dest, key, pass, worker, expires_at)
-			SELECT dest, key, CAST(? AS BIGINT), CAST(? AS TEXT), now() + make_interval(secs => ?) FROM c
-			ON CONFLICT (dest, key) DO UPDATE SET pass = excluded.pass, worker = excluded.worker,
-				expires_at = excluded.expires_at, done = FALSE
-			WHERE key_leases.pass <> excluded.pass OR (NOT key_leases.done AND key_leases.expires_at <= now())
-			RETURNING dest, key`, w.pass, limit*rowsPerKey, limit, w.pass, w.id, seconds(w.lease))
-		if err != nil {
-			return nil, db.pgErr("lease keys", err)
+		// Keys with tasks not claimed yet first, after this worker's last
+		// (the index's entries behind it are mostly of keys done: walking
+		// them again and again would make every claim slower than the
+		// last), then from the first key; keys whose every task is in doubt
+		// (claimed by a worker since gone) only when none is left.
+		todo := `v.status IN ('pending', 'failed') AND v.action IN ` + copyActions
+		pairs, err := db.leaseKeys(ctx, todo, after, limit)
+		if err == nil && len(pairs) == 0 && after != (planner.KeyCursor{}) {
+			pairs, err = db.leaseKeys(ctx, todo, planner.KeyCursor{}, limit)
 		}
-		pairs, err := scanPairs(krows)
+		if err == nil && len(pairs) == 0 {
+			pairs, err = db.leaseKeys(ctx, `v.status = 'copying' AND v.action IN `+copyActions, planner.KeyCursor{}, limit)
+		}
 		if err != nil {
 			return nil, db.pgErr("lease keys", err)
 		}
@@ -382,9 +361,32 @@ func (db *DB) ClaimKeys(ctx context.Context, after planner.KeyCursor, limit int)
 	}
 }
 
-// rowsPerKey: ClaimKeys locks up to this many rows for each key it may
-// lease; a key with more rows to copy than that is leased alone.
-const rowsPerKey = 8
+// leaseKeys leases the keys of the first limit rows after the cursor of
+// versions v matching where, that no worker holds and none finished this
+// pass (as many keys, or fewer when a key has several such rows), and
+// returns them as (dest, key) pairs. Rows, not keys, are locked (the rows of a key
+// may be many): another claimer skips them, and one that reaches a key
+// through rows not locked loses it at the lease's ON CONFLICT.
+func (db *DB) leaseKeys(ctx context.Context, where string, after planner.KeyCursor, limit int) ([]any, error) {
+	w := db.wk
+	rows, err := db.w.QueryContext(ctx, `WITH r AS (
+			SELECT v.dest, v.key FROM versions v
+			WHERE `+where+` AND (v.dest, v.key) > (?, ?)
+			  AND NOT EXISTS (SELECT 1 FROM key_leases l WHERE l.dest = v.dest AND l.key = v.key
+			                  AND l.pass = ? AND (l.done OR l.expires_at > now()))
+			ORDER BY v.dest, v.key LIMIT ? FOR UPDATE OF v SKIP LOCKED),
+		c AS (SELECT DISTINCT dest, key FROM r)
+		INSERT INTO key_leases (dest, key, pass, worker, expires_at)
+		SELECT dest, key, CAST(? AS BIGINT), CAST(? AS TEXT), now() + make_interval(secs => ?) FROM c
+		ON CONFLICT (dest, key) DO UPDATE SET pass = excluded.pass, worker = excluded.worker,
+			expires_at = excluded.expires_at, done = FALSE
+		WHERE key_leases.pass <> excluded.pass OR (NOT key_leases.done AND key_leases.expires_at <= now())
+		RETURNING dest, key`, after.Dest, after.Key, w.pass, limit, w.pass, w.id, seconds(w.lease))
+	if err != nil {
+		return nil, err
+	}
+	return scanPairs(rows)
+}
 
 // holding notes the tasks of the keys just leased; a leased key with no
 // task left is done at once.
@@ -473,12 +475,17 @@ func (db *DB) settled(batch []planner.Outcome) {
 	}
 }
 
-// finishKeys marks done leases done and deletes freed ones.
+// finishKeys ends the leases of keys done (a key with nothing left to copy
+// needs no lease: it is no candidate; one with a failed or in-doubt task
+// keeps it, marked done, so that no worker takes it again this pass) and
+// of keys freed.
 func (db *DB) finishKeys(ctx context.Context, tx *txn, done, free []keyRef) error {
 	for _, set := range []struct {
 		keys []keyRef
 		q    string
 	}{
+		{done, `DELETE FROM key_leases l WHERE worker = ? AND (dest, key) IN (VALUES %s)
+			AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.dest = l.dest AND v.key = l.key AND ` + workWhere("v.") + `)`},
 		{done, `UPDATE key_leases SET done = TRUE WHERE worker = ? AND (dest, key) IN (VALUES %s)`},
 		{free, `DELETE FROM key_leases WHERE worker = ? AND (dest, key) IN (VALUES %s)`},
 	} {

@@ -264,37 +264,47 @@ func (r *recorder) loop() {
 	}
 }
 
+// outcomeUpdate writes an outcome. A replica's encryption read back
+// replaces the planned one; none read back keeps it.
+var outcomeUpdate = rowUpdate{
+	cols: []col{{"status", "TEXT"}, {"rversion", "TEXT"}, {"retag", "TEXT"}, {"etag_st", "TEXT"}, {"etag_why", "TEXT"},
+		{"sum_st", "TEXT"}, {"sum_why", "TEXT"}, {"layout", "TEXT"}, {"renc", "TEXT"}, {"rkms", "TEXT"},
+		{"code", "TEXT"}, {"http", "INTEGER"}, {"msg", "TEXT"}, {"now", "TEXT"}},
+	set: `status = o.status, dest_version_id = o.rversion, replica_etag = o.retag, etag_status = o.etag_st,
+		etag_reason = o.etag_why, checksum_status = o.sum_st, checksum_reason = o.sum_why, part_layout = o.layout,
+		verify_status = '', verify_message = '',
+		replica_encryption = CASE WHEN o.renc = '' THEN versions.replica_encryption ELSE o.renc END,
+		replica_kms_key_id = CASE WHEN o.rkms = '' THEN versions.replica_kms_key_id ELSE o.rkms END,
+		error_code = o.code, http_status = o.http, message = o.msg, updated_at = o.now, finished_at = o.now`,
+}
+
 // saveOutcomes runs on its own context: an interrupted run still records
 // what finished.
 func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done, free := db.settle(batch)
-	err := db.inTx(ctx, "record outcomes", func(tx *txn) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE versions SET
-			status = ?, dest_version_id = ?, replica_etag = ?, etag_status = ?, etag_reason = ?,
-			checksum_status = ?, checksum_reason = ?, part_layout = ?, verify_status = '', verify_message = '',
-			replica_encryption = CASE WHEN ? = '' THEN replica_encryption ELSE ? END,
-			replica_kms_key_id = CASE WHEN ? = '' THEN replica_kms_key_id ELSE ? END,
-			error_code = ?, http_status = ?, message = ?, updated_at = ?, finished_at = ?
-			WHERE id = ?`)
+	now := db.stamp()
+	rows := make([][]any, 0, len(batch))
+	at := map[int64]int{} // a task's row: its last outcome in the batch wins
+	for _, o := range batch {
+		status, err := statusText(o.Status)
 		if err != nil {
-			return fmt.Errorf("record outcomes: %w", err)
+			return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
 		}
-		defer stmt.Close()
-		now := db.stamp()
-		for _, o := range batch {
-			status, err := statusText(o.Status)
-			if err != nil {
-				return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
-			}
-			r := o.Replica
-			if _, err := stmt.ExecContext(ctx, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason,
-				r.ChecksumStatus, r.ChecksumReason, r.PartLayout,
-				r.Encryption, r.Encryption, r.KMSKeyID, r.KMSKeyID,
-				o.ErrorCode, o.HTTPStatus, o.Message, now, now, o.TaskID); err != nil {
-				return fmt.Errorf("record outcome of row %d: %w", o.TaskID, err)
-			}
+		r := o.Replica
+		row := []any{o.TaskID, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason, r.ChecksumStatus, r.ChecksumReason,
+			r.PartLayout, string(r.Encryption), r.KMSKeyID, o.ErrorCode, o.HTTPStatus, o.Message, now}
+		if i, ok := at[o.TaskID]; ok {
+			rows[i] = row
+			continue
+		}
+		at[o.TaskID] = len(rows)
+		rows = append(rows, row)
+	}
+	err := db.inTx(ctx, "record outcomes", func(tx *txn) error {
+		if err := outcomeUpdate.exec(ctx, tx, rows); err != nil {
+			return fmt.Errorf("record outcomes: %w", err)
 		}
 		if err := db.finishKeys(ctx, tx, done, free); err != nil {
 			return fmt.Errorf("record outcomes: %w", err)

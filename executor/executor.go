@@ -22,7 +22,8 @@ import (
 // run. Every method may be called from many goroutines at once.
 type Store interface {
 	// ClaimKeys returns the next keys to copy after the cursor, up to
-	// limit, each with all its tasks oldest first and the replicas of its
+	// limit (a shared store may hand out fewer when keys have several
+	// tasks), each with all its tasks oldest first and the replicas of its
 	// succeeded versions; none when no work is left. A store many
 	// processes share hands each key to one of them (and may ignore the
 	// cursor, which is then its own).
