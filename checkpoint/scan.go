@@ -32,12 +32,21 @@ type Scan struct {
 	seen   int64
 	buf    []planner.Version
 
-	batches chan []planner.Version
+	batches chan batch
 	pending sync.WaitGroup // batches queued and not yet written
+	// shard, for a shard of a sharded scan: each batch moves its cursor.
+	shard *shardRef
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error // the writer's first error
 	stopped bool
+}
+
+// batch is versions written together; complete: its last key is whole (a
+// key with more than maxScanBatch versions spans batches).
+type batch struct {
+	vs       []planner.Version
+	complete bool
 }
 
 // RecordScan records one listing of the source: list calls add for every
@@ -52,8 +61,10 @@ type Scan struct {
 // wait for it and get its counts (ScanStats.By); a second one lists again.
 func (db *DB) RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error) {
 	if db.wk != nil && !db.wk.scanned {
-		db.wk.scanned = true
-		return db.sharedScan(ctx, func() (planner.ScanStats, error) { return db.recordScan(ctx, dests, list) })
+		// The pass's listing, in one shard: the whole source.
+		return db.RecordShardedScan(ctx, dests,
+			func(context.Context) ([]planner.Shard, error) { return []planner.Shard{{All: true}}, nil },
+			func(_ context.Context, _ planner.Shard, add func(planner.Version) error) error { return list(add) })
 	}
 	return db.recordScan(ctx, dests, list)
 }
@@ -84,11 +95,15 @@ func (db *DB) BeginScan(ctx context.Context, dests []string) (*Scan, error) {
 	if err := db.w.QueryRowContext(ctx, `INSERT INTO scans (started_at) VALUES (?) RETURNING scan_no`, db.stamp()).Scan(&s.no); err != nil {
 		return nil, fmt.Errorf("begin scan: %w", err)
 	}
-	// Two batches may wait for the writer: the listing runs ahead by at
-	// most that much.
-	s.batches, s.done = make(chan []planner.Version, 2), make(chan struct{})
-	go s.writer(ctx)
+	s.start(ctx)
 	return s, nil
+}
+
+// start starts the writer. Two batches may wait for it: the listing runs
+// ahead by at most that much.
+func (s *Scan) start(ctx context.Context) {
+	s.batches, s.done = make(chan batch, 2), make(chan struct{})
+	go s.writer(ctx)
 }
 
 func (s *Scan) writer(ctx context.Context) {
@@ -121,7 +136,7 @@ func (s *Scan) Add(ctx context.Context, v planner.Version) error {
 		}
 		s.pending.Add(1)
 		select {
-		case s.batches <- s.buf:
+		case s.batches <- batch{s.buf, s.buf[n-1].Key != v.Key}:
 		case <-ctx.Done():
 			s.pending.Done()
 			return ctx.Err()
@@ -154,7 +169,7 @@ func (s *Scan) Stop() error {
 		s.stopped = true
 		if len(s.buf) > 0 {
 			s.pending.Add(1)
-			s.batches <- s.buf
+			s.batches <- batch{s.buf, true}
 			s.buf = nil
 		}
 		close(s.batches)
@@ -169,7 +184,8 @@ func (s *Scan) Stop() error {
 const rowsPerInsert = 64
 
 // write records one batch in one transaction.
-func (s *Scan) write(ctx context.Context, batch []planner.Version) error {
+func (s *Scan) write(ctx context.Context, b batch) error {
+	batch := b.vs
 	if len(batch) == 0 {
 		return nil
 	}
@@ -213,6 +229,9 @@ func (s *Scan) write(ctx context.Context, batch []planner.Version) error {
 		}
 		if err := flush(); err != nil {
 			return fmt.Errorf("scan: record versions: %w", err)
+		}
+		if s.shard != nil {
+			return s.shard.advance(ctx, tx, b)
 		}
 		return nil
 	})

@@ -23,8 +23,8 @@ import (
 // stops (or is killed, or loses the database) for longer than the lease is
 // gone, and what it held is free for the others.
 //
-// What the workers alive together do is a pass: one scan (the first
-// worker to ask makes it; the others wait for it), each row to plan handed
+// What the workers alive together do is a pass: one listing of the source,
+// split into shards that the workers list side by side (see shards.go), each row to plan handed
 // to one worker (ClaimPlan), each key with copies to make leased to one
 // worker with all its versions (ClaimKeys), oldest first as always. A
 // worker finished with its share waits until the pass is done, so that
@@ -148,6 +148,7 @@ func (db *DB) renew(ctx context.Context) error {
 		`UPDATE key_leases SET expires_at = now() + make_interval(secs => ?) WHERE worker = ? AND NOT done`,
 		`UPDATE versions SET plan_expires = now() + make_interval(secs => ?) WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
 		`UPDATE passes SET scan_expires = now() + make_interval(secs => ?) WHERE scanner = ? AND scan_state = 'scanning'`,
+		`UPDATE scan_shards SET expires_at = now() + make_interval(secs => ?) WHERE worker = ? AND state = 'listing'`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, seconds(w.lease), w.id); err != nil {
 			return err
@@ -185,6 +186,7 @@ func (db *DB) deregister(ctx context.Context) error {
 		`DELETE FROM key_leases WHERE worker = ? AND NOT done`,
 		`UPDATE versions SET plan_expires = '-infinity' WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
 		`UPDATE passes SET scan_state = '', scanner = '' WHERE scanner = ? AND scan_state = 'scanning'`,
+		`UPDATE scan_shards SET state = '', worker = '' WHERE worker = ? AND state = 'listing'`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, w.id); err != nil {
 			return err
@@ -203,53 +205,6 @@ func (db *DB) waitPoll(ctx context.Context) error {
 		return ctx.Err()
 	case <-time.After(db.wk.poll):
 		return nil
-	}
-}
-
-// sharedScan makes the pass's one scan, or waits for the worker making it
-// and returns what it found.
-func (db *DB) sharedScan(ctx context.Context, scan func() (planner.ScanStats, error)) (planner.ScanStats, error) {
-	w := db.wk
-	for {
-		var (
-			state, scanner string
-			live           bool
-			st             planner.ScanStats
-		)
-		err := db.inTx(ctx, "take the scan", func(tx *txn) error {
-			if err := tx.QueryRowContext(ctx, `SELECT scan_state, scanner, COALESCE(scan_expires > now(), FALSE), scan_seen, scan_added
-				FROM passes WHERE pass = ? FOR UPDATE`, w.pass).Scan(&state, &scanner, &live, &st.Seen, &st.Added); err != nil {
-				return err
-			}
-			if state == "done" || (state == "scanning" && live) {
-				return nil
-			}
-			state = "mine"
-			_, err := tx.ExecContext(ctx, `UPDATE passes SET scan_state = 'scanning', scanner = ?,
-				scan_expires = now() + make_interval(secs => ?) WHERE pass = ?`, w.id, seconds(w.lease), w.pass)
-			return err
-		})
-		if err != nil {
-			return planner.ScanStats{}, db.pgErr("take the scan", err)
-		}
-		switch state {
-		case "done":
-			st.By = scanner
-			return st, nil
-		case "mine":
-			st, err := scan()
-			if err != nil {
-				return st, err
-			}
-			if _, err := db.w.ExecContext(ctx, `UPDATE passes SET scan_state = 'done', scan_seen = ?, scan_added = ?
-				WHERE pass = ? AND scanner = ?`, st.Seen, st.Added, w.pass, w.id); err != nil {
-				return st, db.pgErr("finish the scan", err)
-			}
-			return st, nil
-		}
-		if err := db.waitPoll(ctx); err != nil {
-			return planner.ScanStats{}, err
-		}
 	}
 }
 

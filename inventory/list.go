@@ -21,19 +21,7 @@ var _ VersionLister = (*s3.Client)(nil)
 // List calls fn for every version and delete marker under prefix, in key
 // order, newest first within a key (the order S3 lists them in).
 func List(ctx context.Context, c VersionLister, bucket, prefix string, fn func(planner.Version) error) error {
-	p := NewPager(c, bucket, prefix, "")
-	for p.More() {
-		page, err := p.Next(ctx)
-		if err != nil {
-			return err
-		}
-		for _, v := range page {
-			if err := fn(v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return ListShard(ctx, c, bucket, prefix, planner.Shard{All: true}, fn)
 }
 
 // Pager lists versions and delete markers page by page, in List's order:
@@ -50,9 +38,17 @@ type Pager struct {
 // NewPager lists the versions under prefix, from the first key after
 // startAfter ("" = from the first).
 func NewPager(c VersionLister, bucket, prefix, startAfter string) *Pager {
+	return newPager(c, bucket, prefix, startAfter, false)
+}
+
+// newPager is NewPager; direct lists only the keys directly under prefix.
+func newPager(c VersionLister, bucket, prefix, startAfter string, direct bool) *Pager {
 	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)}
 	if startAfter != "" {
 		in.KeyMarker = aws.String(startAfter)
+	}
+	if direct {
+		in.Delimiter = aws.String("/")
 	}
 	return &Pager{p: s3.NewListObjectVersionsPaginator(c, in), bucket: bucket, prefix: prefix}
 }

@@ -207,6 +207,17 @@ type ScanStats struct {
 	By string
 }
 
+// Shard is a part of the source that one worker lists: the keys under
+// Prefix, or with Direct only those directly under it (no further "/"), or
+// with All the job's whole source. After resumes a shard after that key
+// (every version of it, and of the keys before it, is recorded).
+type Shard struct {
+	Prefix string
+	Direct bool
+	All    bool
+	After  string
+}
+
 // Worker is one process working a job a database shares (PostgreSQL).
 type Worker struct {
 	ID        string // host-pid-random

@@ -33,6 +33,18 @@ type Store interface {
 	// it finished are kept (the last key, maybe listed only in part, is
 	// left to the next scan, which adds it whole) and its error returned.
 	RecordScan(ctx context.Context, dests []string, list func(add func(planner.Version) error) error) (planner.ScanStats, error)
+	// RecordShardedScan is RecordScan made of shards, which list lists
+	// (calling add in listing order). A store one process holds lists the
+	// whole source at once: one list of Shard{All: true}. A store many
+	// processes share makes a pass's listing once between them: one of
+	// them calls split, which names the shards; each shard is listed by
+	// one process, and a shard whose process is gone is listed again by
+	// another after the last key recorded of it (Shard.After). It returns
+	// when every shard is listed, with the pass's counts (By names another
+	// process when this one listed none). A process's second call lists
+	// the whole source again.
+	RecordShardedScan(ctx context.Context, dests []string, split func(context.Context) ([]planner.Shard, error),
+		list func(ctx context.Context, sh planner.Shard, add func(planner.Version) error) error) (planner.ScanStats, error)
 
 	// CountToPlan is the number of rows PlanPage will return in all.
 	CountToPlan(ctx context.Context) (int64, error)

@@ -55,12 +55,13 @@ func Run(t *testing.T, b Backend) {
 		{"Rows", rowPromises},
 		{"Runs", runPromises},
 		{"Claims", claimPromises},
+		{"Shards", shardPromises},
 	}
 	if b.Shared {
 		groups = append(groups, struct {
 			name     string
 			promises []promise
-		}{"Shared", sharedPromises})
+		}{"Shared", append(sharedPromises, sharedShardPromises...)})
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
