@@ -12,48 +12,54 @@ import (
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// seedBench fills a checkpoint with n versions (one per key), planned as
-// copies, as a scan and a plan of a large bucket would.
+// seedBench fills a new SQLite checkpoint with n versions (one per key),
+// planned as copies, as a scan and a plan of a large bucket would.
 func seedBench(b *testing.B, n int) *DB {
 	b.Helper()
-	ctx := context.Background()
-	db, err := Open(ctx, b.TempDir()+"/bench.db")
+	db, err := Open(context.Background(), b.TempDir()+"/bench.db")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	s, err := db.BeginScan(ctx, []string{"dst"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fillBench(b, db, n)
+	return db
+}
+
+// fillBench records n versions (one per key) in db and plans each as a
+// copy.
+func fillBench(b *testing.B, db *DB, n int) {
+	b.Helper()
+	ctx := context.Background()
 	t0 := time.Now()
-	for i := range n {
-		if err := s.Add(ctx, planner.Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096, LastModified: t0}); err != nil {
-			b.Fatal(err)
+	if _, err := db.RecordScan(ctx, []string{"dst"}, func(add func(planner.Version) error) error {
+		for i := range n {
+			if err := add(planner.Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096, LastModified: t0}); err != nil {
+				return err
+			}
 		}
-	}
-	if _, err := s.Finish(ctx); err != nil {
+		return nil
+	}); err != nil {
 		b.Fatal(err)
 	}
 	var after int64
 	for {
-		page, err := db.PlanPage(ctx, after, 1000)
+		page, err := db.ClaimPlan(ctx, after, 1000)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if len(page) == 0 {
-			break
+			return
 		}
 		plans := make([]planner.Plan, len(page))
 		for i, r := range page {
-			plans[i] = planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: "NOT-SSE"}, Decision: planner.Decision{Action: "copy", DestKey: r.Key}, Status: planner.StatusPending}
+			plans[i] = planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: planner.NotSSE},
+				Decision: planner.Decision{Action: planner.Copy, DestKey: r.Key}, Status: planner.StatusPending}
 		}
 		if err := db.SavePlans(ctx, plans); err != nil {
 			b.Fatal(err)
 		}
 		after = page[len(page)-1].ID
 	}
-	return db
 }
 
 // BenchmarkNextWork pages through all the work of a large job the way the
@@ -155,33 +161,7 @@ func BenchmarkClaimKeysPostgres(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := seed.RecordScan(ctx, []string{"dst"}, func(add func(planner.Version) error) error {
-					for i := range keys {
-						if err := add(planner.Version{Key: fmt.Sprintf("key/%08d", i), VersionID: "v", IsLatest: true, Size: 4096}); err != nil {
-							return err
-						}
-					}
-					return nil
-				}); err != nil {
-					b.Fatal(err)
-				}
-				for {
-					page, err := seed.ClaimPlan(ctx, 0, 1000)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(page) == 0 {
-						break
-					}
-					plans := make([]planner.Plan, len(page))
-					for i, r := range page {
-						plans[i] = planner.Plan{TaskID: r.ID, Inspection: planner.Inspection{Inspected: true, Encryption: planner.NotSSE},
-							Decision: planner.Decision{Action: planner.Copy, DestKey: r.Key}, Status: planner.StatusPending}
-					}
-					if err := seed.SavePlans(ctx, plans); err != nil {
-						b.Fatal(err)
-					}
-				}
+				fillBench(b, seed, keys)
 				stores := make([]*DB, claimers)
 				for i := range stores {
 					if stores[i], err = OpenPostgres(ctx, pg, name, 0); err != nil {

@@ -183,7 +183,30 @@ func (db *DB) migrate(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
+	// The names applied already, read once: a checkpoint that is up to
+	// date opens without a transaction per migration. applyMigration
+	// checks again under the lock.
+	applied := map[string]bool{}
+	rows, err := db.w.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrations: %w", err)
+		}
+		applied[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
 	for _, name := range names {
+		if applied[name] {
+			continue
+		}
 		if err := db.inMigration(ctx, func(tx *txn) error { return db.applyMigration(ctx, tx, name) }); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}

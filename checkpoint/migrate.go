@@ -10,7 +10,7 @@ import (
 
 // MoveStats says what MoveToPostgres copied.
 type MoveStats struct {
-	Job                              string
+	Job                             string
 	Versions, Uploads, Parts, Scans int64
 }
 
@@ -60,6 +60,7 @@ func MoveToPostgres(ctx context.Context, src *DB, rawURL, job string) (MoveStats
 		return MoveStats{}, dst.pgErr("migrate", err)
 	}
 	st := MoveStats{Job: job}
+	counts := map[string]*int64{"versions": &st.Versions, "uploads": &st.Uploads, "upload_parts": &st.Parts, "scans": &st.Scans}
 	err = dst.inTx(ctx, "move the job", func(tx *txn) error {
 		// Under the job's lock: no worker joins a job half-moved.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, dst.pg.migrateLock); err != nil {
@@ -70,15 +71,8 @@ func MoveToPostgres(ctx context.Context, src *DB, rawURL, job string) (MoveStats
 			if err != nil {
 				return fmt.Errorf("move %s: %w", table, err)
 			}
-			switch table {
-			case "versions":
-				st.Versions = n
-			case "uploads":
-				st.Uploads = n
-			case "upload_parts":
-				st.Parts = n
-			case "scans":
-				st.Scans = n
+			if c, ok := counts[table]; ok {
+				*c = n
 			}
 			if col, ok := identities[table]; ok && n > 0 {
 				if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence(?, ?), (SELECT MAX(`+col+`) FROM `+table+`))`,

@@ -44,16 +44,10 @@ func TestConformancePostgres(t *testing.T) {
 func expireWorker(db *DB) error {
 	ctx := context.Background()
 	return db.inTx(ctx, "expire", func(tx *txn) error {
-		for _, q := range []string{`UPDATE workers SET expires_at = now() - interval '1 second' WHERE id = ?`,
-			`UPDATE key_leases SET expires_at = now() - interval '1 second' WHERE worker = ?`,
-			`UPDATE versions SET plan_expires = now() - interval '1 second' WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
-			`UPDATE passes SET scan_expires = now() - interval '1 second' WHERE scanner = ?`,
-			`UPDATE scan_shards SET expires_at = now() - interval '1 second' WHERE worker = ?`} {
-			if _, err := tx.ExecContext(ctx, q, db.wk.id); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, `UPDATE workers SET expires_at = now() - interval '1 second' WHERE id = ?`, db.wk.id); err != nil {
+			return err
 		}
-		return nil
+		return db.setLeases(ctx, tx, `now() - interval '1 second'`)
 	})
 }
 

@@ -35,7 +35,7 @@ type Scan struct {
 	batches chan batch
 	pending sync.WaitGroup // batches queued and not yet written
 	// shard, for a shard of a sharded scan: each batch moves its cursor.
-	shard *shardRef
+	shard   *shardRef
 	done    chan struct{}
 	mu      sync.Mutex
 	err     error // the writer's first error

@@ -144,17 +144,32 @@ func (db *DB) renew(ctx context.Context) error {
 	} else if n == 0 {
 		return errGone
 	}
-	for _, q := range []string{
-		`UPDATE key_leases SET expires_at = now() + make_interval(secs => ?) WHERE worker = ? AND NOT done`,
-		`UPDATE versions SET plan_expires = now() + make_interval(secs => ?) WHERE plan_worker = ? AND plan_expires IS NOT NULL`,
-		`UPDATE passes SET scan_expires = now() + make_interval(secs => ?) WHERE scanner = ? AND scan_state = 'scanning'`,
-		`UPDATE scan_shards SET expires_at = now() + make_interval(secs => ?) WHERE worker = ? AND state = 'listing'`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, seconds(w.lease), w.id); err != nil {
+	if err := db.setLeases(ctx, tx, `now() + make_interval(secs => ?)`, seconds(w.lease)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// held is everything a worker holds under its lease: the table, the column
+// holding when the lease runs out, and which rows are the worker's (its id
+// the one parameter).
+var held = []struct{ table, expires, mine string }{
+	{"key_leases", "expires_at", "worker = ? AND NOT done"},
+	{"versions", "plan_expires", "plan_worker = ? AND plan_expires IS NOT NULL"},
+	{"passes", "scan_expires", "scanner = ? AND scan_state = 'scanning'"},
+	{"scan_shards", "expires_at", "worker = ? AND state = 'listing'"},
+}
+
+// setLeases sets when everything the worker holds runs out to the SQL
+// expression to, whose parameters are args.
+func (db *DB) setLeases(ctx context.Context, tx *txn, to string, args ...any) error {
+	for _, h := range held {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+h.table+` SET `+h.expires+` = `+to+` WHERE `+h.mine,
+			append(slices.Clone(args), db.wk.id)...); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // leaseErr is why the worker must stop, if it must.
@@ -219,10 +234,9 @@ func (db *DB) ClaimPlan(ctx context.Context, afterID int64, limit int) ([]planne
 		return db.PlanPage(ctx, afterID, limit)
 	}
 	w := db.wk
-	for {
-		if err := db.leaseErr(); err != nil {
-			return nil, err
-		}
+	others := `SELECT EXISTS (SELECT 1 FROM versions
+		WHERE plan_expires IS NOT NULL AND plan_pass = ? AND plan_worker <> ? AND status IN ('pending', 'failed', 'skipped'))`
+	return claimOrWait(ctx, db, "claim rows to plan", others, func() ([]planner.Row, error) {
 		rows, err := collectPlan(db.w.QueryContext(ctx, `WITH c AS (
 				SELECT id AS cid FROM versions
 				WHERE status IN ('pending', 'failed', 'skipped')
@@ -233,27 +247,13 @@ func (db *DB) ClaimPlan(ctx context.Context, afterID int64, limit int) ([]planne
 			RETURNING `+qualified("v", db.rowColumns)+`, `+newerReplicated,
 			w.pass, limit, w.pass, w.id, seconds(w.lease)))
 		if err != nil {
-			return nil, db.pgErr("claim rows to plan", err)
-		}
-		if len(rows) > 0 {
-			// RETURNING keeps no order: the rows of a version are planned
-			// together, next to each other by id.
-			slices.SortFunc(rows, func(a, b planner.Row) int { return cmp.Compare(a.ID, b.ID) })
-			return rows, nil
-		}
-		var others bool
-		if err := db.w.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM versions
-			WHERE plan_expires IS NOT NULL AND plan_pass = ? AND plan_worker <> ? AND status IN ('pending', 'failed', 'skipped'))`,
-			w.pass, w.id).Scan(&others); err != nil {
-			return nil, db.pgErr("claim rows to plan", err)
-		}
-		if !others {
-			return nil, nil
-		}
-		if err := db.waitPoll(ctx); err != nil {
 			return nil, err
 		}
-	}
+		// RETURNING keeps no order: the rows of a version are planned
+		// together, next to each other by id.
+		slices.SortFunc(rows, func(a, b planner.Row) int { return cmp.Compare(a.ID, b.ID) })
+		return rows, nil
+	})
 }
 
 // ClaimKeys returns the next keys to copy, up to limit, each with all its
@@ -267,47 +267,64 @@ func (db *DB) ClaimKeys(ctx context.Context, after planner.KeyCursor, limit int)
 	if db.wk == nil {
 		return db.NextWork(ctx, after, limit)
 	}
-	w := db.wk
-	for {
-		if err := db.leaseErr(); err != nil {
-			return nil, err
-		}
-		// Keys with tasks not claimed yet first, after this worker's last
-		// (the index's entries behind it are mostly of keys done: walking
-		// them again and again would make every claim slower than the
-		// last), then from the first key; keys whose every task is in doubt
-		// (claimed by a worker since gone) only when none is left.
-		todo := `v.status IN ('pending', 'failed') AND v.action IN ` + copyActions
-		pairs, err := db.leaseKeys(ctx, todo, after, limit)
-		if err == nil && len(pairs) == 0 && after != (planner.KeyCursor{}) {
-			pairs, err = db.leaseKeys(ctx, todo, planner.KeyCursor{}, limit)
-		}
-		if err == nil && len(pairs) == 0 {
-			pairs, err = db.leaseKeys(ctx, `v.status = 'copying' AND v.action IN `+copyActions, planner.KeyCursor{}, limit)
-		}
-		if err != nil {
-			return nil, db.pgErr("lease keys", err)
-		}
-		if len(pairs) > 0 {
+	others := `SELECT EXISTS (SELECT 1 FROM key_leases WHERE pass = ? AND NOT done AND worker <> ?)`
+	return claimOrWait(ctx, db, "lease keys", others, func() ([]planner.KeyWork, error) {
+		for {
+			// Keys with tasks not claimed yet first, after this worker's
+			// last (the index's entries behind it are mostly of keys done:
+			// walking them again and again would make every claim slower
+			// than the last), then from the first key; keys whose every task
+			// is in doubt (claimed by a worker since gone) only when none
+			// is left.
+			todo := `v.status IN ('pending', 'failed') AND v.action IN ` + copyActions
+			pairs, err := db.leaseKeys(ctx, todo, after, limit)
+			if err == nil && len(pairs) == 0 && after != (planner.KeyCursor{}) {
+				pairs, err = db.leaseKeys(ctx, todo, planner.KeyCursor{}, limit)
+			}
+			if err == nil && len(pairs) == 0 {
+				pairs, err = db.leaseKeys(ctx, `v.status = 'copying' AND v.action IN `+copyActions, planner.KeyCursor{}, limit)
+			}
+			if err != nil || len(pairs) == 0 {
+				return nil, err
+			}
 			work, err := db.keysWork(ctx, db.w, pairs)
 			if err != nil {
 				return nil, err
 			}
 			if err := db.holding(ctx, work, pairs); err != nil {
-				return nil, db.pgErr("lease keys", err)
+				return nil, err
 			}
 			work = slices.DeleteFunc(work, func(kw planner.KeyWork) bool { return len(kw.Tasks) == 0 })
 			if len(work) > 0 {
 				return work, nil
 			}
-			continue // finished by another worker in the meantime
+			// Every key leased was finished by another worker meanwhile.
 		}
-		var others bool
-		if err := db.w.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM key_leases WHERE pass = ? AND NOT done AND worker <> ?)`,
-			w.pass, w.id).Scan(&others); err != nil {
-			return nil, db.pgErr("lease keys", err)
+	})
+}
+
+// claimOrWait calls claim until it hands something out, and returns that.
+// When it hands out nothing while other workers hold some of the pass's
+// work (the query others, on the pass and this worker's id, says so), it
+// waits: they finish it, or their lease runs out and claim gets it. It
+// returns none when nothing is left.
+func claimOrWait[T any](ctx context.Context, db *DB, what, others string, claim func() ([]T, error)) ([]T, error) {
+	for {
+		if err := db.leaseErr(); err != nil {
+			return nil, err
 		}
-		if !others {
+		got, err := claim()
+		if err != nil {
+			return nil, db.pgErr(what, err)
+		}
+		if len(got) > 0 {
+			return got, nil
+		}
+		var busy bool
+		if err := db.w.QueryRowContext(ctx, others, db.wk.pass, db.wk.id).Scan(&busy); err != nil {
+			return nil, db.pgErr(what, err)
+		}
+		if !busy {
 			return nil, nil
 		}
 		if err := db.waitPoll(ctx); err != nil {
@@ -375,26 +392,28 @@ func (db *DB) holding(ctx context.Context, work []planner.KeyWork, pairs []any) 
 
 // settle is what a batch of outcomes finishes: the keys held whose every
 // task then has an outcome, done for this pass, or free again when one of
-// their tasks came back unstarted. It changes nothing: settled does, once
-// the batch is committed.
-func (db *DB) settle(batch []planner.Outcome) (done, free []keyRef) {
+// their tasks came back unstarted. It changes nothing itself: apply counts
+// the batch against the keys held, once the batch is committed.
+func (db *DB) settle(batch []planner.Outcome) (done, free []keyRef, apply func()) {
 	w := db.wk
 	if w == nil {
-		return nil, nil
+		return nil, nil, func() {}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	left := map[keyRef]int{}
 	released := map[keyRef]bool{}
+	var ids []int64
 	for _, o := range batch {
 		k, ok := w.taskKey[o.TaskID]
 		if !ok {
 			continue
 		}
+		ids = append(ids, o.TaskID)
 		if _, seen := left[k]; !seen {
-			left[k] = w.open[k]
+			left[k], released[k] = w.open[k], w.released[k]
 		}
-		released[k] = released[k] || w.released[k] || o.Status == planner.StatusPending
+		released[k] = released[k] || o.Status == planner.StatusPending
 		if left[k]--; left[k] == 0 {
 			if released[k] {
 				free = append(free, k)
@@ -403,29 +422,19 @@ func (db *DB) settle(batch []planner.Outcome) (done, free []keyRef) {
 			}
 		}
 	}
-	return done, free
-}
-
-// settled counts a committed batch of outcomes against the keys held.
-func (db *DB) settled(batch []planner.Outcome) {
-	w := db.wk
-	if w == nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, o := range batch {
-		k, ok := w.taskKey[o.TaskID]
-		if !ok {
-			continue
+	return done, free, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for _, id := range ids {
+			delete(w.taskKey, id)
 		}
-		delete(w.taskKey, o.TaskID)
-		if o.Status == planner.StatusPending {
-			w.released[k] = true
-		}
-		if w.open[k]--; w.open[k] <= 0 {
-			delete(w.open, k)
-			delete(w.released, k)
+		for k, n := range left {
+			if n > 0 {
+				w.open[k], w.released[k] = n, released[k]
+			} else {
+				delete(w.open, k)
+				delete(w.released, k)
+			}
 		}
 	}
 }

@@ -283,7 +283,7 @@ var outcomeUpdate = rowUpdate{
 func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	done, free := db.settle(batch)
+	done, free, apply := db.settle(batch)
 	now := db.stamp()
 	rows := make([][]any, 0, len(batch))
 	at := map[int64]int{} // a task's row: its last outcome in the batch wins
@@ -312,7 +312,7 @@ func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 		return nil
 	})
 	if err == nil {
-		db.settled(batch)
+		apply()
 	}
 	return err
 }

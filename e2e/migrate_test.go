@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestMigrateDBThenWorkers: an SQLite job killed -9 half-way (some versions
@@ -45,25 +42,7 @@ func TestMigrateDBThenWorkers(t *testing.T) {
 	}
 
 	args := append([]string{"run", "--db", pg, "--job", job}, common...)
-	var procs []*exec.Cmd
-	var outs []*bytes.Buffer
-	for range 2 {
-		cmd, out := start(t, lab, args...)
-		procs, outs = append(procs, cmd), append(outs, out)
-	}
-	for i, p := range procs {
-		done := make(chan error, 1)
-		go func() { done <- p.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("worker %d: %v\n%s", i, err, outs[i])
-			}
-		case <-time.After(5 * time.Minute):
-			p.Process.Kill()
-			t.Fatalf("worker %d did not end:\n%s", i, outs[i])
-		}
-	}
+	waitWorkers(t, startWorkers(t, lab, 2, args...), nil)
 	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
 	for i := range 4 {
 		if k := fmt.Sprintf("big/%d", i); mcIncompleteUploads(t, lab, lab.Endpoint, dst, k) != 0 {

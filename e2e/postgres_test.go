@@ -5,14 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
 	"github.com/s3backfill/s3backfill/internal/labenv"
 )
@@ -22,15 +22,22 @@ import (
 func pgJob(t *testing.T, lab *labenv.Lab) (pgURL, job string) {
 	t.Helper()
 	pgURL = lab.PostgresURL(t)
+	return pgURL, newPGJob(t, pgURL)
+}
+
+// newPGJob is a job name no other test uses, in the database at pgURL;
+// its schema is dropped when the test ends.
+func newPGJob(t *testing.T, pgURL string) string {
+	t.Helper()
 	b := make([]byte, 5)
 	rand.Read(b)
-	job = "e2e-" + hex.EncodeToString(b)
+	job := "e2e-" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		db := pgOpen(t, pgURL)
 		defer db.Close()
 		db.Exec(`DROP SCHEMA IF EXISTS "s3backfill_` + job + `" CASCADE`)
 	})
-	return pgURL, job
+	return job
 }
 
 func pgOpen(t *testing.T, pgURL string) *sql.DB {
@@ -41,8 +48,6 @@ func pgOpen(t *testing.T, pgURL string) *sql.DB {
 	}
 	return db
 }
-
-var _ = stdlib.GetDefaultDriver // registers "pgx"
 
 // pgDump writes every row of a job's tables, as text, to a file.
 func pgDump(t *testing.T, pgURL, job string) string {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/s3backfill/s3backfill/internal/labenv"
 )
 
 // TestManyWorkersOneJob: three workers started at the same instant on a
@@ -34,20 +36,7 @@ func TestManyWorkersOneJob(t *testing.T) {
 	args := append([]string{"run", "--dest", "s3://" + dst, "--db", pg, "--job", job, "--lease", "3s",
 		"--max-requests-per-second", "20"}, common...)
 
-	type proc struct {
-		cmd *exec.Cmd
-		out *bytes.Buffer
-	}
-	var procs []proc
-	for range 3 {
-		cmd, out := start(t, lab, args...)
-		procs = append(procs, proc{cmd, out})
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.cmd.Process.Kill()
-		}
-	})
+	procs := startWorkers(t, lab, 3, args...)
 
 	// The worker holding a key whose upload has parts recorded.
 	db := pgOpen(t, pg)
@@ -72,34 +61,19 @@ func TestManyWorkersOneJob(t *testing.T) {
 	}
 	parts := strings.Split(victim, "-")
 	pid, _ := strconv.Atoi(parts[len(parts)-2])
-	killed := -1
-	for i, p := range procs {
+	var killed *worker
+	for _, p := range procs {
 		if p.cmd.Process.Pid == pid {
 			p.cmd.Process.Signal(syscall.SIGKILL)
-			p.cmd.Wait()
-			killed = i
+			<-p.done
+			killed = p
 		}
 	}
-	if killed < 0 {
+	if killed == nil {
 		t.Fatalf("worker %s is none of the three started", victim)
 	}
 	t.Logf("killed worker %s mid-upload", victim)
-
-	for i, p := range procs {
-		if i == killed {
-			continue
-		}
-		done := make(chan error, 1)
-		go func() { done <- p.cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("worker %d: %v\n%s", i, err, p.out)
-			}
-		case <-time.After(5 * time.Minute):
-			t.Fatalf("worker %d still runs after 5 minutes:\n%s", i, p.out)
-		}
-	}
+	waitWorkers(t, procs, killed)
 
 	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
 	for i := range 6 {
@@ -179,32 +153,11 @@ func TestPostgresRestartUnderWorkers(t *testing.T) {
 	dst := lab.Bucket(t, c, "pgdown-dst", true)
 	seedOnceWorld(t, w, 120, 2)
 	pg := lab.Postgres2URL(t)
-	job := "e2e-restart-" + strings.ToLower(w.bucket[len(w.bucket)-8:])
-	t.Cleanup(func() {
-		db := pgOpen(t, pg)
-		defer db.Close()
-		db.Exec(`DROP SCHEMA IF EXISTS "s3backfill_` + job + `" CASCADE`)
-	})
+	job := newPGJob(t, pg)
 	args := []string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--db", pg, "--job", job,
 		"--delete-markers", "--endpoint-url", lab.Endpoint, "--workers", "3", "--part-size", "5MiB", "--multipart-threshold", "8MiB",
 		"--max-requests-per-second", "20"}
-	type proc struct {
-		cmd  *exec.Cmd
-		out  *bytes.Buffer
-		done chan error
-	}
-	var procs []proc
-	for range 2 {
-		cmd, out := start(t, lab, args...)
-		p := proc{cmd, out, make(chan error, 1)}
-		go func() { p.done <- cmd.Wait() }()
-		procs = append(procs, p)
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			p.cmd.Process.Kill()
-		}
-	})
+	procs := startWorkers(t, lab, 2, args...)
 	db := pgOpen(t, pg)
 	defer db.Close()
 	schema := `"s3backfill_` + job + `"`
@@ -224,16 +177,7 @@ func TestPostgresRestartUnderWorkers(t *testing.T) {
 		}
 	}
 	labScript(t, lab, "up", "postgres2")
-	for i, p := range procs {
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Errorf("worker %d: %v\n%s", i, err, p.out)
-			}
-		case <-time.After(5 * time.Minute):
-			t.Fatalf("worker %d did not end:\n%s", i, p.out)
-		}
-	}
+	waitWorkers(t, procs, nil)
 	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
 	db = pgOpen(t, pg)
 	defer db.Close()
@@ -245,5 +189,50 @@ func TestPostgresRestartUnderWorkers(t *testing.T) {
 	db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.workers`).Scan(&workers)
 	if rows != n || once != n || workers != 2 {
 		t.Errorf("the checkpoint holds %d rows, %d succeeded at the first attempt, %d workers; want %d, %d and 2", rows, once, workers, n, n)
+	}
+}
+
+// worker is one s3backfill process of a test running several on one job.
+type worker struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error // its exit
+}
+
+// startWorkers starts n processes of the same command, killed when the
+// test ends if still running.
+func startWorkers(t *testing.T, lab *labenv.Lab, n int, args ...string) []*worker {
+	t.Helper()
+	var ws []*worker
+	for range n {
+		cmd, out := start(t, lab, args...)
+		w := &worker{cmd, out, make(chan error, 1)}
+		go func() { w.done <- cmd.Wait() }()
+		ws = append(ws, w)
+	}
+	t.Cleanup(func() {
+		for _, w := range ws {
+			w.cmd.Process.Kill()
+		}
+	})
+	return ws
+}
+
+// waitWorkers waits for every worker but skip to end well, five minutes
+// at most each.
+func waitWorkers(t *testing.T, ws []*worker, skip *worker) {
+	t.Helper()
+	for i, w := range ws {
+		if w == skip {
+			continue
+		}
+		select {
+		case err := <-w.done:
+			if err != nil {
+				t.Errorf("worker %d: %v\n%s", i, err, w.out)
+			}
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("worker %d still runs after 5 minutes:\n%s", i, w.out)
+		}
 	}
 }
