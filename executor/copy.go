@@ -93,6 +93,9 @@ type copyResult struct {
 	// lostAnswer: the answer of the write was lost; its replica was found
 	// on the destination.
 	lostAnswer bool
+	// answer is what the write's answer said of the replica; nil when
+	// there was none (a replica found on the destination).
+	answer *answer
 }
 
 // copySource is the x-amz-copy-source value of a version: bucket and key
@@ -125,25 +128,26 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 		// COPY directives.
 	}
 	k.ApplyCopyObject(in, sse.ReplicaOf(t.Decision))
-	if c := t.Checksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
+	if asksChecksum(t.Checksum) {
 		// S3 computes this checksum from the replica's bytes as it copies:
 		// equal to the source's, it proves the copy end to end.
-		in.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
+		in.ChecksumAlgorithm = types.ChecksumAlgorithm(t.Checksum.Algorithm)
 	}
 	out, err := e.dst.CopyObject(ctx, in, once)
 	if err != nil {
 		return copyResult{}, fmt.Errorf("CopyObject: %w", err)
 	}
-	res := copyResult{versionID: aws.ToString(out.VersionId), method: "CopyObject"}
+	res := copyResult{versionID: aws.ToString(out.VersionId), method: "CopyObject", answer: answerOfCopy(out, k)}
 	if out.CopyObjectResult != nil {
 		res.etag = aws.ToString(out.CopyObjectResult.ETag)
 	}
 	return res, nil
 }
 
-// finish reads the replica back (with its key and checksum) to record
-// what it really is: its encryption (the destination default applies to
-// plaintext sources), ETag, size and checksum against the source's.
+// finish records what a copy made: its encryption (the destination
+// default applies to plaintext sources), ETag, size and checksum against
+// the source's. Config.ReadBack says whether they are read back (HEAD,
+// with the replica's key and checksum) or taken from the copy's answer.
 func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res copyResult) (planner.Outcome, error) {
 	msg := "copied by " + res.method
 	if res.lostAnswer {
@@ -152,8 +156,22 @@ func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res c
 	o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Message: msg,
 		Replica: planner.Replica{VersionID: res.versionID, ETag: res.etag, PartLayout: res.layout,
 			Encryption: t.ReplicaEncryption, KMSKeyID: t.ReplicaKMSKeyID}}
+	res.answer.record(&o.Replica)
+	switch {
+	case e.cfg.ReadBack == ReadBackNever:
+		notReadBack(t, &o, res.answer)
+		return o, nil
+	case e.cfg.ReadBack != ReadBackAlways && answerSuffices(t, res):
+		answered(t, &o, res.answer)
+		return o, nil
+	}
+	return e.readBack(ctx, t, k, o)
+}
+
+// readBack HEADs the replica of o and records what it is.
+func (e *Executor) readBack(ctx context.Context, t planner.Task, k sse.Keys, o planner.Outcome) (planner.Outcome, error) {
 	r := &o.Replica
-	head, err := e.headReplica(ctx, t, k, res.versionID)
+	head, err := e.headReplica(ctx, t, k, r.VersionID)
 	if err != nil {
 		// The copy landed; only the read-back failed. Record success with
 		// what the copy response said.
@@ -162,7 +180,7 @@ func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res c
 			return planner.Outcome{}, err
 		}
 		o.Message += fmt.Sprintf("; reading the replica back failed (%s)", code)
-		r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, t.ReplicaEncryption)
+		r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, r.Encryption)
 		r.ChecksumStatus, r.ChecksumReason = planner.ChecksumNotCompared, "the replica could not be read back"
 		return o, nil
 	}
@@ -188,17 +206,24 @@ func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res c
 			r.ETag = d.etag
 		}
 	}
-	r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, r.Encryption)
-	r.ChecksumStatus, r.ChecksumReason = planner.CompareChecksums(t.Checksum, inventory.ChecksumOf(head, t.Checksum.Algorithm))
-	switch size := aws.ToInt64(head.ContentLength); {
-	case size != t.Size:
+	compare(t, &o, inventory.ChecksumOf(head, t.Checksum.Algorithm))
+	if size := aws.ToInt64(head.ContentLength); size != t.Size {
 		o.Status, o.ErrorCode = planner.StatusFailed, CodeSizeMismatch
 		o.Message = fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)
-	case r.ChecksumStatus == planner.ChecksumMismatch:
+	}
+	return o, nil
+}
+
+// compare records how the replica of o compares with its source: ETag and
+// checksum (cs, the replica's). A checksum that differs fails the copy.
+func compare(t planner.Task, o *planner.Outcome, cs planner.Checksum) {
+	r := &o.Replica
+	r.ETagStatus, r.ETagReason = planner.CompareETags(t.ETag, r.ETag, t.Encryption, r.Encryption)
+	r.ChecksumStatus, r.ChecksumReason = planner.CompareChecksums(t.Checksum, cs)
+	if r.ChecksumStatus == planner.ChecksumMismatch {
 		o.Status, o.ErrorCode = planner.StatusFailed, CodeChecksumMismatch
 		o.Message = "replica checksum differs from the source's: " + r.ChecksumReason
 	}
-	return o, nil
 }
 
 // Error codes of replicas that do not match their source.

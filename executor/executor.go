@@ -75,6 +75,9 @@ type Config struct {
 	// (and whose replica is not on the destination) is sent again; it
 	// doubles. 0 means writeBackoff.
 	WriteBackoff time.Duration
+	// ReadBack says when a replica is read back after its copy (see
+	// ReadBack); "" is ReadBackAuto.
+	ReadBack ReadBack
 }
 
 // Executor copies.
@@ -96,6 +99,11 @@ func New(cfg Config, src SourceAPI, dst DestAPI, progress Progress, log *slog.Lo
 	if cfg.PartSize < 5<<20 {
 		return nil, fmt.Errorf("executor: part size must be at least 5MiB")
 	}
+	rb, err := ParseReadBack(string(cfg.ReadBack))
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	cfg.ReadBack = rb
 	parts := cfg.StreamParts
 	if parts <= 0 {
 		parts = cfg.Workers * cfg.PartWorkers

@@ -333,7 +333,7 @@ func (e *Executor) complete(ctx context.Context, t planner.Task, k sse.Keys, upl
 		return copyResult{}, fmt.Errorf("CompleteMultipartUpload: %w", err)
 	}
 	return copyResult{versionID: aws.ToString(out.VersionId), etag: aws.ToString(out.ETag),
-		method: fmt.Sprintf("%s (%d parts)", method, len(parts))}, nil
+		method: fmt.Sprintf("%s (%d parts)", method, len(parts)), answer: answerOfComplete(out)}, nil
 }
 
 // abort cleans up an upload on a context of its own, so that it runs even

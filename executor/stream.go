@@ -50,8 +50,8 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 		ContentLength: aws.Int64(t.Size),
 		StorageClass:  storageClass(t.ReplicaClass()),
 	}
-	if c := t.Checksum; c.Algorithm != "" && c.Type != "COMPOSITE" {
-		put.ChecksumAlgorithm = types.ChecksumAlgorithm(c.Algorithm)
+	if asksChecksum(t.Checksum) {
+		put.ChecksumAlgorithm = types.ChecksumAlgorithm(t.Checksum.Algorithm)
 	}
 	attrs.applyPutObject(put)
 	k.ApplyPutObject(put, sse.ReplicaOf(t.Decision))
@@ -66,6 +66,7 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 		if err != nil {
 			return copyResult{}, fmt.Errorf("streamed upload: %w", err)
 		}
-		return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream"}, nil
+		return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream",
+			answer: answerOfUpload(out)}, nil
 	})
 }
