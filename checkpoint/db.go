@@ -286,6 +286,7 @@ func (db *DB) Settings(ctx context.Context) (settings []byte, ok bool, err error
 // reader must not change the file): each reads as what the migration sets.
 var laterColumns = map[string]string{
 	"replica_bucket_key": "(bucket_key = 1 AND replica_encryption = 'SSE-KMS') AS replica_bucket_key",
+	"facts_from":         "(CASE WHEN inspected = 1 AND delete_marker = 0 THEN 'head' ELSE '' END) AS facts_from",
 }
 
 // readColumns is rowColumns for the schema the database has.

@@ -30,6 +30,9 @@ func fixtureRows() []planner.Row {
 	claimed := at("2025-03-04T05:06:07Z")
 	row := func(id int64, key, vid string, v planner.Version, ins planner.Inspection, d planner.Decision, status planner.Status) planner.Row {
 		v.Key, v.VersionID = key, vid
+		if ins.Inspected && !v.DeleteMarker { // the old release knew facts only from a HEAD
+			ins.From = planner.FactsHead
+		}
 		r := planner.Row{Task: planner.Task{ID: id, Dest: "dst", Version: v, Inspection: ins, Decision: d, Status: status}}
 		r.Verify.TaskID = id
 		return r
@@ -167,8 +170,8 @@ func TestOldCheckpoint(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer db.Close()
-	if n, col := schemaOf(t, db); n != 5 || !col {
-		t.Errorf("after Open: %d migrations, replica_bucket_key column %v; want 5 and the column", n, col)
+	if n, col := schemaOf(t, db); n != 6 || !col {
+		t.Errorf("after Open: %d migrations, replica_bucket_key column %v; want 6 and the column", n, col)
 	}
 	if migrated := checkFixture(t, db); !reflect.DeepEqual(migrated, read) {
 		t.Error("the migrated checkpoint reads differently from the old one read as it is")

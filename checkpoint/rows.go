@@ -13,7 +13,7 @@ import (
 // them; db.rowColumns is what a database opened read-only, maybe written by
 // an older version, selects instead (see readColumns).
 const rowColumns = `id, dest, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
-	inspected, source_encryption, kms_key_id, ssec_key_id, bucket_key, replication_status,
+	inspected, facts_from, source_encryption, kms_key_id, ssec_key_id, bucket_key, replication_status,
 	checksum_algorithm, checksum, checksum_type, archived,
 	action, rule_id, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id, replica_storage_class, replica_bucket_key,
 	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, etag_reason,
@@ -30,7 +30,7 @@ func scanRow(s interface{ Scan(...any) error }, extra ...any) (planner.Row, erro
 		sourceEnc, replicaEnc                   string
 	)
 	dest := []any{&r.ID, &r.Dest, &r.Key, &r.VersionID, &r.IsLatest, &r.DeleteMarker, &r.Size, &r.ETag, &lastModified, &r.StorageClass,
-		&r.Inspected, &sourceEnc, &r.KMSKeyID, &r.SSECKeyID, &r.BucketKey, &r.ReplicationStatus,
+		&r.Inspected, &r.From, &sourceEnc, &r.KMSKeyID, &r.SSECKeyID, &r.BucketKey, &r.ReplicationStatus,
 		&r.Checksum.Algorithm, &r.Checksum.Value, &r.Checksum.Type, &r.Archived,
 		&action, &r.RuleID, &r.DestKey, &replicaEnc, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID, &r.ReplicaStorageClass, &r.ReplicaBucketKey,
 		&status, &claimedAt, &r.Attempts, &r.Replica.VersionID, &r.Replica.ETag, &r.Replica.ETagStatus, &r.Replica.ETagReason,

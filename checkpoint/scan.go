@@ -180,8 +180,11 @@ func (s *Scan) Stop() error {
 
 // rowsPerInsert is how many rows one INSERT statement carries: the cost of
 // a statement through database/sql and cgo is paid once per so many rows
-// (13 parameters each, far below SQLite's limit).
-const rowsPerInsert = 64
+// (insertColumns parameters each, below SQLite's limit of 32766).
+const (
+	rowsPerInsert = 64
+	insertColumns = 20
+)
 
 // write records one batch in one transaction.
 func (s *Scan) write(ctx context.Context, b batch) error {
@@ -191,7 +194,7 @@ func (s *Scan) write(ctx context.Context, b batch) error {
 	}
 	return s.db.inTx(ctx, "scan", func(tx *txn) error {
 		now := s.db.stamp()
-		args := make([]any, 0, rowsPerInsert*13)
+		args := make([]any, 0, rowsPerInsert*insertColumns)
 		n := 0
 		stmts := map[int]*sql.Stmt{}
 		defer func() {
@@ -217,9 +220,14 @@ func (s *Scan) write(ctx context.Context, b batch) error {
 		}
 		for _, v := range batch {
 			lm := formatStamp(v.LastModified)
+			var k planner.Inspection
+			if v.Known != nil {
+				k = *v.Known
+			}
 			for _, dest := range s.dests {
 				args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
-					v.Size, v.ETag, lm, v.StorageClass, now, now)
+					v.Size, v.ETag, lm, v.StorageClass, now, now,
+					k.Inspected, k.From, string(k.Encryption), k.BucketKey, k.ReplicationStatus, k.Checksum.Algorithm, k.Archived)
 				if n++; n == rowsPerInsert {
 					if err := flush(); err != nil {
 						return fmt.Errorf("scan: record versions up to %s@%s: %w", v.Key, v.VersionID, err)
@@ -248,29 +256,32 @@ func upsertVersions(n int) string {
 // "null" version: writing a key while versioning is off or suspended
 // replaces it under the same id, so a "null" version whose ETag, size or
 // time changed is a new object: it starts over at its new place in the
-// key's history as a version just listed (pending, uninspected, unplanned),
-// everything recorded of the old object forgotten. (The stored row's
+// key's history as a version just listed (pending, unplanned, with what
+// the scan knows of it), everything recorded of the old object forgotten. (The stored row's
 // columns are named with the table's name: PostgreSQL finds a bare name
 // ambiguous next to excluded's.)
 var upsertVersion = `
 	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
-	                      last_modified, storage_class, created_at, updated_at)
+	                      last_modified, storage_class, created_at, updated_at,
+	                      inspected, facts_from, source_encryption, bucket_key, replication_status,
+	                      checksum_algorithm, archived)
 	VALUES ` + upsertValues + `
 	ON CONFLICT (dest, key, version_id) DO UPDATE SET
 		is_latest = excluded.is_latest,
 		updated_at = excluded.updated_at,
 		` + nullResetSQL() + `,
+		` + factsSQL() + `,
 		delete_marker = excluded.delete_marker, size = excluded.size, etag = excluded.etag,
 		last_modified = excluded.last_modified, storage_class = excluded.storage_class
-	WHERE versions.is_latest != excluded.is_latest OR ` + nullReplaced
+	WHERE versions.is_latest != excluded.is_latest OR ` + nullReplaced + ` OR ` + factsLearned
 
 // nullResets are the columns a replaced "null" version sets, with their
 // values: its place in the history, and the defaults of a new row for its
-// inspection, plan, outcome and verification.
+// plan, outcome and verification. (Its facts are the scan's: factColumns.)
 var nullResets = [][2]string{
 	{"scan_no", "excluded.scan_no"}, {"rank", "excluded.rank"},
-	{"inspected", "FALSE"}, {"source_encryption", "''"}, {"kms_key_id", "''"}, {"ssec_key_id", "''"}, {"bucket_key", "FALSE"},
-	{"replication_status", "''"}, {"checksum_algorithm", "''"}, {"checksum", "''"}, {"checksum_type", "''"}, {"archived", "FALSE"},
+	{"kms_key_id", "''"}, {"ssec_key_id", "''"},
+	{"checksum", "''"}, {"checksum_type", "''"},
 	{"action", "''"}, {"rule_id", "''"}, {"dest_key", "''"}, {"replica_encryption", "''"}, {"replica_kms_key_id", "''"},
 	{"replica_ssec_key_id", "''"}, {"replica_storage_class", "''"}, {"replica_bucket_key", "FALSE"},
 	{"status", "'pending'"}, {"attempts", "0"}, {"claimed_at", "''"}, {"finished_at", "''"},
@@ -290,7 +301,25 @@ func nullResetSQL() string {
 	return strings.Join(sets, ",\n\t\t")
 }
 
-const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// factColumns are what a manifest may say of a version (a listing says
+// none of it). A recorded version takes the scan's facts when it is a
+// replaced "null" version, or when nothing was known of it yet; else it
+// keeps what it has (a HEAD's facts are not overwritten by a manifest's).
+var factColumns = []string{"inspected", "facts_from", "source_encryption", "bucket_key", "replication_status",
+	"checksum_algorithm", "archived"}
+
+// factsLearned: the scan knows facts of a version that had none.
+const factsLearned = `(NOT versions.inspected AND excluded.inspected)`
+
+func factsSQL() string {
+	sets := make([]string, len(factColumns))
+	for i, c := range factColumns {
+		sets[i] = c + " = CASE WHEN " + nullReplaced + " OR " + factsLearned + " THEN excluded." + c + " ELSE versions." + c + " END"
+	}
+	return strings.Join(sets, ",\n\t\t")
+}
+
+const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const nullReplaced = `(versions.version_id = 'null' AND (versions.etag != excluded.etag OR versions.size != excluded.size
 	OR versions.last_modified != excluded.last_modified OR versions.delete_marker != excluded.delete_marker))`

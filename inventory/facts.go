@@ -15,7 +15,7 @@ import (
 
 // read takes what a successful HEAD says.
 func read(out *s3.HeadObjectOutput, ins *planner.Inspection) {
-	ins.Inspected = true
+	ins.Inspected, ins.From = true, planner.FactsHead
 	ins.Encryption = planner.EncryptionOf(string(out.ServerSideEncryption), aws.ToString(out.SSECustomerAlgorithm))
 	ins.KMSKeyID = aws.ToString(out.SSEKMSKeyId)
 	ins.BucketKey = aws.ToBool(out.BucketKeyEnabled)

@@ -127,6 +127,7 @@ func TestInspectFacts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Inspect: %v", err)
 			}
+			tc.want.From = planner.FactsHead
 			if got != tc.want {
 				t.Errorf("Inspect =\n %+v, want\n %+v", got, tc.want)
 			}
@@ -160,7 +161,7 @@ func TestInspectSSECFacts(t *testing.T) {
 		t.Fatalf("Inspect: %v", err)
 	}
 	want := planner.Inspection{Inspected: true, Encryption: planner.SSEC, SSECKeyID: "three", ReplicationStatus: "PENDING",
-		Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}, Archived: true}
+		Checksum: planner.Checksum{Algorithm: "SHA256", Value: sha256Value, Type: "FULL_OBJECT"}, Archived: true, From: planner.FactsHead}
 	if got != want {
 		t.Errorf("Inspect =\n %+v, want\n %+v", got, want)
 	}

@@ -18,11 +18,21 @@ type Version struct {
 	ETag         string
 	LastModified time.Time
 	StorageClass string
+	// Known is what the scan's input said of the version beyond a
+	// listing: a manifest's encryption, replication status and so on, for
+	// the plan to use instead of a HEAD. Nil from a listing, and on rows
+	// read back (the checkpoint keeps it as the Inspection).
+	Known *Inspection
 }
 
-// Inspection is what a HEAD of the source version told.
+// Inspection is what is known of a source version beyond the listing:
+// what a HEAD of it told, or what a manifest said.
 type Inspection struct {
-	Inspected  bool       // a HEAD answered (delete markers need none)
+	// Inspected: the facts below are known (a HEAD answered, or the
+	// manifest said them); delete markers need none.
+	Inspected bool
+	// From says where they came from: FactsHead or FactsManifest.
+	From       string
 	Encryption Encryption // empty until inspected
 	KMSKeyID   string
 	// SSECKeyID is the id of the key that opened an SSE-C version; empty
@@ -38,6 +48,12 @@ type Inspection struct {
 	// of Intelligent-Tiering) and not restored; it cannot be copied.
 	Archived bool
 }
+
+// Where an Inspection's facts came from.
+const (
+	FactsHead     = "head"
+	FactsManifest = "manifest"
+)
 
 // Status is where a task stands.
 type Status string

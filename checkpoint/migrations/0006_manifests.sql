@@ -1,0 +1,14 @@
+-- Where a version's inspection came from: 'head' (a HEAD of the source),
+-- 'manifest' (the S3 Inventory report the scan read), or '' (not known).
+ALTER TABLE versions ADD COLUMN facts_from TEXT NOT NULL DEFAULT '';
+UPDATE versions SET facts_from = 'head' WHERE inspected = 1 AND delete_marker = 0;
+
+-- The manifests scans loaded whole: the same manifest is not read again.
+CREATE TABLE manifests (
+    location  TEXT    NOT NULL,
+    etag      TEXT    NOT NULL,  -- of manifest.json or the CSV file
+    scan_no   INTEGER NOT NULL,
+    versions  INTEGER NOT NULL DEFAULT 0,
+    loaded_at TEXT    NOT NULL,  -- when a scan finished loading it
+    PRIMARY KEY (location, etag)
+);
