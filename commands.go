@@ -62,7 +62,7 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	}
 	clients, err := s3client.New(ctx, s3client.Options{
 		SourceEndpoint: spec.SourceEndpoint(), DestEndpoint: spec.DestEndpoint(),
-		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile,
+		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile, ManifestProfile: c.String("manifest-profile"),
 		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond, SSEC: spec.KeysFile != "",
 		RetryFor: spec.RetryFor,
 	})
@@ -70,7 +70,8 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 		return fail(job.UsageError{Err: err})
 	}
 	srcEndpoint, dstEndpoint := clients.Endpoints()
-	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log,
+	settings.Manifest = c.String("manifest")
+	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log, Manifests: clients.Manifest,
 		SourceEndpoint: srcEndpoint, DestEndpoint: dstEndpoint,
 		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now,
 		Notice: func(msg string) { fmt.Fprintln(stderr, "s3backfill: warning:", msg) }})

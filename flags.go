@@ -53,6 +53,8 @@ func jobFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-in-flight", Usage: "S3 requests in flight at most, over all workers and parts", DefaultText: "2 × --workers"},
 		&cli.Float64Flag{Name: "max-requests-per-second", Usage: "send at most this many S3 requests per second (S3's own throttling slows the run down anyway)", DefaultText: "no cap"},
 		&cli.DurationFlag{Name: "retry-for", Usage: "retry failing requests (throttling, 5xx, lost connections) for at least this long before a version is recorded failed", Value: s3client.DefaultRetryFor},
+		&cli.StringFlag{Name: "inspect", Usage: "auto: HEAD a source version only where the --manifest did not say enough; always: HEAD every version", Value: "auto"},
+		&cli.StringFlag{Name: "read-back", Usage: "auto: HEAD a replica only where the copy's answer did not say what it is; always; never", Value: "auto"},
 		&cli.StringFlag{Name: "copy-mode", Usage: "auto (server-side copies, streamed when source and destination differ in endpoint or credentials), server or stream", Value: "auto"},
 		&cli.StringFlag{Name: "multipart-threshold", Usage: "copy objects larger than `SIZE` in parts (5MiB..5GiB)", Value: job.FormatSize(job.DefaultMultipartThreshold)},
 		&cli.StringFlag{Name: "part-size", Usage: "part `SIZE` of multipart copies", Value: job.FormatSize(job.DefaultPartSize)},
@@ -76,6 +78,12 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "replication-status", Usage: "only versions with these x-amz-replication-status `VALUES`: NONE,PENDING,FAILED,COMPLETED,REPLICA", Category: "Selection"},
 		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
 	))
+}
+
+// manifestFlags are the flags of the commands that scan.
+var manifestFlags = []cli.Flag{
+	&cli.StringFlag{Name: "manifest", Usage: "scan from this S3 Inventory manifest.json or Batch Operations CSV (`PATH` or s3://BUCKET/KEY) instead of listing the source"},
+	&cli.StringFlag{Name: "manifest-profile", Usage: "read --manifest with this `PROFILE`'s credentials (default: the source's)"},
 }
 
 // applyFlags writes the flags given on this command line over s. The
@@ -113,6 +121,8 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	str("replica-kms-key-id", &s.ReplicaKMSKeyID, same)
 	str("copy-mode", &s.CopyMode, same)
 	str("part-layout", &s.PartLayout, same)
+	str("inspect", &s.Inspect, same)
+	str("read-back", &s.ReadBack, same)
 	set(c, "workers", &s.Workers, c.Int)
 	set(c, "part-workers", &s.PartWorkers, c.Int)
 	set(c, "max-in-flight", &s.MaxInFlight, c.Int)

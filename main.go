@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -114,9 +115,9 @@ rerun: it resumes, and later runs copy only versions created since.
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are ours: see run
 		Commands: []*cli.Command{
 			command("run", "scan, plan, copy and report, in one go (resumes an existing --db)",
-				append(jobFlags, &cli.BoolFlag{Name: "dry-run", Usage: "scan and plan, print what would be copied, copy nothing"}),
+				append(append(jobFlags, manifestFlags...), &cli.BoolFlag{Name: "dry-run", Usage: "scan and plan, print what would be copied, copy nothing"}),
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdRun(c, s, stdout) })),
-			command("scan", "list the source's versions and delete markers into the checkpoint", jobFlags,
+			command("scan", "list the source's versions and delete markers (or read a --manifest) into the checkpoint", append(jobFlags, manifestFlags...),
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdScan(c, s, stdout) })),
 			command("plan", "inspect listed versions (encryption, SSE-C key) and decide what to do with each", jobFlags,
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdPlan(c, s, stdout) })),
@@ -168,10 +169,7 @@ func withJob(stderr io.Writer, cmd func(*cli.Context, *session) error) cli.Actio
 // newLogger logs to stderr at the level the flag names.
 func newLogger(c *cli.Context, stderr io.Writer) (*slog.Logger, error) {
 	var level slog.Level
-	name := "info"
-	if c.IsSet("log-level") || c.String("log-level") != "" {
-		name = c.String("log-level")
-	}
+	name := cmp.Or(c.String("log-level"), "info")
 	if err := level.UnmarshalText([]byte(name)); err != nil {
 		return nil, job.Usagef("--log-level %q: want debug, info, warn or error", name)
 	}

@@ -7,7 +7,6 @@ UPDATE versions SET facts_from = 'head' WHERE inspected = 1 AND delete_marker = 
 CREATE TABLE manifests (
     location  TEXT    NOT NULL,
     etag      TEXT    NOT NULL,  -- of manifest.json or the CSV file
-    scan_no   INTEGER NOT NULL,
     versions  INTEGER NOT NULL DEFAULT 0,
     loaded_at TEXT    NOT NULL,  -- when a scan finished loading it
     PRIMARY KEY (location, etag)

@@ -48,6 +48,7 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 		StreamParts:   s.MaxInFlight,
 		CutAtPartSize: s.cutAtPartSize(),
 		AdoptExisting: !s.Spec.NoAdoptExisting,
+		ReadBack:      s.ReadBack,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }
 

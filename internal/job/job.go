@@ -58,6 +58,9 @@ type Deps struct {
 	// to, as resolved from the flags, the environment and the profiles
 	// ("" = AWS's).
 	SourceEndpoint, DestEndpoint string
+	// Manifests reads --manifest and its data files from S3 (the
+	// --manifest-profile's client); nil: the source's client.
+	Manifests inventory.ObjectGetter
 	// Notice tells the user something they must see whatever the log
 	// level (a key file others can read, a key about to cross to another
 	// host); nil logs it as a warning.

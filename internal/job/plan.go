@@ -88,7 +88,10 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 	bucket := j.settings.Source.Bucket
 	// An SSE-C version is inspected again when the key that opened it is
 	// gone, or none did: the key file may have changed since.
-	if !src.Inspected || (src.Encryption == planner.SSEC && j.Keys.ByID(src.SSECKeyID) == nil) {
+	// A version the manifest described is inspected only with --inspect
+	// always.
+	if !src.Inspected || (src.Encryption == planner.SSEC && j.Keys.ByID(src.SSECKeyID) == nil) ||
+		(src.From == planner.FactsManifest && j.settings.Spec.Inspect == "always") {
 		ins, err := inventory.Inspect(ctx, j.Source, bucket, r0.Key, r0.VersionID, j.Keys.Candidates(r0.Key), j.ssecMix.mostly())
 		if err != nil {
 			code, status, class := s3err.Classify(err)

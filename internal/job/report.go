@@ -31,7 +31,7 @@ var reportHeader = []string{
 	"DestinationBucket", "DestinationKey", "DestinationVersionId",
 	"SourceEncryption", "ReplicaEncryption", "KeyId", "ReplicaKeyId",
 	"Size", "SourceETag", "ReplicaETag", "ETagStatus", "ETagReason", "ChecksumStatus", "ChecksumReason",
-	"DeleteMarker", "RuleId", "PartLayout", "VerifyStatus", "VerifyMessage",
+	"DeleteMarker", "RuleId", "PartLayout", "VerifyStatus", "VerifyMessage", "SourceFacts",
 }
 
 // WriteReport writes the CSV completion report of every task (or the
@@ -117,7 +117,7 @@ func reportRow(srcBucket string, r planner.Row) []string {
 		string(sourceEnc), string(replicaEnc), keyID, replicaKeyID,
 		size, strings.Trim(r.ETag, `"`), strings.Trim(rep.ETag, `"`), rep.ETagStatus, rep.ETagReason,
 		rep.ChecksumStatus, rep.ChecksumReason, strconv.FormatBool(r.DeleteMarker), r.RuleID, rep.PartLayout,
-		r.Verify.Status, r.Verify.Message,
+		r.Verify.Status, r.Verify.Message, r.From,
 	}
 }
 

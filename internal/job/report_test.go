@@ -22,7 +22,7 @@ var reportColumns = []string{
 	"DestinationBucket", "DestinationKey", "DestinationVersionId",
 	"SourceEncryption", "ReplicaEncryption", "KeyId", "ReplicaKeyId",
 	"Size", "SourceETag", "ReplicaETag", "ETagStatus", "ETagReason", "ChecksumStatus", "ChecksumReason",
-	"DeleteMarker", "RuleId", "PartLayout", "VerifyStatus", "VerifyMessage",
+	"DeleteMarker", "RuleId", "PartLayout", "VerifyStatus", "VerifyMessage", "SourceFacts",
 }
 
 // readReport parses a report into its rows as column name → value, after

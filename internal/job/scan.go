@@ -2,6 +2,8 @@ package job
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
@@ -14,6 +16,9 @@ import (
 // by side.
 func (j *Job) Scan(ctx context.Context) (_ planner.ScanStats, err error) {
 	defer func() { err = j.scrub(err) }()
+	if j.settings.Manifest != "" {
+		return j.scanManifest(ctx)
+	}
 	src := j.settings.Source
 	bar := j.Progress.Start("scan", "versions listed", 0, 0)
 	defer bar.Finish()
@@ -27,4 +32,58 @@ func (j *Job) Scan(ctx context.Context) (_ planner.ScanStats, err error) {
 				return add(v)
 			})
 		})
+}
+
+// scanManifest records the versions a manifest names (--manifest), with
+// what it says of them, instead of listing the source. The manifest is
+// read and checked whole before any version is recorded; one a scan
+// loaded whole before (same location and ETag) is not read again.
+func (j *Job) scanManifest(ctx context.Context) (planner.ScanStats, error) {
+	files := inventory.Files{S3: j.Manifests}
+	if files.S3 == nil {
+		files.S3 = j.Source
+	}
+	loc := j.settings.Manifest
+	if !strings.HasPrefix(loc, "s3://") {
+		abs, err := filepath.Abs(loc) // recorded: a rerun elsewhere names the same file
+		if err != nil {
+			return planner.ScanStats{}, err
+		}
+		loc = abs
+	}
+	m, err := inventory.ReadManifest(ctx, files, loc)
+	if err != nil {
+		return planner.ScanStats{}, err
+	}
+	loaded, err := j.Store.ManifestLoaded(ctx, loc, m.ETag)
+	if err != nil {
+		return planner.ScanStats{}, err
+	}
+	if loaded {
+		j.Log.Info("manifest already loaded: nothing new to scan", "manifest", loc, "etag", m.ETag)
+		return planner.ScanStats{}, nil
+	}
+	src := j.settings.Source
+	opt := inventory.LoadOptions{
+		Bucket: src.Bucket, Prefix: src.Prefix, Lister: j.Source,
+		NeedReplicationStatus: len(j.settings.Spec.Filter.ReplicationStatuses) > 0,
+		Warn:                  j.Notice,
+	}
+	bar := j.Progress.Start("scan", "versions loaded", 0, 0)
+	defer bar.Finish()
+	st, err := j.Store.RecordScan(ctx, j.rules.targets(), func(add func(planner.Version) error) error {
+		return m.Versions(ctx, opt, func(v planner.Version) error {
+			bar.Done(1, 0, false)
+			return add(v)
+		})
+	})
+	if err != nil {
+		return st, err
+	}
+	if st.By == "" { // this process loaded it
+		if err := j.Store.SaveManifest(ctx, loc, m.ETag, st.Seen); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }

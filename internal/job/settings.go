@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -42,11 +43,17 @@ type Spec struct {
 	MaxRequestsPerSecond float64 `json:"max_requests_per_second,omitempty"`
 	// RetryFor is how long failing requests are retried at least before a
 	// version is recorded failed; 0 means the default (about 2 minutes).
-	RetryFor           time.Duration `json:"retry_for,omitempty"`
-	CopyMode           string        `json:"copy_mode,omitempty"`   // auto (""), server or stream
-	PartLayout         string        `json:"part_layout,omitempty"` // source (""), or size
-	MultipartThreshold int64         `json:"multipart_threshold"`
-	PartSize           int64         `json:"part_size"`
+	RetryFor   time.Duration `json:"retry_for,omitempty"`
+	CopyMode   string        `json:"copy_mode,omitempty"`   // auto (""), server or stream
+	PartLayout string        `json:"part_layout,omitempty"` // source (""), or size
+	// Inspect: auto ("") HEADs a source version only where the scan's
+	// manifest did not say enough; always HEADs every one.
+	Inspect string `json:"inspect,omitempty"`
+	// ReadBack: auto ("") reads a replica back only where the copy's
+	// answer did not say what it is; always or never.
+	ReadBack           string `json:"read_back,omitempty"`
+	MultipartThreshold int64  `json:"multipart_threshold"`
+	PartSize           int64  `json:"part_size"`
 
 	ReplicateKMS    bool   `json:"replicate_kms,omitempty"`
 	ReplicaKMSKeyID string `json:"replica_kms_key_id,omitempty"`
@@ -151,6 +158,11 @@ type Settings struct {
 	// credentials), or --copy-mode stream.
 	Stream      bool
 	MaxInFlight int // S3 requests in flight at most, over all workers and parts
+	// Manifest is where this run's scan reads the source's versions
+	// (--manifest: a path or s3://bucket/key), instead of listing them;
+	// "" lists. It is not stored: each scan names its input.
+	Manifest string
+	ReadBack executor.ReadBack
 }
 
 // Location is a parsed s3:// URL.
@@ -259,6 +271,14 @@ func (s Spec) parse() (Settings, error) {
 	case "", "source", "size":
 	default:
 		return set, fmt.Errorf("--part-layout %q: want source or size", s.PartLayout)
+	}
+	switch s.Inspect {
+	case "", "auto", "always":
+	default:
+		return set, fmt.Errorf("--inspect %q: want auto or always", s.Inspect)
+	}
+	if set.ReadBack, err = executor.ParseReadBack(s.ReadBack); err != nil {
+		return set, err
 	}
 	if s.PartSize < 5<<20 || s.PartSize > 5<<30 {
 		return set, fmt.Errorf("--part-size must be between 5MiB and 5GiB (S3's part limits), got %s", FormatSize(s.PartSize))

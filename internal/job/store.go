@@ -46,6 +46,12 @@ type Store interface {
 	RecordShardedScan(ctx context.Context, dests []string, split func(context.Context) ([]planner.Shard, error),
 		list func(ctx context.Context, sh planner.Shard, add func(planner.Version) error) error) (planner.ScanStats, error)
 
+	// ManifestLoaded reports whether a scan loaded the manifest at
+	// location, with this ETag, whole (SaveManifest).
+	ManifestLoaded(ctx context.Context, location, etag string) (bool, error)
+	// SaveManifest records that a scan loaded a manifest whole.
+	SaveManifest(ctx context.Context, location, etag string, versions int64) error
+
 	// CountToPlan is the number of rows PlanPage will return in all.
 	CountToPlan(ctx context.Context) (int64, error)
 	// PlanPage returns up to limit rows with an id above afterID, by id,

@@ -23,7 +23,10 @@ import (
 // writes the destination and, for server-side copies, reads the source too.
 type Clients struct {
 	Source, Dest *s3.Client
-	Traffic      *Traffic
+	// Manifest reads --manifest from S3: the source's client, or one with
+	// Options.ManifestProfile's credentials at the source's endpoint.
+	Manifest *s3.Client
+	Traffic  *Traffic
 }
 
 // Options say how to reach the source and the destination.
@@ -32,6 +35,7 @@ type Options struct {
 	CABundle                     string  // PEM file; "" = AWS_CA_BUNDLE or the system's
 	Region                       string  // "" = AWS_REGION or the profile's
 	Profile, DestProfile         string  // "" = the default chain
+	ManifestProfile              string  // "" = the source's credentials
 	MaxInFlight                  int     // requests in flight at most, over both clients
 	MaxRequestsPerSecond         float64 // 0 = no cap
 	// SSEC: SSE-C keys are loaded, so every endpoint must be https.
@@ -127,6 +131,15 @@ func New(ctx context.Context, o Options) (Clients, error) {
 		Source:  newS3(srcCfg, o.SourceEndpoint),
 		Dest:    newS3(dstCfg, o.DestEndpoint),
 		Traffic: tr,
+	}
+	c.Manifest = c.Source
+	if o.ManifestProfile != "" {
+		mCfg, err := awsConfig(ctx, o.ManifestProfile, o, o.SourceEndpoint, 4)
+		if err != nil {
+			return Clients{}, fmt.Errorf("manifest credentials: %w", err)
+		}
+		mCfg.APIOptions = append(mCfg.APIOptions, tr.apiOption)
+		c.Manifest = newS3(mCfg, o.SourceEndpoint)
 	}
 	for _, e := range []struct{ role, given, resolved string }{
 		{"source", o.SourceEndpoint, aws.ToString(c.Source.Options().BaseEndpoint)},

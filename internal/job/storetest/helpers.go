@@ -253,6 +253,7 @@ func norm(r planner.Row) planner.Row {
 	r.LastModified = r.LastModified.UTC()
 	r.ClaimedAt = r.ClaimedAt.UTC()
 	r.Rank = 0
+	r.Known = nil // what a scan was given; read back as the inspection
 	if r.Verify.Status == "" && r.Verify.Message == "" {
 		r.Verify.TaskID = 0
 	}

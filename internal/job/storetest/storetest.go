@@ -47,6 +47,7 @@ func Run(t *testing.T, b Backend) {
 	}{
 		{"Settings", settingsPromises},
 		{"RecordScan", scanPromises},
+		{"Manifests", manifestPromises},
 		{"Plan", planPromises},
 		{"Work", workPromises},
 		{"Record", recordPromises},

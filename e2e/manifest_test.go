@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/s3backfill/s3backfill/internal/labenv"
+	"github.com/s3backfill/s3backfill/inventory"
+	"github.com/s3backfill/s3backfill/inventory/manifesttest"
+	"github.com/s3backfill/s3backfill/planner"
+)
+
+// inventoryOf is the "All versions" inventory S3 would write of the
+// world's bucket: every version and delete marker with its size, time,
+// ETag, storage class and encryption. The keys are written in reverse
+// order, so that the tool must sort them.
+func inventoryOf(t *testing.T, w *world) []manifesttest.Row {
+	t.Helper()
+	enc := map[string]string{}
+	for _, vs := range w.versions {
+		for _, v := range vs {
+			enc[v.key+"@"+v.versionID] = v.enc
+		}
+	}
+	var rows []manifesttest.Row
+	err := inventory.List(context.Background(), w.c, w.bucket, "", func(v planner.Version) error {
+		r := manifesttest.Row{Key: v.Key, VersionID: v.VersionID, IsLatest: v.IsLatest, DeleteMarker: v.DeleteMarker,
+			Size: v.Size, LastModified: v.LastModified, ETag: strings.Trim(v.ETag, `"`), StorageClass: v.StorageClass}
+		if r.VersionID == "null" {
+			r.VersionID = ""
+		}
+		if !v.DeleteMarker {
+			r.EncryptionStatus = enc[v.Key+"@"+v.VersionID]
+			if r.EncryptionStatus == "" {
+				t.Fatalf("%s@%s: the world does not know its encryption", v.Key, v.VersionID)
+			}
+			if r.EncryptionStatus == encKMS {
+				r.BucketKeyStatus = "DISABLED"
+			}
+			if r.StorageClass == "" {
+				r.StorageClass = "STANDARD"
+			}
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reverse the keys, keeping each key's versions in listing order.
+	var keys [][]manifesttest.Row
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j].Key == rows[i].Key {
+			j++
+		}
+		keys = append(keys, rows[i:j])
+		i = j
+	}
+	slices.Reverse(keys)
+	return slices.Concat(keys...)
+}
+
+// uploadInventory writes an inventory report of rows to bucket inv, as S3
+// does, and returns its manifest.json's s3:// location.
+func uploadInventory(t *testing.T, c *s3.Client, src, inv, format string, rows []manifesttest.Row) string {
+	t.Helper()
+	key, err := manifesttest.Write(rows, manifesttest.Options{Format: format, SourceBucket: src, DestBucket: inv,
+		Prefix: "inventory/" + src + "/all-" + strings.ToLower(format) + "/", RowsPerFile: 40},
+		func(key string, body []byte) error {
+			_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(inv), Key: aws.String(key),
+				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))})
+			return err
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "s3://" + inv + "/" + key
+}
+
+// sameOutcomeColumns are the report columns a manifest run must fill as
+// the listing run does. (The checksum columns differ: an inventory gives
+// no checksum to compare with; the messages say where the facts came
+// from; the replica versions are other objects.)
+var sameOutcomeColumns = []string{"Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "DestinationKey",
+	"SourceEncryption", "ReplicaEncryption", "KeyId", "ReplicaKeyId", "Size", "SourceETag", "ETagStatus", "DeleteMarker", "PartLayout"}
+
+// TestManifestMatchesListing: the full world's inventory, written as S3
+// writes it in CSV and in Parquet to a bucket, gives through --manifest the
+// same replicas and the same report rows as listing the source does, with
+// a HEAD fewer for every version whose facts the inventory gave; a rerun
+// with the same manifest loads nothing and copies nothing.
+func TestManifestMatchesListing(t *testing.T) {
+	lab := labenv.Get(t)
+	c := lab.Client()
+	src := lab.Bucket(t, c, "man-src", false)
+	w := seedFullWorld(t, lab, c, src)
+	inv := lab.Bucket(t, c, "man-inv", false)
+	keyFile := writeKeyFile(t, w.customerKeys())
+	kmsReplica := lab.KMSKeys[3]
+	rows := inventoryOf(t, w.world)
+	var fromManifest int // versions whose facts the inventory gives (not SSE-C, not delete markers)
+	for _, r := range rows {
+		if !r.DeleteMarker && r.EncryptionStatus != encC {
+			fromManifest++
+		}
+	}
+	p := newProxy(t, lab, lab.Endpoint)
+	run := func(dst string, extra ...string) (report string, heads int, res result) {
+		db, report := jobFiles(t)
+		before := p.count("HEAD")
+		flags := append(w.runFlags(lab, src, keyFile, kmsReplica), "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
+		res = tool(t, lab, nil, append(append([]string{"run", "--dest", "s3://" + dst, "--db", db, "--report", report}, flags...), extra...)...)
+		if res.code != 3 { // the versions under a key nobody has fail
+			t.Fatalf("exit %d, want 3\n%s", res.code, res)
+		}
+		return report, p.count("HEAD") - before, res
+	}
+	listed := lab.Bucket(t, c, "man-dst-list", true)
+	listReport, listHeads, _ := run(listed)
+	w.checkBackfill(t, c, listed, listReport, kmsReplica)
+	want := readDestReport(t, listReport)
+
+	for _, format := range []string{"CSV", "Parquet"} {
+		t.Run(format, func(t *testing.T) {
+			manifest := uploadInventory(t, c, src, inv, format, rows)
+			dst := lab.Bucket(t, c, "man-dst-"+strings.ToLower(format), true)
+			db, report := jobFiles(t)
+			before := p.count("HEAD")
+			flags := append(w.runFlags(lab, src, keyFile, kmsReplica), "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
+			res := tool(t, lab, nil, append([]string{"run", "--dest", "s3://" + dst, "--db", db, "--report", report, "--manifest", manifest}, flags...)...)
+			if res.code != 3 {
+				t.Fatalf("exit %d, want 3\n%s", res.code, res)
+			}
+			heads := p.count("HEAD") - before
+			w.checkBackfill(t, c, dst, report, kmsReplica)
+			got := readDestReport(t, report)
+			for _, wr := range want.rows {
+				gr := got.row(t, wr["Key"], wr["VersionId"], dst)
+				if gr == nil {
+					continue
+				}
+				for _, col := range sameOutcomeColumns {
+					if col == "KeyId" && wr["SourceEncryption"] == encKMS {
+						// An inventory does not name the source's KMS key.
+						if gr[col] != "" {
+							t.Errorf("%s@%s: KeyId %q, but the manifest names no KMS key", wr["Key"], wr["VersionId"], gr[col])
+						}
+						continue
+					}
+					if gr[col] != wr[col] {
+						t.Errorf("%s@%s: %s %q from the manifest, %q from the listing", wr["Key"], wr["VersionId"], col, gr[col], wr[col])
+					}
+				}
+				wantFacts := "manifest"
+				switch {
+				case wr["DeleteMarker"] == "true":
+					wantFacts = ""
+				case wr["SourceEncryption"] == encC:
+					wantFacts = wr["SourceFacts"] // its key is looked for by HEADs, as when listing
+				}
+				if gr["SourceFacts"] != wantFacts || (wantFacts == "manifest" && wr["SourceFacts"] != "head") {
+					t.Errorf("%s@%s: SourceFacts %q (listing run: %q), want %q", wr["Key"], wr["VersionId"], gr["SourceFacts"], wr["SourceFacts"], wantFacts)
+				}
+			}
+			t.Logf("HEAD requests: %d listing, %d from the %s manifest (%d versions described by it)", listHeads, heads, format, fromManifest)
+			if heads > listHeads-fromManifest {
+				t.Errorf("the manifest run made %d HEADs; the listing run %d: want at least %d fewer", heads, listHeads, fromManifest)
+			}
+
+			// The same manifest again: nothing loaded, nothing copied.
+			copies := p.count("CopyObject")
+			again := tool(t, lab, nil, "run", "--db", db, "--manifest", manifest, "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
+			if again.code != 3 || !strings.Contains(again.stderr, "manifest already loaded") {
+				t.Errorf("rerun with the same manifest: exit %d\n%s", again.code, again)
+			}
+			if n := p.count("CopyObject") - copies; n != 0 {
+				t.Errorf("rerun with the same manifest made %d copies", n)
+			}
+		})
+	}
+}
+
+// TestManifestBatchCSV: a Batch Operations CSV manifest (bucket,key,versionId,
+// no header, URL-encoded keys) naming some versions of a source, in no
+// order, copies exactly those, each key's oldest first; a manifest of
+// another bucket is refused and records nothing.
+func TestManifestBatchCSV(t *testing.T) {
+	lab, c, w := newSource(t, "batch-src")
+	dst := lab.Bucket(t, c, "batch-dst", true)
+	inv := lab.Bucket(t, c, "batch-inv", false)
+	for k := range 6 {
+		key := fmt.Sprintf("docs/file %d+x.txt", k)
+		for v := range 3 {
+			w.put(t, &srcVersion{key: key, data: []byte(fmt.Sprintf("%d-%d", k, v)), enc: []string{encNone, encS3}[v%2]})
+		}
+	}
+	// The manifest names the even keys' first and last versions, newest
+	// line first, and the odd keys without a version id (their current one).
+	var rows []manifesttest.Row
+	chosen := map[string]bool{}
+	for k := 5; k >= 0; k-- {
+		key := fmt.Sprintf("docs/file %d+x.txt", k)
+		vs := w.versions[key]
+		if k%2 == 0 {
+			for _, v := range []*srcVersion{vs[2], vs[0]} {
+				rows = append(rows, manifesttest.Row{Key: key, VersionID: v.versionID})
+				chosen[v.versionID] = true
+			}
+		} else {
+			rows = append(rows, manifesttest.Row{Key: key})
+			chosen[vs[2].versionID] = true
+		}
+	}
+	var body bytes.Buffer
+	for _, r := range rows {
+		line := manifesttest.BatchCSV(w.bucket, []manifesttest.Row{r}, r.VersionID != "")
+		body.Write(line)
+	}
+	put := func(key string, b []byte) string {
+		if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(inv), Key: aws.String(key),
+			Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b)))}); err != nil {
+			t.Fatal(err)
+		}
+		return "s3://" + inv + "/" + key
+	}
+	db, report := jobFiles(t)
+	common := []string{"--endpoint-url", lab.Endpoint, "--db", db}
+	other := put("other.csv", []byte("not-the-source,docs/a,1\n"))
+	bad := tool(t, lab, nil, append([]string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--manifest", other}, common...)...)
+	if bad.code == 0 || !strings.Contains(bad.stderr, `other.csv line 1: bucket "not-the-source" is not the job's source bucket`) {
+		t.Errorf("a manifest of another bucket: %s", bad)
+	}
+	if keys := keysUnder(t, c, dst, ""); len(keys) != 0 {
+		t.Errorf("the refused manifest copied %v", keys)
+	}
+	res := tool(t, lab, nil, append([]string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--report", report,
+		"--manifest", put("batch.csv", body.Bytes())}, common...)...)
+	if res.code != 0 {
+		t.Fatalf("%s", res)
+	}
+	checkReplicas(t, w, c, replicaCheck{dest: dst, expect: func(v *srcVersion) expectation {
+		if chosen[v.versionID] {
+			return expectation{status: "succeeded", enc: v.enc}
+		}
+		return expectation{status: "not-in-manifest"}
+	}})
+}
