@@ -42,6 +42,7 @@ type DB struct {
 	batchDelay time.Duration
 
 	rowColumns string // what reads select for scanRow
+	runsCopied string // what LastRun selects for the versions a run copied
 }
 
 // Open opens (creating if needed) the checkpoint at path for a run: it
@@ -113,7 +114,8 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	}
 	sw.SetMaxOpenConns(1)
 	w := &conn{DB: sw, d: sqlite}
-	db := &DB{w: w, d: sqlite, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns, batchDelay: recordDelay}
+	db := &DB{w: w, d: sqlite, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns,
+		runsCopied: "copied", batchDelay: recordDelay}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -129,7 +131,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 			w.Close()
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
-	} else if db.rowColumns, err = readColumns(ctx, w); err != nil {
+	} else if db.rowColumns, db.runsCopied, err = readColumns(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -289,29 +291,37 @@ var laterColumns = map[string]string{
 	"facts_from":         "(CASE WHEN inspected = 1 AND delete_marker = 0 THEN 'head' ELSE '' END) AS facts_from",
 }
 
-// readColumns is rowColumns for the schema the database has.
-func readColumns(ctx context.Context, w *conn) (string, error) {
-	rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('versions')`)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
+// readColumns is rowColumns for the schema the database has, and what
+// stands for the runs' copied column.
+func readColumns(ctx context.Context, w *conn) (cols, runsCopied string, err error) {
 	have := map[string]bool{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return "", err
+	for _, table := range []string{"versions", "runs"} {
+		rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('`+table+`')`)
+		if err != nil {
+			return "", "", err
 		}
-		have[name] = true
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return "", "", err
+			}
+			have[table+"."+name] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", "", err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	cols := rowColumns
+	cols = rowColumns
 	for col, stand := range laterColumns {
-		if !have[col] {
+		if !have["versions."+col] {
 			cols = strings.Replace(cols, col, stand, 1)
 		}
 	}
-	return cols, nil
+	runsCopied = "copied"
+	if !have["runs.copied"] {
+		runsCopied = "0"
+	}
+	return cols, runsCopied, nil
 }

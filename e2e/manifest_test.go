@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -113,18 +115,14 @@ func TestManifestMatchesListing(t *testing.T) {
 		}
 	}
 	p := newProxy(t, lab, lab.Endpoint)
-	run := func(dst string, extra ...string) (report string, heads int, res result) {
-		db, report := jobFiles(t)
-		before := p.count("HEAD")
-		flags := append(w.runFlags(lab, src, keyFile, kmsReplica), "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
-		res = tool(t, lab, nil, append(append([]string{"run", "--dest", "s3://" + dst, "--db", db, "--report", report}, flags...), extra...)...)
-		if res.code != 3 { // the versions under a key nobody has fail
-			t.Fatalf("exit %d, want 3\n%s", res.code, res)
-		}
-		return report, p.count("HEAD") - before, res
-	}
 	listed := lab.Bucket(t, c, "man-dst-list", true)
-	listReport, listHeads, _ := run(listed)
+	listDB, listReport := jobFiles(t)
+	flags := append(w.runFlags(lab, src, keyFile, kmsReplica), "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
+	if res := tool(t, lab, nil, append([]string{"run", "--dest", "s3://" + listed, "--db", listDB, "--report", listReport}, flags...)...); res.code != 3 {
+		t.Fatalf("exit %d, want 3 (the versions under a key nobody has fail)\n%s", res.code, res)
+	}
+	listHeads := p.count("HEAD")
+	listPerCopy := requestsPerCopy(t, lab, listDB)
 	w.checkBackfill(t, c, listed, listReport, kmsReplica)
 	want := readDestReport(t, listReport)
 
@@ -134,7 +132,6 @@ func TestManifestMatchesListing(t *testing.T) {
 			dst := lab.Bucket(t, c, "man-dst-"+strings.ToLower(format), true)
 			db, report := jobFiles(t)
 			before := p.count("HEAD")
-			flags := append(w.runFlags(lab, src, keyFile, kmsReplica), "--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
 			res := tool(t, lab, nil, append([]string{"run", "--dest", "s3://" + dst, "--db", db, "--report", report, "--manifest", manifest}, flags...)...)
 			if res.code != 3 {
 				t.Fatalf("exit %d, want 3\n%s", res.code, res)
@@ -173,6 +170,11 @@ func TestManifestMatchesListing(t *testing.T) {
 			t.Logf("HEAD requests: %d listing, %d from the %s manifest (%d versions described by it)", listHeads, heads, format, fromManifest)
 			if heads > listHeads-fromManifest {
 				t.Errorf("the manifest run made %d HEADs; the listing run %d: want at least %d fewer", heads, listHeads, fromManifest)
+			}
+			perCopy := requestsPerCopy(t, lab, db)
+			t.Logf("S3 requests per copied version: %.2f listing, %.2f from the %s manifest", listPerCopy, perCopy, format)
+			if perCopy >= listPerCopy {
+				t.Errorf("status: %.2f requests per copied version from the manifest, %.2f listing: want fewer", perCopy, listPerCopy)
 			}
 
 			// The same manifest again: nothing loaded, nothing copied.
@@ -252,4 +254,17 @@ func TestManifestBatchCSV(t *testing.T) {
 		}
 		return expectation{status: "not-in-manifest"}
 	}})
+}
+
+// requestsPerCopy is what status says of the last run's S3 requests per
+// copied version.
+func requestsPerCopy(t *testing.T, lab *labenv.Lab, db string) float64 {
+	t.Helper()
+	st := tool(t, lab, nil, "status", "--db", db)
+	m := regexp.MustCompile(`(\d+) versions copied, ([0-9.]+) S3 requests per copied version`).FindStringSubmatch(st.stdout)
+	if st.code != 0 || m == nil {
+		t.Fatalf("status shows no requests per copied version: %s", st)
+	}
+	n, _ := strconv.ParseFloat(m[2], 64)
+	return n
 }

@@ -256,4 +256,13 @@ type RunStats struct {
 	FinishedAt          time.Time // zero while it runs (or if it stopped abruptly)
 	Requests, Throttled int64
 	Rate                float64 // requests per second lately
+	Copied              int64   // versions it copied (replicas made or adopted)
+}
+
+// RequestsPerCopy is the run's S3 requests per version it copied, or 0.
+func (s RunStats) RequestsPerCopy() float64 {
+	if s.Copied == 0 {
+		return 0
+	}
+	return float64(s.Requests) / float64(s.Copied)
 }

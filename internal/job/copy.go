@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/planner"
@@ -28,10 +29,24 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	runErr := ex.Run(ctx, j.Store)
+	runErr := ex.Run(ctx, countingStore{j.Store, &j.copied})
 	// The store flushes on a context of its own: what finished before a
 	// cancellation or a fatal error is kept.
 	return errors.Join(runErr, j.Store.Flush())
+}
+
+// countingStore counts the versions a run copies, for its requests per
+// copied version.
+type countingStore struct {
+	executor.Store
+	n *atomic.Int64
+}
+
+func (s countingStore) Record(o planner.Outcome) error {
+	if o.Status == planner.StatusSucceeded {
+		s.n.Add(1)
+	}
+	return s.Store.Record(o)
 }
 
 // executor makes the job's executor, reporting to progress (may be nil).

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/s3backfill/s3backfill/executor"
@@ -73,7 +74,8 @@ type Job struct {
 	rules    rules
 	Deps
 
-	ssecMix ssecMix // SSE-C share of the versions inspected so far
+	ssecMix ssecMix      // SSE-C share of the versions inspected so far
+	copied  atomic.Int64 // versions this run copied
 
 	runNo     int64
 	stopStats context.CancelFunc
@@ -183,7 +185,7 @@ func (j *Job) runStats() planner.RunStats {
 		return planner.RunStats{}
 	}
 	req, th := j.Traffic.Stats()
-	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate()}
+	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate(), Copied: j.copied.Load()}
 }
 
 // Close records the run's final traffic. It does not close the store.

@@ -67,6 +67,9 @@ func (st Status) Write(w io.Writer, job string, now time.Time) error {
 	}
 	_, err := fmt.Fprintf(w, "last run: %s, started %s, %s\n  %d S3 requests, %d throttled (503 SlowDown / 429), %.0f requests/s lately\n",
 		last.Command, stamp(last.StartedAt), state, last.Requests, last.Throttled, last.Rate)
+	if err == nil && last.Copied > 0 {
+		_, err = fmt.Fprintf(w, "  %d versions copied, %.2f S3 requests per copied version\n", last.Copied, last.RequestsPerCopy())
+	}
 	return err
 }
 

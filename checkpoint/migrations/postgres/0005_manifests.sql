@@ -11,3 +11,6 @@ CREATE TABLE manifests (
     loaded_at TEXT    NOT NULL,  -- when a scan finished loading it
     PRIMARY KEY (location, etag)
 );
+
+-- How many versions each run copied: status shows requests per copied version.
+ALTER TABLE runs ADD COLUMN copied BIGINT NOT NULL DEFAULT 0;
