@@ -369,6 +369,7 @@ var titles = map[string]string{
 	"streamed": "streamed: the large set from one server to the other, through the client",
 	"scan":     "scan: versions listed into the checkpoint",
 	"rerun":    "rerun: a second run on a fully copied job (small set)",
+	"manifest": "manifest: the small set from its S3 Inventory report; loading an inventory",
 }
 
 func table(w io.Writer, scenario string, rows []*row) {
@@ -561,6 +562,21 @@ func checkTargets(rows []*row) []target {
 			}
 			out = append(out, target{"streamed", fmt.Sprintf("memory ≤ part size × concurrency + 64 MiB = %.0f MiB (%s)", limit, r.Name),
 				fmt.Sprintf("%.0f MiB, %.0f MiB/s", r.RSSMiB, r.MiBps), verdict(r.OK && r.RSSMiB <= limit)})
+		}
+	}
+	for _, r := range rows {
+		switch {
+		case r.Scenario != "manifest" || r.Runs == 0:
+		case strings.HasPrefix(r.Name, "s3backfill --manifest --read-back never") && r.Ratio > 0:
+			out = append(out, target{"manifest", fmt.Sprintf("within 1.15× of the copy-only ceiling (%s)", r.Name),
+				fmt.Sprintf("%.2f× (%s)", r.Ratio, r.Ref), verdict(r.OK && r.Ratio >= 1/1.15)})
+			if mc := find(rows, "manifest", "mc mirror (auto concurrency)"); mc != nil && mc.Runs > 0 {
+				out = append(out, target{"manifest", fmt.Sprintf("ahead of mc (%s)", r.Name),
+					fmt.Sprintf("%.0f/s vs mc %.0f/s", r.Rate, mc.Rate), verdict(r.OK && r.Rate > mc.Rate)})
+			}
+		case strings.HasPrefix(r.Name, "s3backfill scan --manifest"):
+			out = append(out, target{"manifest", fmt.Sprintf("≥ 50,000 versions/s, peak RSS < 150 MiB (%s)", r.Name),
+				fmt.Sprintf("%.0f/s, %.0f MiB", r.Rate, r.RSSMiB), verdict(r.OK && r.Rate >= 50000 && r.RSSMiB < 150)})
 		}
 	}
 	if r := find(rows, "rerun", "s3backfill rerun (nothing to do)"); r != nil && r.Ratio > 0 {
