@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/s3backfill/s3backfill/checkpoint"
 	"github.com/s3backfill/s3backfill/internal/labenv"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/inventory/manifesttest"
@@ -267,4 +271,104 @@ func requestsPerCopy(t *testing.T, lab *labenv.Lab, db string) float64 {
 	}
 	n, _ := strconv.ParseFloat(m[2], 64)
 	return n
+}
+
+// TestManifestKilledWhileLoading: a scan killed (SIGKILL) while it records
+// a large inventory, then run again, ends with every version recorded
+// once, each key's versions in order; the manifest counts as loaded only
+// once it was loaded whole.
+func TestManifestKilledWhileLoading(t *testing.T) {
+	lab := labenv.Get(t)
+	const keys, perKey = 30_000, 10
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([]manifesttest.Row, 0, keys*perKey)
+	for k := keys - 1; k >= 0; k-- { // keys in reverse: the load must sort
+		for v := perKey - 1; v >= 0; v-- {
+			rows = append(rows, manifesttest.Row{Key: fmt.Sprintf("k/%06d", k), VersionID: fmt.Sprintf("%06d-%d", k, v),
+				IsLatest: v == perKey-1, Size: 1, LastModified: t0.Add(time.Duration(k*perKey+v) * time.Second),
+				ETag: fmt.Sprintf("%032x", k*perKey+v), StorageClass: "STANDARD", EncryptionStatus: encNone})
+		}
+	}
+	dir := t.TempDir()
+	key, err := manifesttest.Write(rows, manifesttest.Options{Format: "CSV", SourceBucket: "kill-src", DestBucket: "inv",
+		Prefix: "inv/", RowsPerFile: 50_000}, func(key string, body []byte) error {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, body, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, filepath.FromSlash(key))
+	db, _ := jobFiles(t)
+	args := []string{"scan", "--manifest", manifest, "--source", "s3://kill-src", "--dest", "s3://kill-dst", "--db", db,
+		"--endpoint-url", lab.Endpoint}
+	cmd, out := start(t, lab, args...)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && !killed; {
+		select {
+		case <-done:
+			t.Fatalf("the scan finished before it could be killed:\n%s", out)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if st, err := os.Stat(db + "-wal"); err == nil && st.Size() > 4<<20 { // recording, far from done
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatalf("the scan recorded nothing in 2 minutes:\n%s", out)
+	}
+	reader, err := checkpoint.OpenReader(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := rowsOf(t, reader)
+	reader.Close()
+	if len(partial) == 0 || len(partial) >= len(rows) {
+		t.Fatalf("killed with %d of %d versions recorded: not in the middle", len(partial), len(rows))
+	}
+	if again := tool(t, lab, nil, args...); again.code != 0 || strings.Contains(again.stderr, "already loaded") {
+		t.Fatalf("the scan after the kill: %s", again)
+	}
+	reader, err = checkpoint.OpenReader(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	got := rowsOf(t, reader)
+	if len(got) != len(rows) {
+		t.Fatalf("%d versions recorded after the rerun (%d before it), want %d", len(got), len(partial), len(rows))
+	}
+	// EachRow gives each key's versions oldest first: v0 … v9, once each.
+	for i, r := range got {
+		k, v := i/perKey, i%perKey
+		if want := fmt.Sprintf("k/%06d@%06d-%d", k, k, v); r != want {
+			t.Fatalf("row %d is %s, want %s (%d recorded before the kill)", i, r, want, len(partial))
+		}
+	}
+	t.Logf("killed after %d of %d versions; the rerun recorded the rest in order", len(partial), len(rows))
+	if third := tool(t, lab, nil, args...); third.code != 0 || !strings.Contains(third.stderr, "manifest already loaded") {
+		t.Errorf("a third scan with the same manifest: %s", third)
+	}
+}
+
+// rowsOf lists a checkpoint's rows as key@version, in EachRow's order.
+func rowsOf(t *testing.T, db *checkpoint.DB) []string {
+	t.Helper()
+	var out []string
+	if err := db.EachRow(context.Background(), "", func(r planner.Row) error {
+		out = append(out, r.Key+"@"+r.VersionID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
