@@ -269,12 +269,14 @@ func (r *recorder) loop() {
 var outcomeUpdate = rowUpdate{
 	cols: []col{{"status", "TEXT"}, {"rversion", "TEXT"}, {"retag", "TEXT"}, {"etag_st", "TEXT"}, {"etag_why", "TEXT"},
 		{"sum_st", "TEXT"}, {"sum_why", "TEXT"}, {"layout", "TEXT"}, {"renc", "TEXT"}, {"rkms", "TEXT"},
-		{"code", "TEXT"}, {"http", "INTEGER"}, {"msg", "TEXT"}, {"now", "TEXT"}},
+		{"sssec", "TEXT"}, {"rssec", "TEXT"}, {"code", "TEXT"}, {"http", "INTEGER"}, {"msg", "TEXT"}, {"now", "TEXT"}},
 	set: `status = o.status, dest_version_id = o.rversion, replica_etag = o.retag, etag_status = o.etag_st,
 		etag_reason = o.etag_why, checksum_status = o.sum_st, checksum_reason = o.sum_why, part_layout = o.layout,
 		verify_status = '', verify_message = '',
 		replica_encryption = CASE WHEN o.renc = '' THEN versions.replica_encryption ELSE o.renc END,
 		replica_kms_key_id = CASE WHEN o.rkms = '' THEN versions.replica_kms_key_id ELSE o.rkms END,
+		ssec_key_id = CASE WHEN o.sssec = '' THEN versions.ssec_key_id ELSE o.sssec END,
+		replica_ssec_key_id = CASE WHEN o.rssec = '' THEN versions.replica_ssec_key_id ELSE o.rssec END,
 		error_code = o.code, http_status = o.http, message = o.msg, updated_at = o.now, finished_at = o.now`,
 }
 
@@ -294,7 +296,7 @@ func (db *DB) saveOutcomes(batch []planner.Outcome) error {
 		}
 		r := o.Replica
 		row := []any{o.TaskID, status, r.VersionID, r.ETag, r.ETagStatus, r.ETagReason, r.ChecksumStatus, r.ChecksumReason,
-			r.PartLayout, string(r.Encryption), r.KMSKeyID, o.ErrorCode, o.HTTPStatus, o.Message, now}
+			r.PartLayout, string(r.Encryption), r.KMSKeyID, o.SSECKeyID, o.ReplicaSSECKeyID, o.ErrorCode, o.HTTPStatus, o.Message, now}
 		if i, ok := at[o.TaskID]; ok {
 			rows[i] = row
 			continue

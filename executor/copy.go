@@ -55,6 +55,63 @@ func (e *Executor) resolveReplicaKey(t planner.Task) (sse.Keys, error) {
 	return k, nil
 }
 
+// keyOnCopy reports a task whose SSE-C key the plan left to the copy:
+// its manifest said SSE-C, and no HEAD looked for the key.
+func keyOnCopy(t planner.Task) bool {
+	return t.Encryption == planner.SSEC && t.SSECKeyID == "" && t.ReplicaEncryption == planner.SSEC
+}
+
+// withSourceKey is the task copied with source key src: its replica is
+// written under the key src maps to.
+func (e *Executor) withSourceKey(t planner.Task, src *planner.Key) (planner.Task, sse.Keys) {
+	dst := e.cfg.Keys.ReplicaFor(src)
+	t.SSECKeyID, t.ReplicaSSECKeyID = src.ID, dst.ID
+	return t, sse.Keys{Src: src, Dst: dst}
+}
+
+// copyTryingKeys copies a version whose key the plan left to the copy:
+// the candidate keys (those whose prefixes match first, as a HEAD would
+// try them) are tried on the CopyObject itself. A wrong key is a 403 that
+// changes nothing, and the next key is tried; the keys that worked go
+// into the outcome. A version no key opens costs one pass over the keys.
+func (e *Executor) copyTryingKeys(ctx context.Context, store Store, t planner.Task, known []string) (planner.Outcome, error) {
+	cands := e.cfg.Keys.Candidates(t.Key)
+	for i, c := range cands {
+		tt, k := e.withSourceKey(t, c)
+		o, err := e.copyVersion(ctx, store, tt, k, known)
+		if s3err.Status(err) == 403 {
+			continue // not this key
+		}
+		if err != nil {
+			return o, err
+		}
+		o.SSECKeyID, o.ReplicaSSECKeyID = tt.SSECKeyID, tt.ReplicaSSECKeyID
+		o.Message += fmt.Sprintf("; SSE-C key %s found on the copy (%d of %d tried)", c.ID, i+1, len(cands))
+		return o, nil
+	}
+	return planner.Outcome{}, &keyError{planner.CodeSSECKeyNotFound,
+		fmt.Sprintf("%s (%d keys tried on the copy, each refused with 403)", planner.ReasonNoKeyOpensVersion, len(cands))}
+}
+
+// keysOfReplica finds, for a task whose key the plan left to the copy,
+// the keys of a replica found on the destination (its copy's answer was
+// lost, or the run stopped before recording it): the first candidate
+// whose replica key reads it back. Where several source keys map to one
+// replica key, the first is taken as the source's.
+func (e *Executor) keysOfReplica(ctx context.Context, t planner.Task, versionID string) (planner.Task, sse.Keys, error) {
+	for _, c := range e.cfg.Keys.Candidates(t.Key) {
+		tt, k := e.withSourceKey(t, c)
+		_, err := e.headReplica(ctx, tt, k, versionID)
+		if err == nil {
+			return tt, k, nil
+		}
+		if st := s3err.Status(err); st != 403 && st != 400 {
+			return t, sse.Keys{}, err
+		}
+	}
+	return t, sse.Keys{}, &keyError{planner.CodeSSECKeyNotFound, "no key in the key file reads the replica found on the destination"}
+}
+
 // copyVersion copies one version by the planned method. Streaming, an
 // object larger than one part goes in parts, resumable like a multipart
 // copy.

@@ -245,7 +245,9 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.Key
 		if err := e.record(store, o, t.Size); err != nil {
 			return err
 		}
-		if o.Status == planner.StatusFailed {
+		if o.Status == planner.StatusFailed && !(keyOnCopy(t) && o.ErrorCode == planner.CodeSSECKeyNotFound) {
+			// (A version no key opens is passed over, as when its plan
+			// found no key: it never reaches the copy then either.)
 			for _, rest := range tasks[i+1:] {
 				o := planner.Outcome{TaskID: rest.ID, Status: planner.StatusFailed, ErrorCode: CodePrecedingVersionFailed,
 					Message: fmt.Sprintf("not copied: older version %s of this key failed; rerun to retry in order", t.VersionID)}
@@ -295,6 +297,8 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task, kno
 		o, err = e.replayDelete(ctx, t, known)
 	case !t.Action.Copies():
 		return planner.Outcome{}, fmt.Errorf("task %s@%s: action %q is not a copy", t.Key, t.VersionID, t.Action)
+	case keyOnCopy(t):
+		o, err = e.copyTryingKeys(ctx, store, t, known)
 	default:
 		var k sse.Keys
 		if k, err = e.resolveKeys(t); err == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -96,16 +97,26 @@ func (e *Executor) adopt(ctx context.Context, store Store, tasks []planner.Task,
 		o := planner.Outcome{TaskID: t.ID, Status: planner.StatusSucceeded, Replica: planner.Replica{VersionID: d.id},
 			Message: "delete marker replayed " + how}
 		if !t.DeleteMarker {
-			k, err := e.resolveKeys(t)
+			tt, k, err := t, sse.Keys{}, error(nil)
+			if keyOnCopy(t) {
+				// The copy found the key; which one, the replica tells.
+				tt, k, err = e.keysOfReplica(ctx, t, d.id)
+			} else {
+				k, err = e.resolveKeys(t)
+			}
 			if err != nil {
+				if _, _, class := s3err.Classify(err); class == s3err.Fatal {
+					return nil, adopted, err
+				}
 				break // the copy is redone and fails with the key error
 			}
-			if o, err = e.finish(ctx, t, k, copyResult{versionID: d.id, etag: d.etag, method: how}); err != nil {
+			if o, err = e.finish(ctx, tt, k, copyResult{versionID: d.id, etag: d.etag, method: how}); err != nil {
 				return nil, adopted, err
 			}
 			if o.Status != planner.StatusSucceeded {
 				break // read back, it is not the replica: copy
 			}
+			o.SSECKeyID, o.ReplicaSSECKeyID = tt.SSECKeyID, tt.ReplicaSSECKeyID
 			o.Message = strings.Replace(o.Message, "copied by "+how, "copied "+how, 1)
 		}
 		if t.HasUpload {

@@ -320,3 +320,27 @@ func checkInvariants(t *testing.T, src Source, rules Rules, d Decision) {
 		t.Errorf("%s: Copies() = %v for %s", desc, d.Action.Copies(), d.Action)
 	}
 }
+
+// TestDecideKeyOnCopy: an SSE-C version whose key is left to the copy is
+// planned as an SSE-C copy without a replica key (the copy's key decides
+// it); without KeyOnCopy it fails as before, and without a key file too.
+func TestDecideKeyOnCopy(t *testing.T) {
+	src := Source{Version: Version{Key: "docs/a", VersionID: "v1", Size: 10, ETag: `"e"`},
+		Inspection: Inspection{Inspected: true, From: FactsManifest, Encryption: SSEC}}
+	rules := Rules{MultipartThreshold: 64 * mib}
+	if d := Decide(src, rules, testRing(t)); d.Action != Fail || d.ErrorCode != CodeSSECKeyNotFound {
+		t.Errorf("without KeyOnCopy: %+v, want a failure", d)
+	}
+	src.KeyOnCopy = true
+	d := Decide(src, rules, testRing(t))
+	if d.Action != Copy || d.ReplicaEncryption != SSEC || d.ReplicaSSECKeyID != "" {
+		t.Errorf("KeyOnCopy: %+v, want an SSE-C copy, its replica key left to the copy", d)
+	}
+	src.Size = 100 * mib
+	if d := Decide(src, rules, testRing(t)); d.Action != Multipart {
+		t.Errorf("KeyOnCopy above the threshold: %+v, want multipart (the job then finds the key by HEAD)", d)
+	}
+	if d := Decide(src, rules, nil); d.Action != Fail || d.Reason != ReasonNoKeyFile {
+		t.Errorf("KeyOnCopy without a key file: %+v, want %q", d, ReasonNoKeyFile)
+	}
+}

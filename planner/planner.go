@@ -84,6 +84,10 @@ type Source struct {
 	// NewerReplicated: a newer version of the key is already replicated
 	// (this one was skipped or failed then, and the rules or keys changed).
 	NewerReplicated bool
+	// KeyOnCopy: an SSE-C version whose key is not known yet is planned
+	// all the same, its keys to be tried on the copy itself (a manifest
+	// said it is SSE-C; no HEAD looked for its key).
+	KeyOnCopy bool
 }
 
 // SourceParts is the part count of a multipart source (from its ETag),
@@ -154,12 +158,14 @@ func decide(src Source, rules Rules, ring *KeyRing) Decision {
 			return d
 		}
 		k := ring.ByID(src.SSECKeyID)
-		if k == nil {
+		if k == nil && !src.KeyOnCopy {
 			d.Action, d.ErrorCode, d.Reason = Fail, CodeSSECKeyNotFound, ReasonNoKeyOpensVersion
 			return d
 		}
 		d.ReplicaEncryption = SSEC
-		d.ReplicaSSECKeyID = ring.ReplicaFor(k).ID
+		if k != nil { // else the replica's key follows from the key the copy finds
+			d.ReplicaSSECKeyID = ring.ReplicaFor(k).ID
+		}
 	default:
 		d.Action, d.ErrorCode, d.Reason = Fail, CodeNotInspected, "source version was not inspected"
 		return d

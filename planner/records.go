@@ -123,6 +123,10 @@ type Outcome struct {
 	ErrorCode  string
 	HTTPStatus int
 	Message    string
+	// SSECKeyID and ReplicaSSECKeyID are the keys a copy found by trying
+	// them (the plan left the source's key to the copy); "" keeps the
+	// planned ones.
+	SSECKeyID, ReplicaSSECKeyID string
 }
 
 // Plan is what inspection and the planner made of one task.

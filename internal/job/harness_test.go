@@ -85,6 +85,8 @@ type options struct {
 	notice                   func(string)
 	// store wraps the checkpoint as the job's Store (nil: the checkpoint).
 	store func(*checkpoint.DB) job.Store
+	// manifest is what the scan reads instead of listing (--manifest).
+	manifest string
 }
 
 // env is one job opened on a fake, with its checkpoint.
@@ -129,6 +131,7 @@ func (e *env) open(t *testing.T) {
 		db.Close()
 		t.Fatalf("Parse: %v", err)
 	}
+	settings.Manifest = e.opts.manifest
 	var store job.Store = db
 	if e.opts.store != nil {
 		store = e.opts.store(db)

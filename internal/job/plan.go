@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -86,24 +87,32 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 		return nil
 	}
 	bucket := j.settings.Source.Bucket
+	// An SSE-C version a manifest described has its keys tried on the copy
+	// itself, where a CopyObject copies it (see keyOnCopy).
+	src.KeyOnCopy = j.keyOnCopy(src)
 	// An SSE-C version is inspected again when the key that opened it is
-	// gone, or none did: the key file may have changed since.
-	// A version the manifest described is inspected only with --inspect
-	// always.
-	if !src.Inspected || (src.Encryption == planner.SSEC && j.Keys.ByID(src.SSECKeyID) == nil) ||
-		(src.From == planner.FactsManifest && j.settings.Spec.Inspect == "always") {
+	// gone, or none did: the key file may have changed since. A version
+	// the manifest described is inspected only with --inspect always.
+	inspect := func() (stop error, failed bool) {
 		ins, err := inventory.Inspect(ctx, j.Source, bucket, r0.Key, r0.VersionID, j.Keys.Candidates(r0.Key), j.ssecMix.mostly())
 		if err != nil {
 			code, status, class := s3err.Classify(err)
 			if class == s3err.Fatal {
-				return err
+				return err, true
 			}
 			src.Inspected = false
 			failAll(err, headErrorCode(code, status), status)
-			return nil
+			return nil, true
 		}
 		j.ssecMix.saw(ins.Encryption == planner.SSEC)
-		src.Inspection = ins
+		src.Inspection, src.KeyOnCopy = ins, false
+		return nil, false
+	}
+	if !src.Inspected || (src.Encryption == planner.SSEC && j.Keys.ByID(src.SSECKeyID) == nil && !src.KeyOnCopy) ||
+		(src.From == planner.FactsManifest && j.settings.Spec.Inspect == "always") {
+		if stop, failed := inspect(); failed {
+			return stop
+		}
 	}
 	if reason := filter.ExcludesInspected(src); reason != "" {
 		every(planner.Decision{Action: planner.Skip, Reason: reason}, planner.StatusSkipped, 0)
@@ -121,6 +130,30 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 			return nil
 		}
 	}
+	j.decide(src, rows, tags, out)
+	if src.KeyOnCopy && slices.ContainsFunc(out, func(p planner.Plan) bool { return p.Action == planner.Multipart }) {
+		// Parts are copied with the key already known: find it by HEAD.
+		if stop, failed := inspect(); failed {
+			return stop
+		}
+		j.decide(src, rows, tags, out)
+	}
+	return nil
+}
+
+// keyOnCopy: an SSE-C version whose key a manifest did not say is planned
+// without a HEAD, its keys tried on the copy itself (a wrong key is a 403
+// with no side effect), when a single server-side CopyObject copies it.
+// A streamed copy, a copy in parts and --inspect always find the key by
+// HEAD first.
+func (j *Job) keyOnCopy(src planner.Source) bool {
+	return src.From == planner.FactsManifest && src.Encryption == planner.SSEC && src.SSECKeyID == "" &&
+		j.Keys.Len() > 0 && !j.settings.Stream && j.settings.Spec.Inspect != "always"
+}
+
+// decide plans the rows of one inspected version into out, one per
+// destination.
+func (j *Job) decide(src planner.Source, rows []planner.Row, tags map[string]string, out []planner.Plan) {
 	for i, r := range rows {
 		p := planner.Plan{TaskID: r.ID, Inspection: src.Inspection}
 		rules, ok := j.rules.forDest(r.Key, r.Dest, tags)
@@ -144,7 +177,6 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 		}
 		out[i] = p
 	}
-	return nil
 }
 
 // ssecMix counts the SSE-C versions among those inspected, so that
