@@ -375,3 +375,39 @@ func rowsOf(t *testing.T, db *checkpoint.DB) []string {
 	}
 	return out
 }
+
+// TestManifestTwoWorkersOnPostgres: two processes run the same job from an
+// inventory on one PostgreSQL database: the inventory is loaded once,
+// every version copied once.
+func TestManifestTwoWorkersOnPostgres(t *testing.T) {
+	lab, c, w := newSource(t, "man-pg-src")
+	dst := lab.Bucket(t, c, "man-pg-dst", true)
+	inv := lab.Bucket(t, c, "man-pg-inv", false)
+	for k := range 60 {
+		for v := range 1 + k%3 {
+			w.put(t, &srcVersion{key: fmt.Sprintf("d/%02d", k), data: []byte(fmt.Sprintf("%d.%d", k, v)), enc: []string{encNone, encS3}[k%2]})
+		}
+	}
+	manifest := uploadInventory(t, c, w.bucket, inv, "Parquet", inventoryOf(t, w))
+	pgURL, job := pgJob(t, lab)
+	ws := startWorkers(t, lab, 2, "run", "--source", "s3://"+w.bucket, "--dest", "s3://"+dst, "--db", pgURL, "--job", job,
+		"--manifest", manifest, "--endpoint-url", lab.Endpoint, "--workers", "4")
+	waitWorkers(t, ws, nil)
+	db := pgOpen(t, pgURL)
+	defer db.Close()
+	var loads, manifests int
+	schema := `"s3backfill_` + job + `"`
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.scans WHERE seen > 0`).Scan(&loads); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + schema + `.manifests`).Scan(&manifests); err != nil {
+		t.Fatal(err)
+	}
+	if loads != 1 || manifests != 1 {
+		t.Errorf("the inventory was loaded by %d scans and recorded %d times, want once", loads, manifests)
+	}
+	n := sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
+	if n != w.total() {
+		t.Errorf("%d versions replicated, want %d", n, w.total())
+	}
+}

@@ -55,14 +55,6 @@ func (j *Job) scanManifest(ctx context.Context) (planner.ScanStats, error) {
 	if err != nil {
 		return planner.ScanStats{}, err
 	}
-	loaded, err := j.Store.ManifestLoaded(ctx, loc, m.ETag)
-	if err != nil {
-		return planner.ScanStats{}, err
-	}
-	if loaded {
-		j.Log.Info("manifest already loaded: nothing new to scan", "manifest", loc, "etag", m.ETag)
-		return planner.ScanStats{}, nil
-	}
 	src := j.settings.Source
 	opt := inventory.LoadOptions{
 		Bucket: src.Bucket, Prefix: src.Prefix, Lister: j.Source,
@@ -71,7 +63,15 @@ func (j *Job) scanManifest(ctx context.Context) (planner.ScanStats, error) {
 	}
 	bar := j.Progress.Start("scan", "versions loaded", 0, 0)
 	defer bar.Finish()
+	// A scan is recorded even when the manifest was loaded before: on a
+	// shared store it is the pass's scan, which the other workers wait for.
 	st, err := j.Store.RecordScan(ctx, j.rules.targets(), func(add func(planner.Version) error) error {
+		if loaded, err := j.Store.ManifestLoaded(ctx, loc, m.ETag); err != nil || loaded {
+			if loaded {
+				j.Log.Info("manifest already loaded: nothing new to scan", "manifest", loc, "etag", m.ETag)
+			}
+			return err
+		}
 		return m.Versions(ctx, opt, func(v planner.Version) error {
 			bar.Done(1, 0, false)
 			return add(v)
