@@ -89,7 +89,7 @@ func ReadManifest(ctx context.Context, fs Files, loc string) (*Manifest, error) 
 		if err != nil {
 			return nil, err
 		}
-		return &Manifest{Location: loc, ETag: etag, Format: FormatBatchCSV, fs: fs}, nil
+		return &Manifest{Location: loc, ETag: etag, Format: FormatBatchCSV, schema: noColumns(), fs: fs}, nil
 	}
 	body, etag, err := fs.readAll(ctx, loc, maxManifestJSON)
 	if err != nil {

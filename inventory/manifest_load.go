@@ -180,10 +180,10 @@ func (l *loader) resolve(ctx context.Context, group []record) ([]planner.Version
 		return nil, err
 	}
 	named := map[string]*record{}
-	current := false
+	var current *record // a record naming the key's current version
 	for i := range group {
 		if group[i].VersionID == "" {
-			current = true
+			current = &group[i]
 		} else if _, dup := named[group[i].VersionID]; !dup {
 			named[group[i].VersionID] = &group[i]
 		}
@@ -192,17 +192,19 @@ func (l *loader) resolve(ctx context.Context, group []record) ([]planner.Version
 	foundCurrent := false
 	for _, v := range listed {
 		r, ok := named[v.VersionID]
-		if !ok && !(current && v.IsLatest) {
+		switch {
+		case ok:
+			delete(named, v.VersionID)
+		case current != nil && v.IsLatest:
+			r = current // what the manifest says of the current version
+		default:
 			continue
 		}
-		if ok {
-			v.Known = l.facts(*r)
-			delete(named, v.VersionID)
-		}
+		v.Known = l.facts(*r)
 		foundCurrent = foundCurrent || v.IsLatest
 		out = append(out, v)
 	}
-	if current && !foundCurrent {
+	if current != nil && !foundCurrent {
 		l.missing++
 	}
 	rest := make([]*record, 0, len(named))

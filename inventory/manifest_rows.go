@@ -61,6 +61,16 @@ type columns struct {
 
 func (c columns) has(f field) bool { return c.pos[f] >= 0 }
 
+// noColumns is a schema with none of the fields (a Batch Operations CSV's:
+// bucket, key and version id only).
+func noColumns() columns {
+	var c columns
+	for i := range c.pos {
+		c.pos[i] = -1
+	}
+	return c
+}
+
 // parquetField matches one field of a Parquet message schema:
 // "optional binary version_id (STRING);".
 var parquetField = regexp.MustCompile(`(?:required|optional|repeated)\s+\w+\s+(\w+)`)
@@ -76,10 +86,7 @@ func parseSchema(format, schema string) (columns, error) {
 	} else {
 		names = strings.Split(schema, ",")
 	}
-	var c columns
-	for i := range c.pos {
-		c.pos[i] = -1
-	}
+	c := noColumns()
 	c.width = len(names)
 	for i, n := range names {
 		for f, want := range fieldNames {

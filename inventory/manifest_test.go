@@ -305,3 +305,31 @@ a/b@ab1 rank=0 latest=true dm=false size=1 etag="eab1" class=STANDARD
 }
 
 func md5sum(b []byte) [16]byte { return md5.Sum(b) }
+
+// TestManifestCurrentVersionsOnly: a "Current version only" inventory
+// (no VersionId column) is accepted with a warning; each key's current
+// version, found by listing the key, is what it names.
+func TestManifestCurrentVersionsOnly(t *testing.T) {
+	ver := func(key, id string, latest bool) types.ObjectVersion {
+		return types.ObjectVersion{Key: aws.String(key), VersionId: aws.String(id), IsLatest: aws.Bool(latest), Size: aws.Int64(1),
+			ETag: aws.String(`"e` + id + `"`), LastModified: aws.Time(t0), StorageClass: types.ObjectVersionStorageClassStandard}
+	}
+	lister := &fakeLister{vs: []types.ObjectVersion{ver("a", "a2", true), ver("a", "a1", false), ver("b", "b1", true)}}
+	cols := []string{"Bucket", "Key", "Size", "LastModifiedDate", "ETag", "StorageClass", "EncryptionStatus"}
+	rows := []manifesttest.Row{{Key: "b", Size: 1, EncryptionStatus: "NOT-SSE"}, {Key: "a", Size: 1, EncryptionStatus: "SSE-S3"}}
+	loc := writeLocal(t, t.TempDir(), rows, manifesttest.Options{Format: "CSV", SourceBucket: "src", DestBucket: "inv", Columns: cols})
+	var warned []string
+	got, err := load(t, loc, LoadOptions{Lister: lister, Warn: func(s string) { warned = append(warned, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `a@a2 rank=0 latest=true dm=false size=1 etag="ea2" class=STANDARD known=manifest/SSE-S3 bk=false repl=
+b@b1 rank=0 latest=true dm=false size=1 etag="eb1" class=STANDARD known=manifest/NOT-SSE bk=false repl=
+`
+	if d := describeVersions(got); d != want {
+		t.Errorf("got\n%s\nwant\n%s", d, want)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], `"Current version only" inventory: only each key's current version is copied`) {
+		t.Errorf("warnings %q", warned)
+	}
+}
