@@ -66,10 +66,16 @@ func (o *outputs) add(r result) {
 // tool runs the binary to the end with the lab's environment.
 func tool(t *testing.T, lab *labenv.Lab, out *outputs, args ...string) result {
 	t.Helper()
+	return toolEnv(t, lab, out, nil, args...)
+}
+
+// toolEnv is tool with env set over the lab's environment.
+func toolEnv(t *testing.T, lab *labenv.Lab, out *outputs, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), lab.Env...)
+	cmd.Env = append(append(os.Environ(), lab.Env...), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -411,3 +411,34 @@ func TestManifestTwoWorkersOnPostgres(t *testing.T) {
 		t.Errorf("%d versions replicated, want %d", n, w.total())
 	}
 }
+
+// TestManifestProfile: --manifest-profile reads the manifest with that
+// profile's credentials, not the source's: a profile whose secret is wrong
+// makes the read fail (and copies nothing); a right one reads it.
+func TestManifestProfile(t *testing.T) {
+	lab, c, w := newSource(t, "man-prof-src")
+	dst := lab.Bucket(t, c, "man-prof-dst", true)
+	inv := lab.Bucket(t, c, "man-prof-inv", false)
+	w.put(t, &srcVersion{key: "only", data: []byte("x"), enc: encS3})
+	manifest := uploadInventory(t, c, w.bucket, inv, "CSV", inventoryOf(t, w))
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte(fmt.Sprintf("[wrong]\naws_access_key_id = %s\naws_secret_access_key = not-the-secret\n\n"+
+		"[reader]\naws_access_key_id = %s\naws_secret_access_key = %s\n", lab.AccessKey(), lab.AccessKey(), lab.Secret())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + creds}
+	db, _ := jobFiles(t)
+	args := []string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--db", db, "--endpoint-url", lab.Endpoint,
+		"--manifest", manifest, "--manifest-profile"}
+	bad := toolEnv(t, lab, nil, env, append(args, "wrong")...)
+	if bad.code == 0 || !strings.Contains(bad.stderr, "manifest.json") {
+		t.Errorf("with a profile whose secret is wrong: %s", bad)
+	}
+	if keys := keysUnder(t, c, dst, ""); len(keys) != 0 {
+		t.Errorf("copied %v without reading the manifest", keys)
+	}
+	if good := toolEnv(t, lab, nil, env, append(args, "reader")...); good.code != 0 {
+		t.Fatalf("with the right profile: %s", good)
+	}
+	sameHistories(t, lab, lab.Endpoint, w.bucket, dst)
+}
