@@ -34,7 +34,7 @@ const (
 const exitCodesHelp = `EXIT CODES:
    0  every version succeeded or was skipped by a rule
    1  fatal error (the checkpoint stays consistent: rerun to resume)
-   2  usage error: bad flags, settings or key file; nothing was copied
+   2  usage error: bad flags, settings, key file or manifest; nothing was copied
    3  finished, but some versions failed (see the report); verify: some replicas do not match`
 
 func main() {

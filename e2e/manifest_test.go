@@ -244,7 +244,7 @@ func TestManifestBatchCSV(t *testing.T) {
 	common := []string{"--endpoint-url", lab.Endpoint, "--db", db}
 	other := put("other.csv", []byte("not-the-source,docs/a,1\n"))
 	bad := tool(t, lab, nil, append([]string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--manifest", other}, common...)...)
-	if bad.code == 0 || !strings.Contains(bad.stderr, `other.csv line 1: bucket "not-the-source" is not the job's source bucket`) {
+	if bad.code != 2 || !strings.Contains(bad.stderr, `other.csv line 1: bucket "not-the-source" is not the job's source bucket`) {
 		t.Errorf("a manifest of another bucket: %s", bad)
 	}
 	if keys := keysUnder(t, c, dst, ""); len(keys) != 0 {

@@ -21,6 +21,16 @@ import (
 // files), or an S3 Batch Operations CSV manifest (bucket,key[,versionId]).
 // A scan reads one instead of listing the bucket.
 
+// BadManifest is a manifest that cannot be read as one: not a manifest,
+// damaged, incomplete or of another bucket. Reading it again fails the
+// same way: the user must fix it or name another.
+type BadManifest struct{ Err error }
+
+func (e *BadManifest) Error() string { return e.Err.Error() }
+func (e *BadManifest) Unwrap() error { return e.Err }
+
+func badf(format string, args ...any) error { return &BadManifest{fmt.Errorf(format, args...)} }
+
 // Manifest formats.
 const (
 	FormatInventoryCSV     = "CSV"
@@ -97,34 +107,34 @@ func ReadManifest(ctx context.Context, fs Files, loc string) (*Manifest, error) 
 	}
 	var j inventoryJSON
 	if err := json.Unmarshal(body, &j); err != nil {
-		return nil, fmt.Errorf("manifest %s: not an S3 Inventory manifest.json: %v", loc, err)
+		return nil, badf("manifest %s: not an S3 Inventory manifest.json: %v", loc, err)
 	}
 	m := &Manifest{Location: loc, ETag: etag, Bucket: j.SourceBucket, fs: fs}
 	switch {
 	case j.SourceBucket == "":
-		return nil, fmt.Errorf("manifest %s: no sourceBucket: is this an S3 Inventory manifest.json?", loc)
+		return nil, badf("manifest %s: no sourceBucket: is this an S3 Inventory manifest.json?", loc)
 	case strings.EqualFold(j.FileFormat, "ORC"):
-		return nil, fmt.Errorf("manifest %s: ORC inventories are not supported: configure the inventory as CSV or Parquet", loc)
+		return nil, badf("manifest %s: ORC inventories are not supported: configure the inventory as CSV or Parquet", loc)
 	case strings.EqualFold(j.FileFormat, FormatInventoryCSV):
 		m.Format = FormatInventoryCSV
 	case strings.EqualFold(j.FileFormat, FormatInventoryParquet):
 		m.Format = FormatInventoryParquet
 	default:
-		return nil, fmt.Errorf("manifest %s: fileFormat %q: want CSV or Parquet", loc, j.FileFormat)
+		return nil, badf("manifest %s: fileFormat %q: want CSV or Parquet", loc, j.FileFormat)
 	}
 	if m.schema, err = parseSchema(m.Format, j.FileSchema); err != nil {
-		return nil, fmt.Errorf("manifest %s: fileSchema: %w", loc, err)
+		return nil, badf("manifest %s: fileSchema: %w", loc, err)
 	}
 	if len(j.Files) == 0 {
-		return nil, fmt.Errorf("manifest %s: names no data files", loc)
+		return nil, badf("manifest %s: names no data files", loc)
 	}
 	for i, f := range j.Files {
 		if f.Key == "" || f.MD5checksum == "" {
-			return nil, fmt.Errorf("manifest %s: files[%d] has no key or no MD5checksum", loc, i)
+			return nil, badf("manifest %s: files[%d] has no key or no MD5checksum", loc, i)
 		}
 		where, err := dataLocation(loc, j.DestinationBucket, f.Key)
 		if err != nil {
-			return nil, fmt.Errorf("manifest %s: files[%d]: %w", loc, i, err)
+			return nil, badf("manifest %s: files[%d]: %w", loc, i, err)
 		}
 		m.files = append(m.files, dataRef{loc: where, name: f.Key, size: f.Size, md5: strings.ToLower(f.MD5checksum)})
 	}
@@ -185,7 +195,7 @@ func (fs Files) open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	if strings.HasPrefix(loc, "s3://") {
 		bucket, key, ok := splitS3(loc)
 		if !ok {
-			return nil, fmt.Errorf("manifest location %q: want s3://BUCKET/KEY or a local path", loc)
+			return nil, badf("manifest location %q: want s3://BUCKET/KEY or a local path", loc)
 		}
 		if fs.S3 == nil {
 			return nil, fmt.Errorf("%s: no S3 client to read it with", loc)
@@ -198,7 +208,7 @@ func (fs Files) open(ctx context.Context, loc string) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(loc)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest file: %w", err)
+		return nil, badf("read manifest file: %w", err)
 	}
 	return f, nil
 }
@@ -237,7 +247,7 @@ func (fs Files) readAll(ctx context.Context, loc string, limit int64) ([]byte, s
 		return nil, "", fmt.Errorf("read %s: %w", loc, err)
 	}
 	if int64(len(body)) > limit {
-		return nil, "", fmt.Errorf("read %s: larger than %d MiB: is this a manifest.json?", loc, limit>>20)
+		return nil, "", badf("read %s: larger than %d MiB: is this a manifest.json?", loc, limit>>20)
 	}
 	sum := md5.Sum(body)
 	return body, hex.EncodeToString(sum[:]), nil
@@ -261,7 +271,7 @@ func (fs Files) fetch(ctx context.Context, f dataRef, dir string) (string, error
 		return "", fmt.Errorf("data file %s: %w", f.name, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.md5 {
-		return "", fmt.Errorf("data file %s: MD5 %s does not match the manifest's MD5checksum %s: the file is damaged or from another report", f.name, got, f.md5)
+		return "", badf("data file %s: MD5 %s does not match the manifest's MD5checksum %s: the file is damaged or from another report", f.name, got, f.md5)
 	}
 	return tmp.Name(), nil
 }

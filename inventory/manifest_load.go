@@ -38,7 +38,7 @@ type LoadOptions struct {
 // the key.
 func (m *Manifest) Versions(ctx context.Context, opt LoadOptions, fn func(planner.Version) error) error {
 	if m.Bucket != "" && m.Bucket != opt.Bucket {
-		return fmt.Errorf("manifest %s lists bucket %s, not the job's source bucket %s", m.Location, m.Bucket, opt.Bucket)
+		return badf("manifest %s lists bucket %s, not the job's source bucket %s", m.Location, m.Bucket, opt.Bucket)
 	}
 	if opt.Warn == nil {
 		opt.Warn = func(string) {}

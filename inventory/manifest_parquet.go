@@ -39,7 +39,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 	}
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
-		return fmt.Errorf("data file %s: not a Parquet file: %v", name, err)
+		return badf("data file %s: not a Parquet file: %v", name, err)
 	}
 	// colField maps a leaf column's index to the field it holds.
 	colField := map[int]field{}
@@ -50,10 +50,10 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 		}
 		leaf, ok := pf.Schema().Lookup(c.name[fl])
 		if !ok {
-			return fmt.Errorf("data file %s: no column %s, which the manifest's fileSchema names", name, c.name[fl])
+			return badf("data file %s: no column %s, which the manifest's fileSchema names", name, c.name[fl])
 		}
 		if got := leaf.Node.Type().Kind(); got != parquetKinds[fl] {
-			return fmt.Errorf("data file %s: column %s is %s; S3 Inventory writes it as %s", name, c.name[fl], got, parquetKinds[fl])
+			return badf("data file %s: column %s is %s; S3 Inventory writes it as %s", name, c.name[fl], got, parquetKinds[fl])
 		}
 		if fl == fLastModified {
 			var ts *format.TimestampType
@@ -61,7 +61,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 				ts, _ = lt.Value.(*format.TimestampType)
 			}
 			if ts == nil || ts.Unit.Value == nil {
-				return fmt.Errorf("data file %s: column %s is not a TIMESTAMP", name, c.name[fl])
+				return badf("data file %s: column %s is not a TIMESTAMP", name, c.name[fl])
 			}
 			timeUnit = ts.Unit.Value.Duration()
 		}
@@ -78,7 +78,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 				r, err := parquetRecord(row, colField, c, timeUnit)
 				if err != nil {
 					rows.Close()
-					return fmt.Errorf("data file %s row %d: %v", name, seen, err)
+					return badf("data file %s row %d: %v", name, seen, err)
 				}
 				if err := fn(r); err != nil {
 					rows.Close()
@@ -90,11 +90,11 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 			}
 			if err != nil {
 				rows.Close()
-				return fmt.Errorf("data file %s row %d: %v", name, seen+1, err)
+				return badf("data file %s row %d: %v", name, seen+1, err)
 			}
 		}
 		if err := rows.Close(); err != nil {
-			return fmt.Errorf("data file %s: %v", name, err)
+			return badf("data file %s: %v", name, err)
 		}
 	}
 	return nil

@@ -126,7 +126,7 @@ type where struct {
 }
 
 func (w where) errorf(format string, args ...any) error {
-	return fmt.Errorf("%s line %d: %s", w.file, w.line, fmt.Sprintf(format, args...))
+	return badf("%s line %d: %s", w.file, w.line, fmt.Sprintf(format, args...))
 }
 
 // each reads every line of the manifest, in order, checking what it can:
@@ -211,7 +211,7 @@ func readInventoryCSV(path, name string, c columns, fn func(record) error) error
 	defer f.Close()
 	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
-		return fmt.Errorf("data file %s: not gzip: %v", name, err)
+		return badf("data file %s: not gzip: %v", name, err)
 	}
 	cr := csv.NewReader(gz)
 	cr.FieldsPerRecord = -1

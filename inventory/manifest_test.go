@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -238,6 +239,10 @@ func TestManifestBad(t *testing.T) {
 			got, err := load(t, loc, LoadOptions{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+			var bad *BadManifest
+			if !errors.As(err, &bad) {
+				t.Errorf("%v is not a BadManifest (the user's to fix)", err)
 			}
 			if len(got) > 0 {
 				t.Errorf("%d versions given out before the error", len(got))

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 
@@ -38,7 +39,15 @@ func (j *Job) Scan(ctx context.Context) (_ planner.ScanStats, err error) {
 // what it says of them, instead of listing the source. The manifest is
 // read and checked whole before any version is recorded; one a scan
 // loaded whole before (same location and ETag) is not read again.
-func (j *Job) scanManifest(ctx context.Context) (planner.ScanStats, error) {
+func (j *Job) scanManifest(ctx context.Context) (st planner.ScanStats, err error) {
+	defer func() {
+		// A manifest that is not one, damaged or of another bucket is the
+		// user's to fix, like a bad flag: nothing was recorded of it.
+		var bad *inventory.BadManifest
+		if errors.As(err, &bad) {
+			err = UsageError{err}
+		}
+	}()
 	files := inventory.Files{S3: j.Manifests}
 	if files.S3 == nil {
 		files.S3 = j.Source
@@ -65,7 +74,7 @@ func (j *Job) scanManifest(ctx context.Context) (planner.ScanStats, error) {
 	defer bar.Finish()
 	// A scan is recorded even when the manifest was loaded before: on a
 	// shared store it is the pass's scan, which the other workers wait for.
-	st, err := j.Store.RecordScan(ctx, j.rules.targets(), func(add func(planner.Version) error) error {
+	st, err = j.Store.RecordScan(ctx, j.rules.targets(), func(add func(planner.Version) error) error {
 		if loaded, err := j.Store.ManifestLoaded(ctx, loc, m.ETag); err != nil || loaded {
 			if loaded {
 				j.Log.Info("manifest already loaded: nothing new to scan", "manifest", loc, "etag", m.ETag)
