@@ -266,6 +266,16 @@ func (l *loader) facts(r record) *planner.Inspection {
 		}
 		ins.BucketKey = strings.EqualFold(r.BucketKey, "ENABLED")
 	}
+	if alg := strings.ToUpper(r.Checksum); slices.Contains(checksumAlgorithms, alg) {
+		// Only the algorithm: the copy asks for it, so that the replica
+		// keeps it; its value, which the inventory does not give, is not
+		// compared. A checksum of parts depends on the part layout: not
+		// asked for.
+		ins.Checksum = planner.Checksum{Algorithm: alg, Type: "FULL_OBJECT"}
+		if planner.MultipartParts(r.ETag) > 1 {
+			ins.Checksum.Type = "COMPOSITE"
+		}
+	}
 	switch r.StorageClass {
 	case "GLACIER", "DEEP_ARCHIVE":
 		return nil
@@ -276,6 +286,9 @@ func (l *loader) facts(r record) *planner.Inspection {
 	}
 	return ins
 }
+
+// checksumAlgorithms are the values of an inventory's ChecksumAlgorithm.
+var checksumAlgorithms = []string{"CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"}
 
 // quoteETag gives an inventory's ETag the quotes a listing's has.
 func quoteETag(e string) string {

@@ -19,7 +19,7 @@ var parquetKinds = [nFields]parquet.Kind{
 	fIsLatest: parquet.Boolean, fIsDeleteMarker: parquet.Boolean, fSize: parquet.Int64,
 	fLastModified: parquet.Int64, fETag: parquet.ByteArray, fStorageClass: parquet.ByteArray,
 	fReplicationStatus: parquet.ByteArray, fEncryptionStatus: parquet.ByteArray,
-	fBucketKeyStatus: parquet.ByteArray, fTier: parquet.ByteArray,
+	fBucketKeyStatus: parquet.ByteArray, fTier: parquet.ByteArray, fChecksumAlgorithm: parquet.ByteArray,
 }
 
 // parquetRowsPerRead is how many rows are decoded at a time.
@@ -133,6 +133,8 @@ func parquetRecord(row parquet.Row, colField map[int]field, c columns, unit time
 			r.BucketKey = string(v.ByteArray())
 		case fTier:
 			r.Tier = string(v.ByteArray())
+		case fChecksumAlgorithm:
+			r.Checksum = string(v.ByteArray())
 		}
 	}
 	if r.Key == "" {

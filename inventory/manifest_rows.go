@@ -33,6 +33,7 @@ const (
 	fEncryptionStatus
 	fBucketKeyStatus
 	fTier // IntelligentTieringAccessTier
+	fChecksumAlgorithm
 	nFields
 )
 
@@ -42,7 +43,7 @@ var fieldNames = [nFields]string{
 	fBucket: "Bucket", fKey: "Key", fVersionID: "VersionId", fIsLatest: "IsLatest",
 	fIsDeleteMarker: "IsDeleteMarker", fSize: "Size", fLastModified: "LastModifiedDate", fETag: "ETag",
 	fStorageClass: "StorageClass", fReplicationStatus: "ReplicationStatus", fEncryptionStatus: "EncryptionStatus",
-	fBucketKeyStatus: "BucketKeyStatus", fTier: "IntelligentTieringAccessTier",
+	fBucketKeyStatus: "BucketKeyStatus", fTier: "IntelligentTieringAccessTier", fChecksumAlgorithm: "ChecksumAlgorithm",
 }
 
 // fold makes CSV and Parquet column names compare equal: VersionId and
@@ -116,6 +117,7 @@ type record struct {
 	Encryption   string // EncryptionStatus
 	BucketKey    string // BucketKeyStatus: ENABLED or DISABLED
 	Tier         string // IntelligentTieringAccessTier
+	Checksum     string // ChecksumAlgorithm
 	Seq          int64  // its place in the manifest
 }
 
@@ -274,7 +276,7 @@ func csvRecord(rec []string, c columns) (record, error) {
 	}
 	r.ETag, r.StorageClass = get(fETag), get(fStorageClass)
 	r.Replication, r.Encryption = get(fReplicationStatus), get(fEncryptionStatus)
-	r.BucketKey, r.Tier = get(fBucketKeyStatus), get(fTier)
+	r.BucketKey, r.Tier, r.Checksum = get(fBucketKeyStatus), get(fTier), get(fChecksumAlgorithm)
 	return r, nil
 }
 

@@ -29,12 +29,12 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func inventoryRows() []manifesttest.Row {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	return []manifesttest.Row{
-		{Key: "data/b.txt", VersionID: "b1", Size: 3, LastModified: at(1), ETag: "bb1", StorageClass: "STANDARD", EncryptionStatus: "SSE-S3"},
+		{Key: "data/b.txt", VersionID: "b1", Size: 3, LastModified: at(1), ETag: "bb1", StorageClass: "STANDARD", EncryptionStatus: "SSE-S3", ChecksumAlgorithm: "CRC32"},
 		{Key: "data/a b+c.txt", VersionID: "a2", IsLatest: true, Size: 6, LastModified: at(5), ETag: "aa2", StorageClass: "STANDARD_IA", EncryptionStatus: "NOT-SSE", ReplicationStatus: "COMPLETED"},
 		{Key: "other/x", VersionID: "x1", IsLatest: true, Size: 1, LastModified: at(1), ETag: "xx", StorageClass: "STANDARD", EncryptionStatus: "NOT-SSE"},
 		{Key: "data/b.txt", VersionID: "b3", IsLatest: true, DeleteMarker: true, LastModified: at(3)},
 		{Key: "data/a b+c.txt", VersionID: "", Size: 5, LastModified: at(2), ETag: "aa1", StorageClass: "STANDARD", EncryptionStatus: "NOT-SSE"},
-		{Key: "data/b.txt", VersionID: "b2", Size: 4, LastModified: at(2), ETag: "bb2", StorageClass: "STANDARD", EncryptionStatus: "SSE-KMS", BucketKeyStatus: "ENABLED"},
+		{Key: "data/b.txt", VersionID: "b2", Size: 4, LastModified: at(2), ETag: "0123456789abcdef0123456789abcdef-3", StorageClass: "STANDARD", EncryptionStatus: "SSE-KMS", BucketKeyStatus: "ENABLED", ChecksumAlgorithm: "SHA256"},
 		{Key: "data/ключ", VersionID: "k1", IsLatest: true, Size: 9, LastModified: at(1), ETag: "kk-2", StorageClass: "GLACIER", EncryptionStatus: "NOT-SSE"},
 		{Key: "data/c", VersionID: "c1", IsLatest: true, Size: 9, LastModified: at(1), ETag: "cc", StorageClass: "STANDARD", EncryptionStatus: "SSE-C"},
 	}
@@ -82,6 +82,9 @@ func describeVersions(vs []planner.Version) string {
 		fmt.Fprintf(&b, "%s@%s rank=%d latest=%v dm=%v size=%d etag=%s class=%s", v.Key, v.VersionID, v.Rank, v.IsLatest, v.DeleteMarker, v.Size, v.ETag, v.StorageClass)
 		if k := v.Known; k != nil {
 			fmt.Fprintf(&b, " known=%s/%s bk=%v repl=%s", k.From, k.Encryption, k.BucketKey, k.ReplicationStatus)
+			if k.Checksum.Algorithm != "" {
+				fmt.Fprintf(&b, " checksum=%s/%s", k.Checksum.Algorithm, k.Checksum.Type)
+			}
 		}
 		b.WriteString("\n")
 	}
@@ -91,8 +94,8 @@ func describeVersions(vs []planner.Version) string {
 const wantInventory = `data/a b+c.txt@a2 rank=0 latest=true dm=false size=6 etag="aa2" class=STANDARD_IA known=manifest/NOT-SSE bk=false repl=COMPLETED
 data/a b+c.txt@null rank=1 latest=false dm=false size=5 etag="aa1" class=STANDARD known=manifest/NOT-SSE bk=false repl=
 data/b.txt@b3 rank=0 latest=true dm=true size=0 etag= class=
-data/b.txt@b2 rank=1 latest=false dm=false size=4 etag="bb2" class=STANDARD known=manifest/SSE-KMS bk=true repl=
-data/b.txt@b1 rank=2 latest=false dm=false size=3 etag="bb1" class=STANDARD known=manifest/SSE-S3 bk=false repl=
+data/b.txt@b2 rank=1 latest=false dm=false size=4 etag="0123456789abcdef0123456789abcdef-3" class=STANDARD known=manifest/SSE-KMS bk=true repl= checksum=SHA256/COMPOSITE
+data/b.txt@b1 rank=2 latest=false dm=false size=3 etag="bb1" class=STANDARD known=manifest/SSE-S3 bk=false repl= checksum=CRC32/FULL_OBJECT
 data/c@c1 rank=0 latest=true dm=false size=9 etag="cc" class=STANDARD known=manifest/SSE-C bk=false repl=
 data/ключ@k1 rank=0 latest=true dm=false size=9 etag="kk-2" class=GLACIER
 `
@@ -209,7 +212,7 @@ func TestManifestBad(t *testing.T) {
 		}, "data file inv/data/00000000.csv.gz line"},
 		{"too few fields", "CSV", func(t *testing.T, dir, loc string) {
 			rewrite(t, dir, loc, gz("\"src\",\"a\",\"v1\"\n"))
-		}, "data file inv/data/00000000.csv.gz line 1: 3 fields; the manifest's fileSchema has 12"},
+		}, "data file inv/data/00000000.csv.gz line 1: 3 fields; the manifest's fileSchema has 13"},
 		{"undecodable key", "CSV", func(t *testing.T, dir, loc string) {
 			b, _ := manifesttest.CSVFile("src", rows[:1], manifesttest.AllColumns)
 			var raw bytes.Buffer

@@ -26,6 +26,8 @@ func TestCompareChecksums(t *testing.T) {
 			planner.ChecksumNotCompared, "the source has no checksum"},
 		{"neither has one", planner.Checksum{}, planner.Checksum{},
 			planner.ChecksumNotCompared, "the source has no checksum"},
+		{"only the source's algorithm known (an inventory)", full("CRC32", ""), full("CRC32", a),
+			planner.ChecksumNotCompared, "the source's CRC32 value is not known (an inventory names only the algorithm)"},
 		{"no replica checksum", full("SHA256", a), planner.Checksum{},
 			planner.ChecksumNotCompared, "the replica has no checksum (a multipart copy has none on this server)"},
 		{"different algorithms", full("SHA256", a), full("CRC32", "AAAAAA=="),

@@ -74,6 +74,8 @@ func CompareChecksums(src, replica Checksum) (status, reason string) {
 	switch {
 	case src.Algorithm == "":
 		return ChecksumNotCompared, "the source has no checksum"
+	case src.Value == "":
+		return ChecksumNotCompared, fmt.Sprintf("the source's %s value is not known (an inventory names only the algorithm)", src.Algorithm)
 	case replica.Algorithm == "":
 		return ChecksumNotCompared, "the replica has no checksum (a multipart copy has none on this server)"
 	case replica.Algorithm != src.Algorithm:

@@ -31,6 +31,7 @@ type Row struct {
 	ReplicationStatus string
 	EncryptionStatus  string // NOT-SSE, SSE-S3, SSE-KMS, DSSE-KMS, SSE-C
 	BucketKeyStatus   string // ENABLED, DISABLED
+	ChecksumAlgorithm string // CRC32, CRC32C, CRC64NVME, SHA1, SHA256 or ""
 }
 
 // Options say what report to write.
@@ -47,7 +48,7 @@ type Options struct {
 
 // AllColumns are the CSV columns of an inventory with every field Row has.
 var AllColumns = []string{"Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "LastModifiedDate",
-	"ETag", "StorageClass", "ReplicationStatus", "EncryptionStatus", "BucketKeyStatus"}
+	"ETag", "StorageClass", "ReplicationStatus", "EncryptionStatus", "BucketKeyStatus", "ChecksumAlgorithm"}
 
 // Write writes the data files and the manifest.json through put and
 // returns the manifest's key.
@@ -117,7 +118,7 @@ func CSVFile(bucket string, rows []Row, cols []string) ([]byte, error) {
 			"IsLatest": strconv.FormatBool(r.IsLatest), "IsDeleteMarker": strconv.FormatBool(r.DeleteMarker),
 			"LastModifiedDate": r.LastModified.UTC().Format("2006-01-02T15:04:05.000Z"),
 			"ETag":             r.ETag, "StorageClass": r.StorageClass, "ReplicationStatus": r.ReplicationStatus,
-			"EncryptionStatus": r.EncryptionStatus, "BucketKeyStatus": r.BucketKeyStatus,
+			"EncryptionStatus": r.EncryptionStatus, "BucketKeyStatus": r.BucketKeyStatus, "ChecksumAlgorithm": r.ChecksumAlgorithm,
 		}
 		if !r.DeleteMarker {
 			vals["Size"] = strconv.FormatInt(r.Size, 10)
@@ -166,6 +167,7 @@ type parquetRow struct {
 	ReplicationStatus *string   `parquet:"replication_status,optional"`
 	EncryptionStatus  *string   `parquet:"encryption_status,optional"`
 	BucketKeyStatus   *string   `parquet:"bucket_key_status,optional"`
+	ChecksumAlgorithm *string   `parquet:"checksum_algorithm,optional"`
 }
 
 // parquetSchema is the fileSchema of manifest.json for parquetRow's files.
@@ -173,7 +175,8 @@ const parquetSchema = `message s3.inventory { required binary bucket (STRING); r
 	`optional binary version_id (STRING); required boolean is_latest; required boolean is_delete_marker; ` +
 	`optional int64 size; required int64 last_modified_date (TIMESTAMP(MILLIS,true)); optional binary e_tag (STRING); ` +
 	`optional binary storage_class (STRING); optional binary replication_status (STRING); ` +
-	`optional binary encryption_status (STRING); optional binary bucket_key_status (STRING);}`
+	`optional binary encryption_status (STRING); optional binary bucket_key_status (STRING); ` +
+	`optional binary checksum_algorithm (STRING);}`
 
 // ParquetFile is one Parquet data file of the rows.
 func ParquetFile(bucket string, rows []Row) ([]byte, error) {
@@ -188,7 +191,8 @@ func ParquetFile(bucket string, rows []Row) ([]byte, error) {
 		p := parquetRow{Bucket: bucket, Key: r.Key, VersionID: opt(r.VersionID), IsLatest: r.IsLatest,
 			IsDeleteMarker: r.DeleteMarker, LastModifiedDate: r.LastModified.UTC(), ETag: opt(r.ETag),
 			StorageClass: opt(r.StorageClass), ReplicationStatus: opt(r.ReplicationStatus),
-			EncryptionStatus: opt(r.EncryptionStatus), BucketKeyStatus: opt(r.BucketKeyStatus)}
+			EncryptionStatus: opt(r.EncryptionStatus), BucketKeyStatus: opt(r.BucketKeyStatus),
+			ChecksumAlgorithm: opt(r.ChecksumAlgorithm)}
 		if !r.DeleteMarker {
 			size := r.Size
 			p.Size = &size
