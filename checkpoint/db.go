@@ -42,7 +42,7 @@ type DB struct {
 	batchDelay time.Duration
 
 	rowColumns string // what reads select for scanRow
-	runsCopied string // what LastRun selects for the versions a run copied
+	runsLater  string // what LastRun selects for the runs' columns added later
 }
 
 // Open opens (creating if needed) the checkpoint at path for a run: it
@@ -115,7 +115,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	sw.SetMaxOpenConns(1)
 	w := &conn{DB: sw, d: sqlite}
 	db := &DB{w: w, d: sqlite, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns,
-		runsCopied: "copied", batchDelay: recordDelay}
+		runsLater: runsLater, batchDelay: recordDelay}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -131,7 +131,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 			w.Close()
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
-	} else if db.rowColumns, db.runsCopied, err = readColumns(ctx, w); err != nil {
+	} else if db.rowColumns, db.runsLater, err = readColumns(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
@@ -291,9 +291,12 @@ var laterColumns = map[string]string{
 	"facts_from":         "(CASE WHEN inspected = 1 AND delete_marker = 0 THEN 'head' ELSE '' END) AS facts_from",
 }
 
+// runsLater are the runs' columns a later migration added.
+const runsLater = "copied, key_trials"
+
 // readColumns is rowColumns for the schema the database has, and what
-// stands for the runs' copied column.
-func readColumns(ctx context.Context, w *conn) (cols, runsCopied string, err error) {
+// stands for runsLater.
+func readColumns(ctx context.Context, w *conn) (cols, later string, err error) {
 	have := map[string]bool{}
 	for _, table := range []string{"versions", "runs"} {
 		rows, err := w.QueryContext(ctx, `SELECT name FROM pragma_table_info('`+table+`')`)
@@ -319,9 +322,9 @@ func readColumns(ctx context.Context, w *conn) (cols, runsCopied string, err err
 			cols = strings.Replace(cols, col, stand, 1)
 		}
 	}
-	runsCopied = "copied"
+	later = runsLater
 	if !have["runs.copied"] {
-		runsCopied = "0"
+		later = "0, 0" // both came with the same migration
 	}
-	return cols, runsCopied, nil
+	return cols, later, nil
 }

@@ -34,8 +34,8 @@ func (db *DB) UpdateRun(ctx context.Context, runNo int64, s planner.RunStats, fi
 	if finished {
 		fin = now
 	}
-	_, err := db.w.ExecContext(ctx, `UPDATE runs SET updated_at = ?, finished_at = ?, requests = ?, throttled = ?, rate = ?, copied = ?
-		WHERE run_no = ?`, now, fin, s.Requests, s.Throttled, s.Rate, s.Copied, runNo)
+	_, err := db.w.ExecContext(ctx, `UPDATE runs SET updated_at = ?, finished_at = ?, requests = ?, throttled = ?, rate = ?, copied = ?,
+		key_trials = ? WHERE run_no = ?`, now, fin, s.Requests, s.Throttled, s.Rate, s.Copied, s.KeyTrials, runNo)
 	if err != nil {
 		return fmt.Errorf("record run: %w", err)
 	}
@@ -48,8 +48,9 @@ func (db *DB) LastRun(ctx context.Context) (*planner.RunStats, error) {
 		s                          planner.RunStats
 		started, updated, finished string
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT command, started_at, updated_at, finished_at, requests, throttled, rate, `+db.runsCopied+`
-		FROM runs ORDER BY run_no DESC LIMIT 1`).Scan(&s.Command, &started, &updated, &finished, &s.Requests, &s.Throttled, &s.Rate, &s.Copied)
+	err := db.r.QueryRowContext(ctx, `SELECT command, started_at, updated_at, finished_at, requests, throttled, rate, `+db.runsLater+`
+		FROM runs ORDER BY run_no DESC LIMIT 1`).Scan(&s.Command, &started, &updated, &finished, &s.Requests, &s.Throttled, &s.Rate,
+		&s.Copied, &s.KeyTrials)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -75,22 +75,27 @@ func (e *Executor) withSourceKey(t planner.Task, src *planner.Key) (planner.Task
 // changes nothing, and the next key is tried; the keys that worked go
 // into the outcome. A version no key opens costs one pass over the keys.
 func (e *Executor) copyTryingKeys(ctx context.Context, store Store, t planner.Task, known []string) (planner.Outcome, error) {
-	cands := e.cfg.Keys.Candidates(t.Key)
-	for i, c := range cands {
+	tried := 0
+	for c := range e.cfg.Keys.Order(t.Key, e.cfg.Learned) {
+		tried++
 		tt, k := e.withSourceKey(t, c)
 		o, err := e.copyVersion(ctx, store, tt, k, known)
 		if s3err.Status(err) == 403 {
+			if e.cfg.KeyTrials != nil {
+				e.cfg.KeyTrials.Add(1)
+			}
 			continue // not this key
 		}
 		if err != nil {
 			return o, err
 		}
+		e.cfg.Learned.Saw(t.Key, c.ID)
 		o.SSECKeyID, o.ReplicaSSECKeyID = tt.SSECKeyID, tt.ReplicaSSECKeyID
-		o.Message += fmt.Sprintf("; SSE-C key %s found on the copy (%d of %d tried)", c.ID, i+1, len(cands))
+		o.Message += fmt.Sprintf("; SSE-C key %s found on the copy (%d tried)", c.ID, tried)
 		return o, nil
 	}
 	return planner.Outcome{}, &keyError{planner.CodeSSECKeyNotFound,
-		fmt.Sprintf("%s (%d keys tried on the copy, each refused with 403)", planner.ReasonNoKeyOpensVersion, len(cands))}
+		fmt.Sprintf("%s (%d keys tried on the copy, each refused with 403)", planner.ReasonNoKeyOpensVersion, tried)}
 }
 
 // keysOfReplica finds, for a task whose key the plan left to the copy,
@@ -99,7 +104,7 @@ func (e *Executor) copyTryingKeys(ctx context.Context, store Store, t planner.Ta
 // whose replica key reads it back. Where several source keys map to one
 // replica key, the first is taken as the source's.
 func (e *Executor) keysOfReplica(ctx context.Context, t planner.Task, versionID string) (planner.Task, sse.Keys, error) {
-	for _, c := range e.cfg.Keys.Candidates(t.Key) {
+	for c := range e.cfg.Keys.Order(t.Key, e.cfg.Learned) {
 		tt, k := e.withSourceKey(t, c)
 		_, err := e.headReplica(ctx, tt, k, versionID)
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -71,6 +72,12 @@ type Config struct {
 	// AdoptExisting: before copying a key the job has no record of, adopt
 	// the replicas already on the destination (see existing.go).
 	AdoptExisting bool
+	// Learned orders the SSE-C keys tried on a copy (see planner.KeyRing.Order)
+	// and learns from the keys a copy finds; nil: the key file's order.
+	Learned *planner.KeyLearning
+	// KeyTrials counts the copies refused for a wrong SSE-C key (nil: not
+	// counted).
+	KeyTrials *atomic.Int64
 	// WriteBackoff is the first wait before a write whose answer was lost
 	// (and whose replica is not on the destination) is sent again; it
 	// doubles. 0 means writeBackoff.

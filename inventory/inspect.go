@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -30,21 +31,31 @@ var _ Header = (*s3.Client)(nil)
 // candidate is tried before the keyless HEAD: a non-SSE-C version answers
 // 400 to a HEAD with a key, so the guess costs one request when wrong and
 // saves one when right.
-func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates []*planner.Key, keysFirst bool) (planner.Inspection, error) {
+func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candidates iter.Seq[*planner.Key], keysFirst bool) (planner.Inspection, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID),
 		ChecksumMode: types.ChecksumModeEnabled}
 	var ins planner.Inspection
-	if keysFirst && len(candidates) > 0 {
-		found, wrongKey, err := tryKey(ctx, c, in, candidates[0], &ins)
-		switch {
-		case err != nil:
-			return ins, err
-		case found:
-			return ins, nil
-		case wrongKey:
-			return ins, tryKeys(ctx, c, in, candidates[1:], &ins)
+	if candidates == nil {
+		candidates = func(func(*planner.Key) bool) {}
+	}
+	if keysFirst {
+		next, stop := iter.Pull(candidates)
+		defer stop()
+		if first, ok := next(); ok {
+			found, wrongKey, err := tryKey(ctx, c, in, first, &ins)
+			switch {
+			case err != nil:
+				return ins, err
+			case found:
+				return ins, nil
+			case wrongKey:
+				return ins, tryKeys(ctx, c, in, func(yield func(*planner.Key) bool) {
+					for k, ok := next(); ok && yield(k); k, ok = next() {
+					}
+				}, &ins)
+			}
+			// 400: not SSE-C; the keyless HEAD says what it is.
 		}
-		// 400: not SSE-C; the keyless HEAD says what it is.
 	}
 	out, err := c.HeadObject(ctx, in)
 	if err == nil {
@@ -58,9 +69,9 @@ func Inspect(ctx context.Context, c Header, bucket, key, versionID string, candi
 }
 
 // tryKeys tries candidate keys on an SSE-C version until one opens it.
-func tryKeys(ctx context.Context, c Header, in *s3.HeadObjectInput, candidates []*planner.Key, ins *planner.Inspection) error {
+func tryKeys(ctx context.Context, c Header, in *s3.HeadObjectInput, candidates iter.Seq[*planner.Key], ins *planner.Inspection) error {
 	ins.Inspected, ins.Encryption = true, planner.SSEC
-	for _, k := range candidates {
+	for k := range candidates {
 		found, _, err := tryKey(ctx, c, in, k, ins)
 		if err != nil || found {
 			return err

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -156,7 +157,7 @@ func TestInspectSSECFacts(t *testing.T) {
 		"x-amz-replication-status": "PENDING",
 		"x-amz-storage-class":      "DEEP_ARCHIVE",
 	})
-	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", ring.Candidates("other/k"), false)
+	got, err := Inspect(context.Background(), c, "b", "other/k", "v1", slices.Values(ring.Candidates("other/k")), false)
 	if err != nil {
 		t.Fatalf("Inspect: %v", err)
 	}

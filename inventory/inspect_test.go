@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,7 +84,7 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 			md5 = k.MD5()
 		}
 		f, c := ssecFake(t, tc.key, "v1", md5)
-		ins, err := Inspect(context.Background(), c, "b", tc.key, "v1", ring.Candidates(tc.key), false)
+		ins, err := Inspect(context.Background(), c, "b", tc.key, "v1", slices.Values(ring.Candidates(tc.key)), false)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.key, err)
 		}
@@ -111,12 +112,12 @@ func TestInspectFindsSSECKeyByPrefixThenTrial(t *testing.T) {
 
 func TestInspectPlainAndErrors(t *testing.T) {
 	f, c := ssecFake(t, "k", "v", "")
-	ins, err := Inspect(context.Background(), c, "b", "k", "v", testRing(t).Candidates("k"), false)
+	ins, err := Inspect(context.Background(), c, "b", "k", "v", slices.Values(testRing(t).Candidates("k")), false)
 	if tried := triedKeys(f); err != nil || ins.Encryption != planner.SSES3 || len(tried) != 1 {
 		t.Errorf("SSE-S3: %+v, %v after %d calls", ins, err, len(tried))
 	}
 	f, c = ssecFake(t, "k", "v", "missing")
-	_, err = Inspect(context.Background(), c, "b", "k", "v", testRing(t).Candidates("k"), false)
+	_, err = Inspect(context.Background(), c, "b", "k", "v", slices.Values(testRing(t).Candidates("k")), false)
 	if tried := triedKeys(f); err == nil || s3err.Status(err) != 404 || !strings.Contains(err.Error(), "k@v") || len(tried) != 1 {
 		t.Errorf("404: %v after %d calls, want the error (no key trials)", err, len(tried))
 	}
@@ -145,7 +146,7 @@ func TestInspectKeysFirst(t *testing.T) {
 			md5 = ring.ByID(tc.opener).MD5()
 		}
 		f, c := ssecFake(t, "x/k", "v1", md5)
-		ins, err := Inspect(context.Background(), c, "b", "x/k", "v1", ring.Candidates("x/k"), true)
+		ins, err := Inspect(context.Background(), c, "b", "x/k", "v1", slices.Values(ring.Candidates("x/k")), true)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -51,8 +51,12 @@ func newKey(id string, prefixes []string, replicaKey string, raw []byte) *Key {
 
 // KeyRing is a validated key file.
 type KeyRing struct {
-	keys []*Key
-	byID map[string]*Key
+	keys     []*Key
+	byID     map[string]*Key
+	byPrefix map[string][]*Key // the keys with each prefix, in file order
+	// scrub replaces every form of every key's material; built with the
+	// ring, behind a closure for the same reason as a Key's material.
+	scrub func(string) string
 }
 
 // String, GoString, Format and LogValue name the keys by id only.
@@ -126,26 +130,32 @@ func ParseKeyFile(r io.Reader) (*KeyRing, error) {
 		parsed[i] = e
 	}
 	// The ids, checked against every key before any is printed.
+	secrets := secretsOf(raws)
 	for i, e := range parsed {
-		if err := checkID(e.ID, raws); err != nil {
+		if err := checkID(e.ID, secrets); err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i+1, err)
 		}
 	}
-	ring := &KeyRing{byID: make(map[string]*Key, len(parsed))}
+	ring := &KeyRing{byID: make(map[string]*Key, len(parsed)), byPrefix: map[string][]*Key{}}
+	first := make(map[string]int, len(parsed)) // a key's material → its first entry
 	for i, e := range parsed {
 		if _, dup := ring.byID[e.ID]; dup {
 			return nil, fmt.Errorf("entry %d (id %q): duplicate id; each key needs its own id", i+1, e.ID)
 		}
-		for j := range i {
-			if bytes.Equal(raws[i], raws[j]) {
-				return nil, fmt.Errorf("entries %d (id %q) and %d (id %q) hold the same key; give each key one entry "+
-					"(replica_key can point one entry at another)", j+1, parsed[j].ID, i+1, e.ID)
-			}
+		if j, dup := first[string(raws[i])]; dup {
+			return nil, fmt.Errorf("entries %d (id %q) and %d (id %q) hold the same key; give each key one entry "+
+				"(replica_key can point one entry at another)", j+1, parsed[j].ID, i+1, e.ID)
 		}
+		first[string(raws[i])] = i
 		k := newKey(e.ID, e.Prefixes, e.ReplicaKey, raws[i])
 		ring.keys = append(ring.keys, k)
 		ring.byID[k.ID] = k
+		for _, p := range uniq(e.Prefixes) {
+			ring.byPrefix[p] = append(ring.byPrefix[p], k)
+		}
 	}
+	clear(first)
+	ring.scrub = newScrubber(ring.keys, raws)
 	for i, k := range ring.keys {
 		if k.ReplicaKey != "" && ring.byID[k.ReplicaKey] == nil {
 			// The value is not quoted: it could be a key pasted by mistake.
@@ -203,26 +213,77 @@ func decodeKey(s string) ([]byte, error) {
 	return raw, nil
 }
 
+// secrets are the base64 of every key of the file and of its MD5, as a set
+// (of strings of two lengths, 44 and 24 characters).
+type secrets map[string]bool
+
+func secretsOf(raws [][]byte) secrets {
+	s := make(secrets, 2*len(raws))
+	for _, raw := range raws {
+		sum := md5.Sum(raw)
+		s[base64.StdEncoding.EncodeToString(raw)] = true
+		s[base64.StdEncoding.EncodeToString(sum[:])] = true
+	}
+	return s
+}
+
+// in reports whether id holds one of the secrets: each window of id of a
+// secret's length is looked up, so that a file of many keys checks in
+// time linear in its size.
+func (s secrets) in(id string) bool {
+	for _, n := range []int{44, 24} {
+		for i := 0; i+n <= len(id); i++ {
+			if s[id[i:i+n]] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // checkID refuses an id that could be key material: base64 of 32 bytes (a
 // key) or of 16 (a key's MD5), or the base64 or MD5 of any key of the
 // file. An id is printed in errors, stored in the checkpoint and shown in
 // the report's KeyId column.
-func checkID(id string, raws [][]byte) error {
+func checkID(id string, keys secrets) error {
 	trimmed := strings.TrimSpace(id)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(trimmed); err == nil && (len(b) == 32 || len(b) == 16) {
 			return errors.New(`the "id" looks like a key or a key's MD5 (base64 of 32 or 16 bytes); an id is a name, such as "tenant-a-2024"`)
 		}
 	}
-	for _, raw := range raws {
-		sum := md5.Sum(raw)
-		for _, secret := range []string{base64.StdEncoding.EncodeToString(raw), base64.StdEncoding.EncodeToString(sum[:])} {
-			if strings.Contains(id, secret) {
-				return errors.New(`the "id" holds a key of the file (or its MD5); an id is a name, such as "tenant-a-2024"`)
-			}
-		}
+	if keys.in(id) {
+		return errors.New(`the "id" holds a key of the file (or its MD5); an id is a name, such as "tenant-a-2024"`)
 	}
 	return nil
+}
+
+// uniq is ps without repeats, in order.
+func uniq(ps []string) []string {
+	var out []string
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// newScrubber makes the function that replaces every form of every key's
+// material in a text (its base64, padded or not, standard or URL-safe, and
+// its MD5) with the key's id, in one pass whatever the number of keys.
+func newScrubber(keys []*Key, raws [][]byte) func(string) string {
+	pairs := make([]string, 0, 12*len(keys))
+	for i, k := range keys {
+		h := k.secret()
+		for _, f := range []string{h.b64, h.md5, strings.TrimRight(h.b64, "="), strings.TrimRight(h.md5, "="),
+			base64.URLEncoding.EncodeToString(raws[i]), base64.RawURLEncoding.EncodeToString(raws[i])} {
+			pairs = append(pairs, f, "[key "+k.ID+"]")
+		}
+	}
+	r := strings.NewReplacer(pairs...)
+	r.Replace("") // it builds its tables on first use: now, not in the first message
+	return r.Replace
 }
 
 // jsonErrorWithoutInput keeps the position of a JSON error but drops any
@@ -248,22 +309,10 @@ func jsonErrorWithoutInput(err error) string {
 // before it is stored, logged or reported: a buggy or hostile server may
 // echo a request's headers.
 func (r *KeyRing) Scrub(s string) string {
-	if r == nil || s == "" {
+	if r == nil || s == "" || r.scrub == nil {
 		return s
 	}
-	for _, k := range r.keys {
-		h := k.secret()
-		raw, _ := base64.StdEncoding.DecodeString(h.b64)
-		forms := []string{h.b64, h.md5, strings.TrimRight(h.b64, "="), strings.TrimRight(h.md5, "="),
-			base64.URLEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw)}
-		clear(raw)
-		for _, f := range forms {
-			if strings.Contains(s, f) {
-				s = strings.ReplaceAll(s, f, "[key "+k.ID+"]")
-			}
-		}
-	}
-	return s
+	return r.scrub(s)
 }
 
 // Len is the number of keys.
@@ -282,43 +331,11 @@ func (r *KeyRing) ByID(id string) *Key {
 	return r.byID[id]
 }
 
-// Candidates lists the keys to try on an SSE-C version of objectKey: those
-// with a prefix that matches first (longest prefix first), then the rest in
-// file order.
+// Candidates lists the keys to try on an SSE-C version of objectKey, in
+// Order without anything learned: those with a prefix that matches first
+// (longest prefix first), then the rest in file order.
 func (r *KeyRing) Candidates(objectKey string) []*Key {
-	if r == nil {
-		return nil
-	}
-	type match struct {
-		k   *Key
-		len int
-	}
-	var matched []match
-	var rest []*Key
-	for _, k := range r.keys {
-		best := -1
-		for _, p := range k.Prefixes {
-			if strings.HasPrefix(objectKey, p) && len(p) > best {
-				best = len(p)
-			}
-		}
-		if best >= 0 {
-			matched = append(matched, match{k, best})
-		} else {
-			rest = append(rest, k)
-		}
-	}
-	// Stable insertion sort: few keys, keep file order among equals.
-	for i := 1; i < len(matched); i++ {
-		for j := i; j > 0 && matched[j].len > matched[j-1].len; j-- {
-			matched[j], matched[j-1] = matched[j-1], matched[j]
-		}
-	}
-	out := make([]*Key, 0, len(r.keys))
-	for _, m := range matched {
-		out = append(out, m.k)
-	}
-	return append(out, rest...)
+	return slices.Collect(r.Order(objectKey, nil))
 }
 
 // ReplicaFor returns the key that encrypts the replica of a version opened

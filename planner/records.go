@@ -261,6 +261,9 @@ type RunStats struct {
 	Requests, Throttled int64
 	Rate                float64 // requests per second lately
 	Copied              int64   // versions it copied (replicas made or adopted)
+	// KeyTrials are the requests it spent on SSE-C keys that did not
+	// open the version tried (HEADs and copies refused).
+	KeyTrials int64
 }
 
 // RequestsPerCopy is the run's S3 requests per version it copied, or 0.

@@ -14,3 +14,17 @@ CREATE TABLE manifests (
 
 -- How many versions each run copied: status shows requests per copied version.
 ALTER TABLE runs ADD COLUMN copied BIGINT NOT NULL DEFAULT 0;
+
+-- Which SSE-C keys opened versions in which folders ('' is the whole
+-- source): the order keys are tried in learns from it. Key ids only,
+-- never key material.
+CREATE TABLE ssec_learning (
+    folder   TEXT   NOT NULL,
+    key_id   TEXT   NOT NULL,
+    versions BIGINT NOT NULL,
+    PRIMARY KEY (folder, key_id)
+);
+
+-- How many requests each run spent on SSE-C keys that did not open the
+-- version tried.
+ALTER TABLE runs ADD COLUMN key_trials BIGINT NOT NULL DEFAULT 0;

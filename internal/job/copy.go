@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync/atomic"
+	"time"
 
 	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/planner"
@@ -23,6 +24,9 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err := j.warnKeysCrossHosts(ctx); err != nil {
 		return err
 	}
+	if err := j.learning(ctx); err != nil {
+		return err
+	}
 	bar := j.Progress.Start("copy", "versions copied", rows, bytes)
 	defer bar.Finish()
 	ex, err := j.executor(bar)
@@ -31,8 +35,10 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	}
 	runErr := ex.Run(ctx, countingStore{j.Store, &j.copied})
 	// The store flushes on a context of its own: what finished before a
-	// cancellation or a fatal error is kept.
-	return errors.Join(runErr, j.Store.Flush())
+	// cancellation or a fatal error is kept; so is what was learned.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	return errors.Join(runErr, j.Store.Flush(), j.saveLearning(lctx))
 }
 
 // countingStore counts the versions a run copies, for its requests per
@@ -64,6 +70,8 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 		CutAtPartSize: s.cutAtPartSize(),
 		AdoptExisting: !s.Spec.NoAdoptExisting,
 		ReadBack:      s.ReadBack,
+		Learned:       j.learned,
+		KeyTrials:     &j.keyTrials,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }
 

@@ -74,8 +74,12 @@ type Job struct {
 	rules    rules
 	Deps
 
-	ssecMix ssecMix      // SSE-C share of the versions inspected so far
-	copied  atomic.Int64 // versions this run copied
+	ssecMix   ssecMix      // SSE-C share of the versions inspected so far
+	copied    atomic.Int64 // versions this run copied
+	keyTrials atomic.Int64 // requests this run spent on SSE-C keys that did not open the version
+	// learned is what the job learned of which SSE-C keys open which
+	// folders' versions (loaded from the checkpoint by learning).
+	learned *planner.KeyLearning
 
 	runNo     int64
 	stopStats context.CancelFunc
@@ -185,7 +189,7 @@ func (j *Job) runStats() planner.RunStats {
 		return planner.RunStats{}
 	}
 	req, th := j.Traffic.Stats()
-	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate(), Copied: j.copied.Load()}
+	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate(), Copied: j.copied.Load(), KeyTrials: j.keyTrials.Load()}
 }
 
 // Close records the run's final traffic. It does not close the store.
@@ -215,3 +219,22 @@ type noMeter struct{}
 
 func (noMeter) Done(int, int64, bool) {}
 func (noMeter) Finish()               {}
+
+// learning loads what the checkpoint learned of SSE-C keys, once: the
+// order keys are tried in starts from it. Nothing without a key file.
+func (j *Job) learning(ctx context.Context) error {
+	if j.learned != nil || j.Keys.Len() == 0 {
+		return nil
+	}
+	known, err := j.Store.KeyLearning(ctx)
+	if err != nil {
+		return err
+	}
+	j.learned = planner.NewKeyLearning(known)
+	return nil
+}
+
+// saveLearning records what was learned of SSE-C keys since it last did.
+func (j *Job) saveLearning(ctx context.Context) error {
+	return j.Store.SaveKeyLearning(ctx, j.learned.Drain())
+}

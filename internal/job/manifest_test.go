@@ -16,9 +16,9 @@ import (
 // TestManifestAWSShapedRequests: from an inventory, against a server that
 // answers copies as AWS S3 documents (version id, encryption, ETag in the
 // answer), an SSE-S3 version costs its CopyObject alone: no HEAD of the
-// source, none of the replica. An SSE-C version costs its CopyObject plus
-// one refused CopyObject per wrong key tried before its own, and the HEAD
-// of its replica. Besides, the destination is listed alongside the work
+// source, none of the replica. An SSE-C version costs its CopyObject and
+// the HEAD of its replica; the wrong key tried before its own is tried
+// until a copy learns which key opens the folder. Besides, the destination is listed alongside the work
 // (--adopt-existing).
 func TestManifestAWSShapedRequests(t *testing.T) {
 	f := newFake(t)
@@ -59,8 +59,10 @@ func TestManifestAWSShapedRequests(t *testing.T) {
 	if heads != ssec {
 		t.Errorf("%d HEADs, want %d (the SSE-C replicas')", heads, ssec)
 	}
-	if want := plain + 2*ssec; copies != want {
-		t.Errorf("%d CopyObject, want %d (one per version, and one refused key per SSE-C version)", copies, want)
+	// key-a is tried first until a copy learns that key-b opens this
+	// folder: once per worker at most.
+	if refused := copies - plain - ssec; refused < 1 || refused > e.spec.Workers {
+		t.Errorf("%d CopyObject, want %d and one refused key per worker at most", copies, plain+ssec)
 	}
 	if lists > 10 {
 		t.Errorf("%d listings: the destination is listed page by page alongside the work, not per version", lists)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/s3backfill/s3backfill/internal/s3err"
 	"github.com/s3backfill/s3backfill/inventory"
 	"github.com/s3backfill/s3backfill/planner"
@@ -23,6 +24,9 @@ func (j *Job) Plan(ctx context.Context) (err error) {
 	defer func() { err = j.scrub(err) }()
 	total, err := j.Store.CountToPlan(ctx)
 	if err != nil {
+		return err
+	}
+	if err := j.learning(ctx); err != nil {
 		return err
 	}
 	bar := j.Progress.Start("plan", "versions planned", total, 0)
@@ -63,6 +67,9 @@ func (j *Job) Plan(ctx context.Context) (err error) {
 		if err := j.Store.SavePlans(ctx, plans); err != nil {
 			return err
 		}
+		if err := j.saveLearning(ctx); err != nil {
+			return err
+		}
 		after = page[len(page)-1].ID
 	}
 }
@@ -94,7 +101,19 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 	// gone, or none did: the key file may have changed since. A version
 	// the manifest described is inspected only with --inspect always.
 	inspect := func() (stop error, failed bool) {
-		ins, err := inventory.Inspect(ctx, j.Source, bucket, r0.Key, r0.VersionID, j.Keys.Candidates(r0.Key), j.ssecMix.mostly())
+		heads := &countingHeader{Header: j.Source}
+		ins, err := inventory.Inspect(ctx, heads, bucket, r0.Key, r0.VersionID, j.Keys.Order(r0.Key, j.learned), j.ssecMix.mostly())
+		// Every HEAD but the one that answered was spent on keys: a key
+		// that did not open the version, or none on an SSE-C version. An
+		// SSE-C version no key opens had no such answer.
+		switch n := heads.n.Load(); {
+		case err != nil:
+		case ins.Encryption == planner.SSEC && ins.SSECKeyID == "":
+			j.keyTrials.Add(n)
+		default:
+			j.keyTrials.Add(n - 1)
+		}
+		j.learned.Saw(r0.Key, ins.SSECKeyID)
 		if err != nil {
 			code, status, class := s3err.Classify(err)
 			if class == s3err.Fatal {
@@ -207,4 +226,15 @@ func headErrorCode(code string, status int) string {
 		return "SrcKeyNotFound"
 	}
 	return code
+}
+
+// countingHeader counts the HEADs an inspection makes.
+type countingHeader struct {
+	inventory.Header
+	n atomic.Int64
+}
+
+func (c *countingHeader) HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	c.n.Add(1)
+	return c.Header.HeadObject(ctx, in, opts...)
 }

@@ -1,9 +1,11 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,7 +18,20 @@ type Status struct {
 	Counts  []planner.Count
 	LastRun *planner.RunStats // nil before the first run
 	Workers []planner.Worker  // of a shared store: live ones first
+	// KeylessFolders are the folders with SSE-C versions no key opened,
+	// most such versions first (at most maxKeylessFolders): where adding
+	// the key, or its prefixes, pays.
+	KeylessFolders []FolderCount
 }
+
+// FolderCount is a folder of the source and a number of its versions.
+type FolderCount struct {
+	Folder   string
+	Versions int64
+}
+
+// maxKeylessFolders is how many folders without a key status lists.
+const maxKeylessFolders = 10
 
 // ReadStatus reads a job's counts and its last run. It needs no S3 client
 // and works on a checkpoint a run is writing.
@@ -33,7 +48,39 @@ func ReadStatus(ctx context.Context, rows RowReader) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Counts: counts, LastRun: last, Workers: workers}, nil
+	st := Status{Counts: counts, LastRun: last, Workers: workers}
+	if st.KeylessFolders, err = keylessFolders(ctx, rows, counts); err != nil {
+		return Status{}, err
+	}
+	return st, nil
+}
+
+// keylessFolders groups the failed SSE-C versions no key opened by folder.
+// Only failed rows are read, and only when the counts show such rows.
+func keylessFolders(ctx context.Context, rows RowReader, counts []planner.Count) ([]FolderCount, error) {
+	if !slices.ContainsFunc(counts, func(c planner.Count) bool {
+		return c.Status == planner.StatusFailed && c.Encryption == string(planner.SSEC)
+	}) {
+		return nil, nil
+	}
+	by := map[string]int64{}
+	err := rows.EachRow(ctx, planner.StatusFailed, func(r planner.Row) error {
+		if r.Encryption == planner.SSEC && r.ErrorCode == planner.CodeSSECKeyNotFound {
+			by[planner.Folder(r.Key)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FolderCount, 0, len(by))
+	for f, n := range by {
+		out = append(out, FolderCount{f, n})
+	}
+	slices.SortFunc(out, func(a, b FolderCount) int {
+		return cmp.Or(cmp.Compare(b.Versions, a.Versions), strings.Compare(a.Folder, b.Folder))
+	})
+	return out[:min(len(out), maxKeylessFolders)], nil
 }
 
 // Write prints the status as the status command shows it: the job, the
@@ -69,6 +116,17 @@ func (st Status) Write(w io.Writer, job string, now time.Time) error {
 		last.Command, stamp(last.StartedAt), state, last.Requests, last.Throttled, last.Rate)
 	if err == nil && last.Copied > 0 {
 		_, err = fmt.Fprintf(w, "  %d versions copied, %.2f S3 requests per copied version\n", last.Copied, last.RequestsPerCopy())
+	}
+	if err == nil && last.KeyTrials > 0 {
+		_, err = fmt.Fprintf(w, "  %d requests tried SSE-C keys that did not open the version\n", last.KeyTrials)
+	}
+	if err == nil && len(st.KeylessFolders) > 0 {
+		_, err = fmt.Fprintln(w, "folders with SSE-C versions no key opens (add the key, or its prefixes, to the key file):")
+		for _, f := range st.KeylessFolders {
+			if err == nil {
+				_, err = fmt.Fprintf(w, "  %s  %d version(s)\n", cmp.Or(EncodeKey(f.Folder), "(the top level)"), f.Versions)
+			}
+		}
 	}
 	return err
 }

@@ -52,6 +52,12 @@ type Store interface {
 	// SaveManifest records that a scan loaded a manifest whole.
 	SaveManifest(ctx context.Context, location, etag string, versions int64) error
 
+	// KeyLearning is what the job learned of which SSE-C keys open
+	// versions in which folders (SaveKeyLearning's sums).
+	KeyLearning(ctx context.Context) ([]planner.FolderKey, error)
+	// SaveKeyLearning adds versions opened by keys in folders, all or none.
+	SaveKeyLearning(ctx context.Context, learned []planner.FolderKey) error
+
 	// CountToPlan is the number of rows PlanPage will return in all.
 	CountToPlan(ctx context.Context) (int64, error)
 	// PlanPage returns up to limit rows with an id above afterID, by id,

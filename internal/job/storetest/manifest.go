@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/s3backfill/s3backfill/planner"
@@ -73,4 +74,30 @@ func manifestsLoaded(t *testing.T, h *harness) {
 	if loaded("s3://inv/m.json", "e2") || loaded("/local/m.json", "e1") {
 		t.Error("another ETag or location counts as loaded")
 	}
+}
+
+var learningPromises = []promise{
+	{"what was learned of SSE-C keys adds up, durably", func(t *testing.T, h *harness) {
+		if got, err := h.s.KeyLearning(h.ctx); err != nil || len(got) != 0 {
+			t.Fatalf("a new store: %v, %v; want nothing learned", got, err)
+		}
+		save := func(fks ...planner.FolderKey) {
+			t.Helper()
+			if err := h.s.SaveKeyLearning(h.ctx, fks); err != nil {
+				t.Fatal(err)
+			}
+		}
+		save(planner.FolderKey{Folder: "t/", KeyID: "k1", Versions: 2}, planner.FolderKey{Folder: "", KeyID: "k1", Versions: 2})
+		save(planner.FolderKey{Folder: "t/", KeyID: "k1", Versions: 3}, planner.FolderKey{Folder: "t/", KeyID: "k2", Versions: 1})
+		h.crash()
+		got, err := h.s.KeyLearning(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []planner.FolderKey{{Folder: "", KeyID: "k1", Versions: 2}, {Folder: "t/", KeyID: "k1", Versions: 5},
+			{Folder: "t/", KeyID: "k2", Versions: 1}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("KeyLearning = %v, want %v", got, want)
+		}
+	}},
 }

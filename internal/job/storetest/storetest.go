@@ -48,6 +48,7 @@ func Run(t *testing.T, b Backend) {
 		{"Settings", settingsPromises},
 		{"RecordScan", scanPromises},
 		{"Manifests", manifestPromises},
+		{"KeyLearning", learningPromises},
 		{"Plan", planPromises},
 		{"Work", workPromises},
 		{"Record", recordPromises},
