@@ -167,6 +167,13 @@ func requestKind(r *http.Request) string {
 
 func (p *proxy) url() string { return p.srv.URL }
 
+// total is the number of requests the proxy has seen.
+func (p *proxy) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.seen)
+}
+
 func (p *proxy) count(kind string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

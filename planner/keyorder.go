@@ -16,11 +16,17 @@ import (
 // Order yields the keys to try on an SSE-C version of objectKey, each once,
 // lazily: a caller that stops at the key that opens the version pays for
 // no more. learned may be nil.
+//
+// Versions of a folder no key is known to open yet take turns: the first
+// tries the keys, the others wait for the key it finds (many versions of
+// a new folder would otherwise each walk the whole key file side by side
+// before any of them learns).
 func (r *KeyRing) Order(objectKey string, learned *KeyLearning) iter.Seq[*Key] {
 	return func(yield func(*Key) bool) {
 		if r == nil {
 			return
 		}
+		defer learned.searching(Folder(objectKey))()
 		var seen map[*Key]bool
 		emit := func(k *Key) bool {
 			if k == nil || seen[k] {
@@ -70,6 +76,7 @@ type FolderKey struct {
 type KeyLearning struct {
 	mu      sync.Mutex
 	folders map[string][]learnedKey // folder → its keys, most versions first
+	search  map[string]*folderTurn  // folders whose key is being searched for
 	recent  map[string]string       // object key → the key that last opened one of its versions
 	delta   map[[2]string]int64     // (folder, key id) → versions learned since Drain
 	clock   int64
@@ -88,7 +95,8 @@ const recentKeys = 4096
 
 // NewKeyLearning is a KeyLearning that knows what the checkpoint kept.
 func NewKeyLearning(known []FolderKey) *KeyLearning {
-	l := &KeyLearning{folders: map[string][]learnedKey{}, recent: map[string]string{}, delta: map[[2]string]int64{}}
+	l := &KeyLearning{folders: map[string][]learnedKey{}, recent: map[string]string{}, delta: map[[2]string]int64{},
+		search: map[string]*folderTurn{}}
 	for _, fk := range known {
 		l.add(fk.Folder, fk.KeyID, fk.Versions)
 	}
@@ -163,6 +171,43 @@ func (l *KeyLearning) ranked(objectKey string) []string {
 		}
 	}
 	return out
+}
+
+// folderTurn is the turn to search a folder's key: held by one version,
+// waited for by others.
+type folderTurn struct {
+	sync.Mutex
+	waiting int
+}
+
+// searching waits for the turn to search for the key of folder, when no
+// key is known to open a version there yet, and returns its release; it
+// returns at once (with a release that does nothing) when one is known.
+func (l *KeyLearning) searching(folder string) (release func()) {
+	if l == nil {
+		return func() {}
+	}
+	l.mu.Lock()
+	if len(l.folders[folder]) > 0 {
+		l.mu.Unlock()
+		return func() {}
+	}
+	turn := l.search[folder]
+	if turn == nil {
+		turn = &folderTurn{}
+		l.search[folder] = turn
+	}
+	turn.waiting++
+	l.mu.Unlock()
+	turn.Lock()
+	return func() {
+		turn.Unlock()
+		l.mu.Lock()
+		if turn.waiting--; turn.waiting == 0 {
+			delete(l.search, folder)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // Drain returns what was learned since the last Drain, for the checkpoint.

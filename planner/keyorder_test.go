@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,54 @@ func TestKeyFileOf10000Keys(t *testing.T) {
 			t.Errorf("first candidate %s, want the prefix match tenant-04321", k.ID)
 		}
 		break
+	}
+}
+
+// TestKeyOrderTakesTurns: versions of a folder no key is known to open
+// take turns: a second one waits while the first tries keys, then starts
+// with the key the first found. Once the folder's key is known, nobody
+// waits.
+func TestKeyOrderTakesTurns(t *testing.T) {
+	ring := orderRing(t)
+	l := NewKeyLearning(nil)
+	started := make(chan struct{})
+	firstOfSecond := make(chan string, 1)
+	next, stop := iter.Pull(ring.Order("t/a", l))
+	if k, _ := next(); k.ID != "k1" { // the first version's search has begun
+		t.Fatalf("first key %s, want k1", k.ID)
+	}
+	go func() {
+		close(started)
+		for k := range ring.Order("t/b", l) {
+			firstOfSecond <- k.ID
+			return
+		}
+	}()
+	<-started
+	select {
+	case id := <-firstOfSecond:
+		t.Fatalf("a second version of the folder tried %s while the first searched", id)
+	case <-time.After(50 * time.Millisecond):
+	}
+	next() // k2, say, then k3 opens it
+	l.Saw("t/a", "k3")
+	stop()
+	if id := <-firstOfSecond; id != "k3" {
+		t.Errorf("the second version tried %s first, want k3 (what the first found)", id)
+	}
+	done := make(chan struct{})
+	go func() {
+		next, stop := iter.Pull(ring.Order("t/c", l))
+		next()
+		for range ring.Order("t/d", l) { // does not wait: the folder's key is known
+			break
+		}
+		stop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("versions of a folder whose key is known wait for each other")
 	}
 }

@@ -101,18 +101,8 @@ func (j *Job) planVersion(ctx context.Context, rows []planner.Row, out []planner
 	// gone, or none did: the key file may have changed since. A version
 	// the manifest described is inspected only with --inspect always.
 	inspect := func() (stop error, failed bool) {
-		heads := &countingHeader{Header: j.Source}
+		heads := &trialCounter{Header: j.Source, n: &j.keyTrials}
 		ins, err := inventory.Inspect(ctx, heads, bucket, r0.Key, r0.VersionID, j.Keys.Order(r0.Key, j.learned), j.ssecMix.mostly())
-		// Every HEAD but the one that answered was spent on keys: a key
-		// that did not open the version, or none on an SSE-C version. An
-		// SSE-C version no key opens had no such answer.
-		switch n := heads.n.Load(); {
-		case err != nil:
-		case ins.Encryption == planner.SSEC && ins.SSECKeyID == "":
-			j.keyTrials.Add(n)
-		default:
-			j.keyTrials.Add(n - 1)
-		}
 		j.learned.Saw(r0.Key, ins.SSECKeyID)
 		if err != nil {
 			code, status, class := s3err.Classify(err)
@@ -228,13 +218,20 @@ func headErrorCode(code string, status int) string {
 	return code
 }
 
-// countingHeader counts the HEADs an inspection makes.
-type countingHeader struct {
+// trialCounter counts the HEADs an inspection sends with an SSE-C key
+// that does not open the version (a 403, or a 400 on a version that is not
+// SSE-C): the requests key trials cost.
+type trialCounter struct {
 	inventory.Header
-	n atomic.Int64
+	n *atomic.Int64
 }
 
-func (c *countingHeader) HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	c.n.Add(1)
-	return c.Header.HeadObject(ctx, in, opts...)
+func (c *trialCounter) HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	out, err := c.Header.HeadObject(ctx, in, opts...)
+	if err != nil && in.SSECustomerKey != nil {
+		if st := s3err.Status(err); st == 403 || st == 400 {
+			c.n.Add(1)
+		}
+	}
+	return out, err
 }
