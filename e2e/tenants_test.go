@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/s3backfill/s3backfill/internal/labenv"
 )
@@ -51,7 +52,8 @@ func TestSSECTenantsLearnedKeys(t *testing.T) {
 	p := newProxy(t, lab, lab.Endpoint)
 	run := func(keyFile, dst, db string) (requests, trials int) {
 		t.Helper()
-		before := p.total()
+		before, t0 := p.total(), time.Now()
+		defer func() { t.Logf("run: %d requests in %.1f s", requests, time.Since(t0).Seconds()) }()
 		res := tool(t, lab, nil, "run", "--source", "s3://"+w.bucket, "--dest", "s3://"+dst, "--db", db, "--keys", keyFile,
 			"--endpoint-url", p.url(), "--ca-bundle", p.caBundle)
 		if res.code != 0 {
