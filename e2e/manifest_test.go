@@ -127,6 +127,11 @@ func TestManifestMatchesListing(t *testing.T) {
 	}
 	listHeads := p.count("HEAD")
 	listPerCopy := requestsPerCopy(t, lab, listDB)
+	// status names the folder whose SSE-C versions no key opens.
+	if st := tool(t, lab, nil, "status", "--db", listDB); !strings.Contains(st.stdout,
+		"folders with SSE-C versions no key opens (add the key, or its prefixes, to the key file):\n  nokey/  2 version(s)\n") {
+		t.Errorf("status does not name the folder without a key:\n%s", st.stdout)
+	}
 	w.checkBackfill(t, c, listed, listReport, kmsReplica)
 	want := readDestReport(t, listReport)
 
