@@ -112,7 +112,7 @@ func cmdRun(c *cli.Context, s *session, stdout io.Writer) error {
 	}
 	if dry {
 		fmt.Fprintln(stdout, "Dry run: nothing was copied. What the next run would do:")
-		return printCounts(ctx, s.db, stdout, true)
+		return s.WritePlanned(ctx, stdout)
 	}
 	if err := s.Copy(ctx); err != nil {
 		return fmt.Errorf("copy: %w", err)
@@ -134,7 +134,7 @@ func cmdPlan(c *cli.Context, s *session, stdout io.Writer) error {
 	if err := s.Plan(c.Context); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	return printCounts(c.Context, s.db, stdout, true)
+	return s.WritePlanned(c.Context, stdout)
 }
 
 func cmdCopy(c *cli.Context, s *session, stdout io.Writer) error {
@@ -153,7 +153,7 @@ func (s *session) finish(ctx context.Context, stdout io.Writer) error {
 	if err := s.WriteReport(ctx); err != nil {
 		return err
 	}
-	if err := printCounts(ctx, s.db, stdout, false); err != nil {
+	if err := s.WriteSummary(ctx, stdout); err != nil {
 		return err
 	}
 	n, err := s.Failed(ctx)
@@ -250,7 +250,7 @@ func cmdStatus(c *cli.Context, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	st, err := job.ReadStatus(c.Context, db)
+	st, err := job.ReadStatus(c.Context, db, spec)
 	if err != nil {
 		return err
 	}
@@ -272,17 +272,6 @@ func cmdReport(c *cli.Context, stdout io.Writer) error {
 	}
 	return job.WriteReport(c.Context, db, src.Bucket, stdout, c.Bool("failed-only"))
 }
-
-// printCounts prints the job's counts (see writeCounts).
-func printCounts(ctx context.Context, db *checkpoint.DB, w io.Writer, byAction bool) error {
-	counts, err := db.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	return job.WriteCounts(w, counts, byAction)
-}
-
-// writeCounts prints the counts table (see job.CountsTable).
 
 func cmdMigrateDB(c *cli.Context, stdout io.Writer) error {
 	from, to := c.String("from"), c.String("to")

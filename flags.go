@@ -41,6 +41,7 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dest", Usage: "destination `s3://BUCKET[/PREFIX]`; the source prefix is replaced by this one"},
 		&cli.StringFlag{Name: "keys", Usage: "SSE-C key `FILE` (JSON); keys are read from it on every run, never stored"},
 		&cli.StringFlag{Name: "report", Usage: "write the CSV completion report to `FILE` after copying"},
+		&cli.StringFlag{Name: "prices", Usage: "price estimates and tallies with this JSON `FILE` (default: AWS S3 Standard list prices, us-east-1)"},
 		&cli.StringFlag{Name: "endpoint-url", Usage: "S3 endpoint `URL` for both buckets (path-style addressing)"},
 		&cli.StringFlag{Name: "source-endpoint-url", Usage: "S3 endpoint `URL` of the source"},
 		&cli.StringFlag{Name: "dest-endpoint-url", Usage: "S3 endpoint `URL` of the destination"},
@@ -111,6 +112,7 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	}
 	str("keys", &s.KeysFile, absPath)
 	str("report", &s.Report, absPath)
+	str("prices", &s.Prices, absPath)
 	str("ca-bundle", &s.CABundle, absPath)
 	str("endpoint-url", &s.EndpointURL, same)
 	str("source-endpoint-url", &s.SourceEndpointURL, same)

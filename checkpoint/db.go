@@ -43,6 +43,7 @@ type DB struct {
 
 	rowColumns string // what reads select for scanRow
 	runsLater  string // what LastRun selects for the runs' columns added later
+	runsByOp   string // and for their requests by operation
 }
 
 // Open opens (creating if needed) the checkpoint at path for a run: it
@@ -115,7 +116,7 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	sw.SetMaxOpenConns(1)
 	w := &conn{DB: sw, d: sqlite}
 	db := &DB{w: w, d: sqlite, path: path, now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns,
-		runsLater: runsLater, batchDelay: recordDelay}
+		runsLater: runsLater, runsByOp: "requests_by_op", batchDelay: recordDelay}
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -134,6 +135,8 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	} else if db.rowColumns, db.runsLater, err = readColumns(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	} else if db.runsLater != runsLater {
+		db.runsByOp = "'{}'"
 	}
 	r, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -292,7 +295,7 @@ var laterColumns = map[string]string{
 }
 
 // runsLater are the runs' columns a later migration added.
-const runsLater = "copied, key_trials"
+const runsLater = "copied, key_trials, requests_by_op"
 
 // readColumns is rowColumns for the schema the database has, and what
 // stands for runsLater.
@@ -324,7 +327,7 @@ func readColumns(ctx context.Context, w *conn) (cols, later string, err error) {
 	}
 	later = runsLater
 	if !have["runs.copied"] {
-		later = "0, 0" // both came with the same migration
+		later = "0, 0, '{}'" // all came with the same migration
 	}
 	return cols, later, nil
 }

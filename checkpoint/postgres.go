@@ -163,7 +163,7 @@ func openPostgres(ctx context.Context, rawURL, job string) (*DB, error) {
 	r.SetMaxOpenConns(4)
 	db := &DB{w: &conn{DB: w, d: postgres}, r: &conn{DB: r, d: postgres}, d: postgres, pg: pj, path: pj.where + " --job " + job,
 		now: func() time.Time { return time.Now().UTC() }, rowColumns: rowColumns,
-		runsLater: runsLater, batchDelay: recordDelay}
+		runsLater: runsLater, runsByOp: "requests_by_op", batchDelay: recordDelay}
 	db.w.retry, db.r.retry = db.retry, db.retry
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+5*time.Second)
 	defer cancel()

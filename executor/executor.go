@@ -125,6 +125,10 @@ func New(cfg Config, src SourceAPI, dst DestAPI, progress Progress, log *slog.Lo
 // keys other workers of a shared job cannot take.
 const claimBatch = 64
 
+// ClaimBatch is how many keys a run of this many workers claims at a time
+// (and lists the destination for at once).
+func ClaimBatch(workers int) int { return min(claimBatch, 2*workers) }
+
 // Run copies all the work the store has, until none is left, ctx ends, or
 // an error fatal for the run occurs (returned). Per-version failures are
 // recorded, not returned.
@@ -144,7 +148,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
 	var after planner.KeyCursor
 	for !stopping() {
-		jobs, err := store.ClaimKeys(gctx, after, min(claimBatch, 2*e.cfg.Workers))
+		jobs, err := store.ClaimKeys(gctx, after, ClaimBatch(e.cfg.Workers))
 		if err != nil {
 			g.Wait()
 			return err

@@ -17,6 +17,13 @@ import (
 // maxParts is S3's limit on parts per upload.
 const maxParts = 10000
 
+// PartCount is how many parts a copy of size bytes cut at partSize takes
+// (for estimates: the copy cuts it so).
+func PartCount(size, partSize int64) int {
+	n, _ := partLayout(size, partSize)
+	return n
+}
+
 // partLayout splits size into parts of partSize, growing the part size
 // when the object would need more than maxParts parts.
 func partLayout(size, partSize int64) (n int, ps int64) {

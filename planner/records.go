@@ -264,6 +264,8 @@ type RunStats struct {
 	// KeyTrials are the requests it spent on SSE-C keys that did not
 	// open the version tried (HEADs and copies refused).
 	KeyTrials int64
+	// ByOperation are its requests by S3 operation (CopyObject, …).
+	ByOperation map[string]int64
 }
 
 // RequestsPerCopy is the run's S3 requests per version it copied, or 0.

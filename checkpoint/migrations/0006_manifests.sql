@@ -28,3 +28,7 @@ CREATE TABLE ssec_learning (
 -- How many requests each run spent on SSE-C keys that did not open the
 -- version tried.
 ALTER TABLE runs ADD COLUMN key_trials BIGINT NOT NULL DEFAULT 0;
+
+-- Each run's requests by S3 operation (JSON: {"CopyObject": 12, …}), for the
+-- tally of requests and their cost.
+ALTER TABLE runs ADD COLUMN requests_by_op TEXT NOT NULL DEFAULT '{}';

@@ -3,6 +3,7 @@ package job_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,9 @@ type fixedTraffic struct{}
 
 func (fixedTraffic) Stats() (int64, int64) { return 7, 2 }
 func (fixedTraffic) Rate() float64         { return 1.5 }
+func (fixedTraffic) ByOperation() map[string]int64 {
+	return map[string]int64{"CopyObject": 5, "HeadObject": 2}
+}
 
 // TestRunRecorded: BeginRun records a run; Close records its end with the
 // traffic figures, which ReadStatus then reports as the last run.
@@ -101,12 +105,12 @@ func TestRunRecorded(t *testing.T) {
 	if err := j.BeginRun(context.Background(), "copy"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := job.ReadStatus(context.Background(), e.db)
+	st, err := job.ReadStatus(context.Background(), e.db, job.Spec{})
 	if err != nil || st.LastRun == nil || st.LastRun.Command != "copy" || !st.LastRun.FinishedAt.IsZero() {
 		t.Fatalf("last run while running: %+v, %v", st.LastRun, err)
 	}
 	j.Close()
-	st, err = job.ReadStatus(context.Background(), e.db)
+	st, err = job.ReadStatus(context.Background(), e.db, job.Spec{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +119,8 @@ func TestRunRecorded(t *testing.T) {
 	if got.Command != want.Command || got.Requests != want.Requests || got.Throttled != want.Throttled || got.Rate != want.Rate ||
 		got.FinishedAt.IsZero() || got.StartedAt.Before(start) {
 		t.Errorf("last run %+v, want %+v finished", got, want)
+	}
+	if fmt.Sprint(got.ByOperation) != "map[CopyObject:5 HeadObject:2]" || fmt.Sprint(st.Spent) != "map[CopyObject:5 HeadObject:2]" {
+		t.Errorf("requests by operation: last run %v, every run %v; want CopyObject 5, HeadObject 2", got.ByOperation, st.Spent)
 	}
 }

@@ -93,7 +93,7 @@ func TestOldCheckpointReportsAsBefore(t *testing.T) {
 					t.Errorf("report row %d: SourceFacts %q, want %q", i+1, v, want)
 				}
 			}
-			st, err := job.ReadStatus(ctx, db)
+			st, err := job.ReadStatus(ctx, db, job.Spec{})
 			if err != nil {
 				t.Fatalf("ReadStatus: %v", err)
 			}

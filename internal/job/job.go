@@ -42,6 +42,8 @@ type Meter interface {
 type Traffic interface {
 	Stats() (requests, throttled int64)
 	Rate() float64 // requests per second lately
+	// ByOperation is the requests sent so far by S3 operation.
+	ByOperation() map[string]int64
 }
 
 // Deps are what a job works with: clients, checkpoint, keys, and where it
@@ -189,7 +191,8 @@ func (j *Job) runStats() planner.RunStats {
 		return planner.RunStats{}
 	}
 	req, th := j.Traffic.Stats()
-	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate(), Copied: j.copied.Load(), KeyTrials: j.keyTrials.Load()}
+	return planner.RunStats{Requests: req, Throttled: th, Rate: j.Traffic.Rate(), Copied: j.copied.Load(), KeyTrials: j.keyTrials.Load(),
+		ByOperation: j.Traffic.ByOperation()}
 }
 
 // Close records the run's final traffic. It does not close the store.

@@ -22,6 +22,8 @@ type RowReader interface {
 	Counts(ctx context.Context) ([]planner.Count, error)
 	LastRun(ctx context.Context) (*planner.RunStats, error)
 	Workers(ctx context.Context) ([]planner.Worker, error)
+	// RequestsByOperation sums every run's requests by S3 operation.
+	RequestsByOperation(ctx context.Context) (map[string]int64, error)
 }
 
 // reportHeader: the first seven columns are S3 Batch Operations'

@@ -26,6 +26,9 @@ type Spec struct {
 
 	KeysFile string `json:"keys_file,omitempty"`
 	Report   string `json:"report,omitempty"`
+	// Prices is a --prices file (JSON) that replaces the built-in price
+	// table of estimates and tallies.
+	Prices string `json:"prices,omitempty"`
 
 	EndpointURL       string `json:"endpoint_url,omitempty"`
 	SourceEndpointURL string `json:"source_endpoint_url,omitempty"`

@@ -22,6 +22,12 @@ type Status struct {
 	// most such versions first (at most maxKeylessFolders): where adding
 	// the key, or its prefixes, pays.
 	KeylessFolders []FolderCount
+	// Spent are the job's requests so far, by S3 operation (every run).
+	Spent map[string]int64
+	// Remaining is what the plan has left to copy, estimated from the
+	// counts; nil when the settings cannot be read.
+	Remaining *Estimate
+	Prices    Prices
 }
 
 // FolderCount is a folder of the source and a number of its versions.
@@ -33,9 +39,10 @@ type FolderCount struct {
 // maxKeylessFolders is how many folders without a key status lists.
 const maxKeylessFolders = 10
 
-// ReadStatus reads a job's counts and its last run. It needs no S3 client
-// and works on a checkpoint a run is writing.
-func ReadStatus(ctx context.Context, rows RowReader) (Status, error) {
+// ReadStatus reads a job's counts and its last run, what it sent so far
+// and what its plan has left, as the job's spec prices and times them. It
+// needs no S3 client and works on a checkpoint a run is writing.
+func ReadStatus(ctx context.Context, rows RowReader, spec Spec) (Status, error) {
 	counts, err := rows.Counts(ctx)
 	if err != nil {
 		return Status{}, err
@@ -51,6 +58,22 @@ func ReadStatus(ctx context.Context, rows RowReader) (Status, error) {
 	st := Status{Counts: counts, LastRun: last, Workers: workers}
 	if st.KeylessFolders, err = keylessFolders(ctx, rows, counts); err != nil {
 		return Status{}, err
+	}
+	if st.Spent, err = rows.RequestsByOperation(ctx); err != nil {
+		return Status{}, err
+	}
+	if st.Prices, err = ReadPrices(spec.Prices); err != nil {
+		st.Prices = DefaultPrices // status still shows the rest
+	}
+	if settings, err := spec.Parse(); err == nil {
+		e := estimateFromCounts(counts, settings.estimateInput(0))
+		e.Prices = st.Prices
+		var rate float64
+		if last != nil && last.FinishedAt.IsZero() {
+			rate = last.Rate
+		}
+		e.Rate, e.RateFrom = timingRate(rate, "the running run's recent rate", spec)
+		st.Remaining = &e
 	}
 	return st, nil
 }
@@ -90,6 +113,16 @@ func (st Status) Write(w io.Writer, job string, now time.Time) error {
 	fmt.Fprintf(w, "job: %s\n", job)
 	if err := WriteCounts(w, st.Counts, false); err != nil {
 		return err
+	}
+	if len(st.Spent) > 0 {
+		fmt.Fprintf(w, "sent so far: %s\n", spentLine(st.Spent, st.Prices))
+	}
+	if e := st.Remaining; e != nil && e.Versions > 0 {
+		t := e.Total()
+		lo, hi := e.Price()
+		fmt.Fprintf(w, "left by the plan: %s versions, about %s S3 requests, %s; %s to %s at %.0f requests/s (%s)\n",
+			thousands(e.Versions), t, dollars(lo, hi), DescribeDuration(seconds(float64(t.Min)/e.Rate)),
+			DescribeDuration(seconds(float64(t.Max)/e.Rate)), e.Rate, e.RateFrom)
 	}
 	for i, wk := range st.Workers {
 		if i == 0 {

@@ -108,6 +108,8 @@ type Store interface {
 	UpdateRun(ctx context.Context, runNo int64, s planner.RunStats, finished bool) error
 	// LastRun is the latest run, or nil.
 	LastRun(ctx context.Context) (*planner.RunStats, error)
+	// RequestsByOperation sums every run's requests by S3 operation.
+	RequestsByOperation(ctx context.Context) (map[string]int64, error)
 	// Workers lists the processes working the job of a shared store, the
 	// live ones first; a store one process holds lists none.
 	Workers(ctx context.Context) ([]planner.Worker, error)

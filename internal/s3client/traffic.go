@@ -22,6 +22,7 @@ type Traffic struct {
 
 	requests  atomic.Int64 // attempts sent
 	throttled atomic.Int64 // attempts answered 503 SlowDown, 429 or another throttling error
+	byOp      sync.Map     // operation name → *atomic.Int64: attempts sent
 
 	mu     sync.Mutex
 	window []sample // recent (time, requests) readings, oldest first
@@ -88,6 +89,7 @@ func (t *Traffic) apiOption(stack *middleware.Stack) error {
 				return middleware.FinalizeOutput{}, middleware.Metadata{}, ctx.Err()
 			}
 			t.requests.Add(1)
+			t.count(middleware.GetOperationName(ctx))
 			out, md, err := next.HandleFinalize(ctx, in)
 			<-t.inFlight
 			if err != nil && !errors.Is(err, context.Canceled) && isThrottle.IsErrorThrottle(err).Bool() {
@@ -95,6 +97,28 @@ func (t *Traffic) apiOption(stack *middleware.Stack) error {
 			}
 			return out, md, err
 		}), "Retry", middleware.After)
+}
+
+func (t *Traffic) count(op string) {
+	n, ok := t.byOp.Load(op)
+	if !ok {
+		n, _ = t.byOp.LoadOrStore(op, new(atomic.Int64))
+	}
+	n.(*atomic.Int64).Add(1)
+}
+
+// ByOperation is the attempts sent so far by S3 operation (CopyObject,
+// HeadObject, …).
+func (t *Traffic) ByOperation() map[string]int64 {
+	out := map[string]int64{}
+	if t == nil {
+		return out
+	}
+	t.byOp.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 // Stats are the counts so far: attempts sent, and those S3 throttled.
