@@ -234,6 +234,7 @@ func (e Estimate) Write(w io.Writer, title string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "  (retries of throttled or failed requests come on top)")
 	fmt.Fprintf(w, "  %s of %d versions copied by S3 (%s), %s through this machine (%s)\n",
 		FormatSize(e.ServerBytes), e.Versions, dollars(e.Prices.Bytes("server_side", e.ServerBytes), -1),
 		FormatSize(e.StreamedBytes), dollars(e.Prices.Bytes("streamed", e.StreamedBytes), -1))
