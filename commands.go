@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,7 +69,7 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 		return fail(job.UsageError{Err: err})
 	}
 	srcEndpoint, dstEndpoint := clients.Endpoints()
-	settings.Manifest = c.String("manifest")
+	settings.Manifest, settings.MaxDuration, settings.MaxVersions = c.String("manifest"), c.Duration("max-duration"), c.Int64("max-versions")
 	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log, Manifests: clients.Manifest,
 		SourceEndpoint: srcEndpoint, DestEndpoint: dstEndpoint,
 		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now,
@@ -118,7 +117,7 @@ func cmdRun(c *cli.Context, s *session, stdout io.Writer) error {
 		return fmt.Errorf("copy: %w", err)
 	}
 	s.log.Info("run finished", "took", job.DescribeDuration(time.Since(start)))
-	return s.finish(ctx, stdout)
+	return s.Finish(ctx, stdout, s.db.Path())
 }
 
 func cmdScan(c *cli.Context, s *session, stdout io.Writer) error {
@@ -144,26 +143,7 @@ func cmdCopy(c *cli.Context, s *session, stdout io.Writer) error {
 	if err := s.Copy(c.Context); err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
-	return s.finish(c.Context, stdout)
-}
-
-// finish writes the report (if the job has one) and prints the counts;
-// failed versions make the exit code 3.
-func (s *session) finish(ctx context.Context, stdout io.Writer) error {
-	if err := s.WriteReport(ctx); err != nil {
-		return err
-	}
-	if err := s.WriteSummary(ctx, stdout); err != nil {
-		return err
-	}
-	n, err := s.Failed(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		return job.FailedVersionsError{N: n, DB: s.db.Path()}
-	}
-	return nil
+	return s.Finish(c.Context, stdout, s.db.Path())
 }
 
 // cmdCheck runs the checks a run does before copying, and prints them.

@@ -81,6 +81,12 @@ func jobFlags() []cli.Flag {
 	))
 }
 
+// budgetFlags are the flags of the commands that copy.
+var budgetFlags = []cli.Flag{
+	&cli.DurationFlag{Name: "max-duration", Usage: "start no new copy after this long (e.g. 50m); copies in flight finish; exit code 4 if versions are left"},
+	&cli.Int64Flag{Name: "max-versions", Usage: "start no new copy once this many versions are copied or failed; exit code 4 if versions are left"},
+}
+
 // manifestFlags are the flags of the commands that scan.
 var manifestFlags = []cli.Flag{
 	&cli.StringFlag{Name: "manifest", Usage: "scan from this S3 Inventory manifest.json or Batch Operations CSV (`PATH` or s3://BUCKET/KEY) instead of listing the source"},

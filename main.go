@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -29,13 +30,15 @@ const (
 	exitFatal  = 1
 	exitUsage  = 2
 	exitFailed = 3
+	exitBudget = 4
 )
 
 const exitCodesHelp = `EXIT CODES:
    0  every version succeeded or was skipped by a rule
    1  fatal error (the checkpoint stays consistent: rerun to resume)
    2  usage error: bad flags, settings, key file or manifest; nothing was copied
-   3  finished, but some versions failed (see the report); verify: some replicas do not match`
+   3  finished, but some versions failed (see the report); verify: some replicas do not match
+   4  stopped by --max-duration or --max-versions with versions left: rerun to continue`
 
 func main() {
 	// S3BACKFILL_CPUPROFILE=FILE writes a CPU profile of the run (go tool
@@ -70,14 +73,15 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var de checkpoint.UsageError
 	var fe job.FailedVersionsError
 	var me job.MismatchError
+	var be job.BudgetError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &fe):
-		fmt.Fprintln(stderr, "s3backfill:", fe.Error())
-		return exitFailed
-	case errors.As(err, &me):
-		fmt.Fprintln(stderr, "s3backfill:", me.Error())
+	case errors.As(err, &be):
+		fmt.Fprintln(stderr, "s3backfill:", be.Error())
+		return exitBudget
+	case errors.As(err, &fe), errors.As(err, &me):
+		fmt.Fprintln(stderr, "s3backfill:", err) // they are returned as they are
 		return exitFailed
 	case errors.As(err, &ue), errors.As(err, &de):
 		fmt.Fprintln(stderr, "s3backfill: error:", err)
@@ -115,13 +119,13 @@ rerun: it resumes, and later runs copy only versions created since.
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are ours: see run
 		Commands: []*cli.Command{
 			command("run", "scan, plan, copy and report, in one go (resumes an existing --db)",
-				append(append(jobFlags, manifestFlags...), &cli.BoolFlag{Name: "dry-run", Usage: "scan and plan, print what would be copied, copy nothing"}),
+				append(slices.Concat(jobFlags, manifestFlags, budgetFlags), &cli.BoolFlag{Name: "dry-run", Usage: "scan and plan, print what would be copied, copy nothing"}),
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdRun(c, s, stdout) })),
 			command("scan", "list the source's versions and delete markers (or read a --manifest) into the checkpoint", append(jobFlags, manifestFlags...),
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdScan(c, s, stdout) })),
 			command("plan", "inspect listed versions (encryption, SSE-C key) and decide what to do with each", jobFlags,
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdPlan(c, s, stdout) })),
-			command("copy", "copy every planned version that is not done yet", jobFlags,
+			command("copy", "copy every planned version that is not done yet", slices.Concat(jobFlags, budgetFlags),
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdCopy(c, s, stdout) })),
 			command("check", "check what would make copies fail (buckets, versioning, KMS keys, SSE-C blocking), as run does first", jobFlags,
 				withJob(stderr, func(c *cli.Context, s *session) error { return cmdCheck(c, s, stdout) })),

@@ -72,6 +72,10 @@ type Config struct {
 	// AdoptExisting: before copying a key the job has no record of, adopt
 	// the replicas already on the destination (see existing.go).
 	AdoptExisting bool
+	// Stop, if set, says when no new version may start (a time or version
+	// budget is spent): the copies in flight finish, the keys claimed and
+	// not started are released, and Run returns.
+	Stop func() bool
 	// Learned orders the SSE-C keys tried on a copy (see planner.KeyRing.Order)
 	// and learns from the keys a copy finds; nil: the key file's order.
 	Learned *planner.KeyLearning
@@ -145,7 +149,7 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 
 	g, gctx := errgroup.WithContext(work)
 	g.SetLimit(e.cfg.Workers)
-	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil }
+	stopping := func() bool { return ctx.Err() != nil || gctx.Err() != nil || e.budgetSpent() }
 	var after planner.KeyCursor
 	for !stopping() {
 		jobs, err := store.ClaimKeys(gctx, after, ClaimBatch(e.cfg.Workers))
@@ -191,6 +195,9 @@ func (e *Executor) Run(ctx context.Context, store Store) error {
 	}
 	return ctx.Err()
 }
+
+// budgetSpent: Config.Stop says no new version may start.
+func (e *Executor) budgetSpent() bool { return e.cfg.Stop != nil && e.cfg.Stop() }
 
 // release records claimed tasks that were never started as pending again.
 func (e *Executor) release(store Store, jobs []planner.KeyWork) error {
@@ -240,7 +247,7 @@ func (e *Executor) copyKey(ctx, stop context.Context, store Store, j planner.Key
 		}
 	}
 	for i, t := range tasks {
-		if ctx.Err() != nil || stop.Err() != nil {
+		if ctx.Err() != nil || stop.Err() != nil || e.budgetSpent() {
 			return e.release(store, []planner.KeyWork{{Tasks: tasks[i:]}})
 		}
 		o, fatal := e.copyOne(ctx, store, t, known)

@@ -33,7 +33,7 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	runErr := ex.Run(ctx, countingStore{j.Store, &j.copied})
+	runErr := ex.Run(ctx, countingStore{j.Store, &j.copied, &j.settled})
 	// The store flushes on a context of its own: what finished before a
 	// cancellation or a fatal error is kept; so is what was learned.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -41,18 +41,34 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	return errors.Join(runErr, j.Store.Flush(), j.saveLearning(lctx))
 }
 
-// countingStore counts the versions a run copies, for its requests per
-// copied version.
+// countingStore counts the versions a run copies (for its requests per
+// copied version) and settles (for --max-versions).
 type countingStore struct {
 	executor.Store
-	n *atomic.Int64
+	copied, settled *atomic.Int64
 }
 
 func (s countingStore) Record(o planner.Outcome) error {
 	if o.Status == planner.StatusSucceeded {
-		s.n.Add(1)
+		s.copied.Add(1)
+	}
+	if o.Status != planner.StatusPending {
+		s.settled.Add(1)
 	}
 	return s.Store.Record(o)
+}
+
+// budgetSpent says whether this run's budget is spent (and which), so that
+// no new version starts.
+func (j *Job) budgetSpent() bool {
+	s := j.settings
+	switch {
+	case s.MaxDuration > 0 && j.Now().Sub(j.opened) >= s.MaxDuration:
+		j.budget.CompareAndSwap(nil, &BudgetError{Why: "--max-duration " + s.MaxDuration.String()})
+	case s.MaxVersions > 0 && j.settled.Load() >= s.MaxVersions:
+		j.budget.CompareAndSwap(nil, &BudgetError{Why: fmt.Sprintf("--max-versions %d", s.MaxVersions)})
+	}
+	return j.budget.Load() != nil
 }
 
 // executor makes the job's executor, reporting to progress (may be nil).
@@ -71,6 +87,7 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 		AdoptExisting: !s.Spec.NoAdoptExisting,
 		ReadBack:      s.ReadBack,
 		Learned:       j.learned,
+		Stop:          j.budgetSpent,
 		KeyTrials:     &j.keyTrials,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }

@@ -40,3 +40,14 @@ type MismatchError struct{ N int64 }
 func (e MismatchError) Error() string {
 	return fmt.Sprintf("%d replica(s) do not match their source", e.N)
 }
+
+// BudgetError ends a run that --max-duration or --max-versions stopped
+// with versions left to copy: what was copied is recorded; a rerun goes on.
+type BudgetError struct {
+	Why  string // the flag, as given
+	Left int64  // versions left to copy
+}
+
+func (e BudgetError) Error() string {
+	return fmt.Sprintf("stopped by %s with %d version(s) left to copy; rerun to continue", e.Why, e.Left)
+}

@@ -76,9 +76,12 @@ type Job struct {
 	rules    rules
 	Deps
 
-	ssecMix   ssecMix      // SSE-C share of the versions inspected so far
-	copied    atomic.Int64 // versions this run copied
-	keyTrials atomic.Int64 // requests this run spent on SSE-C keys that did not open the version
+	ssecMix   ssecMix                     // SSE-C share of the versions inspected so far
+	copied    atomic.Int64                // versions this run copied
+	settled   atomic.Int64                // versions this run copied, failed or left in doubt
+	opened    time.Time                   // when the job was opened: the run's budget counts from it
+	budget    atomic.Pointer[BudgetError] // the budget that stopped this run, if one did
+	keyTrials atomic.Int64                // requests this run spent on SSE-C keys that did not open the version
 	// learned is what the job learned of which SSE-C keys open which
 	// folders' versions (loaded from the checkpoint by learning).
 	learned *planner.KeyLearning
@@ -124,7 +127,7 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 			return nil, UsageError{err}
 		}
 	}
-	j := &Job{settings: s, Deps: d}
+	j := &Job{settings: s, Deps: d, opened: d.Now()}
 	var err error
 	if j.rules, err = loadRules(ctx, s, d.Source); err != nil {
 		return nil, err

@@ -166,6 +166,12 @@ type Settings struct {
 	// "" lists. It is not stored: each scan names its input.
 	Manifest string
 	ReadBack executor.ReadBack
+	// MaxDuration and MaxVersions are this run's budget (--max-duration,
+	// --max-versions; 0: none): once spent, no new version starts, the
+	// copies in flight finish, and the run ends with BudgetError. Not
+	// stored: each run names its own.
+	MaxDuration time.Duration
+	MaxVersions int64
 }
 
 // Location is a parsed s3:// URL.

@@ -97,3 +97,33 @@ func spentLine(byOp map[string]int64, p Prices) string {
 	}
 	return fmt.Sprintf("%s S3 requests, %s at %s: %s", thousands(total), dollars(cost, -1), p.Label(), strings.Join(parts, ", "))
 }
+
+// Finish ends a run that copied: the report (if the job has one), the
+// counts and the run's requests; then BudgetError when a budget stopped it
+// with versions left, else FailedVersionsError (naming the checkpoint db)
+// when versions failed.
+func (j *Job) Finish(ctx context.Context, w io.Writer, db string) error {
+	if err := j.WriteReport(ctx); err != nil {
+		return err
+	}
+	if err := j.WriteSummary(ctx, w); err != nil {
+		return err
+	}
+	if b := j.budget.Load(); b != nil {
+		left, _, err := j.Store.CountWork(ctx)
+		if err != nil {
+			return err
+		}
+		if left > 0 {
+			return BudgetError{Why: b.Why, Left: left}
+		}
+	}
+	n, err := j.Failed(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return FailedVersionsError{N: n, DB: db}
+	}
+	return nil
+}
