@@ -31,6 +31,7 @@ const (
 	exitUsage  = 2
 	exitFailed = 3
 	exitBudget = 4
+	exitLocked = 5
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -38,7 +39,8 @@ const exitCodesHelp = `EXIT CODES:
    1  fatal error (the checkpoint stays consistent: rerun to resume)
    2  usage error: bad flags, settings, key file or manifest; nothing was copied
    3  finished, but some versions failed (see the report); verify: some replicas do not match
-   4  stopped by --max-duration or --max-versions with versions left: rerun to continue`
+   4  stopped by --max-duration or --max-versions with versions left: rerun to continue
+   5  another run holds the job (SQLite checkpoint): it is still running`
 
 func main() {
 	// S3BACKFILL_CPUPROFILE=FILE writes a CPU profile of the run (go tool
@@ -74,12 +76,16 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	var fe job.FailedVersionsError
 	var me job.MismatchError
 	var be job.BudgetError
+	var le checkpoint.LockedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &be):
 		fmt.Fprintln(stderr, "s3backfill:", be.Error())
 		return exitBudget
+	case errors.As(err, &le):
+		fmt.Fprintln(stderr, "s3backfill:", err)
+		return exitLocked
 	case errors.As(err, &fe), errors.As(err, &me):
 		fmt.Fprintln(stderr, "s3backfill:", err) // they are returned as they are
 		return exitFailed

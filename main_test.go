@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/s3backfill/s3backfill/checkpoint"
 )
 
 // runCLI runs the command line in-process.
@@ -211,5 +215,22 @@ func TestKeyFileWarningAlwaysShown(t *testing.T) {
 		"--endpoint-url", "https://127.0.0.1:1", "--keys", keys, "--log-level", "error", "--dry-run")
 	if !strings.Contains(stderr, "warning: the key file "+keys+" can be read by other users") || !strings.Contains(stderr, "chmod 600") {
 		t.Errorf("stderr does not warn of the key file's mode at --log-level error:\n%s", stderr)
+	}
+}
+
+// TestLockedExitCode: a run refused because another holds the job exits 5
+// (not 1), naming the holder, so that a cron wrapper can tell "still
+// running" from a failure.
+func TestLockedExitCode(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "job.db")
+	held, err := checkpoint.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, _, stderr := runCLI(t, "run", "--source", "s3://src", "--dest", "s3://dst", "--db", db, "--endpoint-url", "https://127.0.0.1:1")
+	host, _ := os.Hostname()
+	if code != exitLocked || !strings.Contains(stderr, fmt.Sprintf("another s3backfill run holds this job (pid %d on host %s, started ", os.Getpid(), host)) {
+		t.Errorf("exit %d, stderr %q; want %d naming the holder", code, stderr, exitLocked)
 	}
 }

@@ -28,10 +28,12 @@ type DB struct {
 	r    *conn
 	d    dialect
 	lock *os.File // SQLite: held by the one process that may write
-	pg   *pgJob   // PostgreSQL: the job's schema
-	wk   *worker  // PostgreSQL, for a run: this process as one of the job's workers
-	path string
-	now  func() time.Time
+	// lockNote: the last run ended without releasing the lock (see lockFile).
+	lockNote string
+	pg       *pgJob  // PostgreSQL: the job's schema
+	wk       *worker // PostgreSQL, for a run: this process as one of the job's workers
+	path     string
+	now      func() time.Time
 	// created: this process created the checkpoint (see Discard).
 	created bool
 
@@ -65,16 +67,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 				"or read it with status and report", path, fi.Mode().Perm())
 		}
 	}
-	lock, err := lockFile(path + ".lock")
+	lock, note, err := lockFile(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	db, err := open(ctx, path, false)
 	if err != nil {
-		lock.Close()
+		release(lock)
 		return nil, err
 	}
-	db.lock = lock
+	db.lock, db.lockNote = lock, note
 	return db, nil
 }
 
@@ -148,6 +150,10 @@ func open(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	return db, nil
 }
 
+// LockNote says, when this run took over a job whose last run ended
+// without releasing it, which run that was; else "".
+func (db *DB) LockNote() string { return db.lockNote }
+
 // Path is what --db names: the SQLite file, or the PostgreSQL URL (without
 // its password) followed by --job and the job's name.
 func (db *DB) Path() string { return db.path }
@@ -163,7 +169,7 @@ func (db *DB) Close() error {
 	}
 	err = errors.Join(err, db.closePools())
 	if db.lock != nil {
-		err = errors.Join(err, db.lock.Close())
+		err = errors.Join(err, release(db.lock))
 	}
 	return err
 }

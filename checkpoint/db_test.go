@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,7 +151,12 @@ func TestOpenTakesTheJobLock(t *testing.T) {
 			first.Close()
 			t.Fatalf("attempt %d: a second Open of a checkpoint in use succeeded", i)
 		}
-		for _, want := range []string{path, "another s3backfill process", fmt.Sprintf("(pid %d)", os.Getpid())} {
+		var locked LockedError
+		if !errors.As(err, &locked) {
+			t.Errorf("attempt %d: %v is not a LockedError (exit code 5)", i, err)
+		}
+		host, _ := os.Hostname()
+		for _, want := range []string{path, "another s3backfill run holds this job", fmt.Sprintf("(pid %d on host %s, started ", os.Getpid(), host)} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("attempt %d: error %q does not contain %q", i, err, want)
 			}
@@ -164,8 +170,9 @@ func TestOpenTakesTheJobLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(owner), fmt.Sprintf("%d\n", os.Getpid()); got != want {
-		t.Errorf("lock file holds %q, want %q", got, want)
+	host, _ := os.Hostname()
+	if got, want := string(owner), fmt.Sprintf("%d %s ", os.Getpid(), host); !strings.HasPrefix(got, want) {
+		t.Errorf("lock file holds %q, want it to start with %q and the start time", got, want)
 	}
 
 	if err := first.Close(); err != nil {
@@ -214,7 +221,7 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("Open of a text file = %q, want it to name the file and say it is not SQLite", err)
 	}
 	// The refused Open released the lock.
-	if f, err := lockFile(notDB + ".lock"); err != nil {
+	if f, _, err := lockFile(notDB + ".lock"); err != nil {
 		t.Errorf("lock still held after a failed Open: %v", err)
 	} else {
 		f.Close()
@@ -288,5 +295,38 @@ func TestSettingsStamps(t *testing.T) {
 	var n int
 	if err := db.w.QueryRow(`SELECT COUNT(*) FROM job`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("job rows = %d, %v; want 1", n, err)
+	}
+}
+
+// TestLockTakeover: a run that ended cleanly leaves nobody named in the
+// lock file; one that did not (its owner still named there: killed) is
+// taken over with a note naming it, and that its pid is gone.
+func TestLockTakeover(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "job.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.LockNote() != "" {
+		t.Errorf("a new checkpoint: note %q", db.LockNote())
+	}
+	db.Close()
+	if b, _ := os.ReadFile(path + ".lock"); len(b) != 0 {
+		t.Errorf("after a clean end the lock file names %q", b)
+	}
+	host, _ := os.Hostname()
+	if err := os.WriteFile(path+".lock", []byte(fmt.Sprintf("999999999 %s 2026-11-30T01:02:03Z\n", host)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := fmt.Sprintf("the last run of this job (pid 999999999 on host %s, started 2026-11-30T01:02:03Z) ended without releasing it "+
+		"(killed, or its machine stopped; pid 999999999 is gone); taking over", host)
+	if db.LockNote() != want {
+		t.Errorf("note %q\nwant %q", db.LockNote(), want)
 	}
 }

@@ -110,6 +110,10 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 		}
 		d.Keys, warning = ring, w
 	}
+	lockNote := ""
+	if n, ok := d.Store.(interface{ LockNote() string }); ok {
+		lockNote = n.LockNote()
+	}
 	if d.Keys.Len() > 0 {
 		d.Store = scrubbingStore{d.Store, d.Keys}
 		d.Log = slog.New(scrubbingHandler{d.Log.Handler(), d.Keys})
@@ -117,6 +121,9 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 	if d.Notice == nil {
 		log := d.Log // scrubbed
 		d.Notice = func(msg string) { log.Warn(msg) }
+	}
+	if lockNote != "" {
+		d.Notice(lockNote)
 	}
 	if warning != "" {
 		d.Notice(warning)
