@@ -23,9 +23,9 @@ type session struct {
 	log *slog.Logger
 }
 
-// close records the run's end and closes the checkpoint.
-func (s *session) close() {
-	s.Job.Close()
+// close records the run's end (and exit code) and closes the checkpoint.
+func (s *session) close(exitCode int) {
+	s.Job.Close(exitCode)
 	if err := s.db.Close(); err != nil {
 		s.log.Warn("closing the checkpoint", "err", err)
 	}
@@ -70,6 +70,7 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	}
 	srcEndpoint, dstEndpoint := clients.Endpoints()
 	settings.Manifest, settings.MaxDuration, settings.MaxVersions = c.String("manifest"), c.Duration("max-duration"), c.Int64("max-versions")
+	settings.MetricsFile, settings.MetricsListen = absPath(c.String("metrics-file")), c.String("metrics-listen")
 	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log, Manifests: clients.Manifest,
 		SourceEndpoint: srcEndpoint, DestEndpoint: dstEndpoint,
 		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now,

@@ -78,6 +78,9 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "encryption", Usage: "only versions encrypted as `TYPES`: NOT-SSE,SSE-S3,SSE-KMS,DSSE-KMS,SSE-C", Category: "Selection"},
 		&cli.StringFlag{Name: "replication-status", Usage: "only versions with these x-amz-replication-status `VALUES`: NONE,PENDING,FAILED,COMPLETED,REPLICA", Category: "Selection"},
 		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", Value: "info"},
+		&cli.StringFlag{Name: "log-format", Usage: "text (key=value) or json (one object per event)", Value: "text"},
+		&cli.StringFlag{Name: "metrics-file", Usage: "write Prometheus metrics to `FILE` every 30 s and at the end (node_exporter's textfile collector)"},
+		&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics on `ADDR`/metrics while the run goes on (e.g. 127.0.0.1:9464)"},
 	))
 }
 

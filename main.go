@@ -6,7 +6,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +70,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	code := codeOf(ctx, err)
+	switch {
+	case code == exitOK:
+	case code == exitUsage || (code == exitFatal && !errors.Is(err, context.Canceled)):
+		fmt.Fprintln(stderr, "s3backfill: error:", err)
+	case code == exitFatal:
+		fmt.Fprintln(stderr, "s3backfill: interrupted; the checkpoint is consistent: rerun the same command (or s3backfill run --db FILE) to resume")
+	default:
+		fmt.Fprintln(stderr, "s3backfill:", err) // failed versions, budget, lock: returned as they are
+	}
+	return code
+}
+
+// codeOf is the exit code an error ends the run with.
+func codeOf(ctx context.Context, err error) int {
 	var ue job.UsageError
 	var de checkpoint.UsageError
 	var fe job.FailedVersionsError
@@ -81,24 +95,15 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &be):
-		fmt.Fprintln(stderr, "s3backfill:", be.Error())
 		return exitBudget
 	case errors.As(err, &le):
-		fmt.Fprintln(stderr, "s3backfill:", err)
 		return exitLocked
 	case errors.As(err, &fe), errors.As(err, &me):
-		fmt.Fprintln(stderr, "s3backfill:", err) // they are returned as they are
 		return exitFailed
 	case errors.As(err, &ue), errors.As(err, &de):
-		fmt.Fprintln(stderr, "s3backfill: error:", err)
 		return exitUsage
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "s3backfill: interrupted; the checkpoint is consistent: rerun the same command (or s3backfill run --db FILE) to resume")
-		return exitFatal
-	default:
-		fmt.Fprintln(stderr, "s3backfill: error:", err)
-		return exitFatal
 	}
+	return exitFatal
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -171,17 +176,13 @@ func withJob(stderr io.Writer, cmd func(*cli.Context, *session) error) cli.Actio
 		if err != nil {
 			return err
 		}
-		defer s.close()
-		return cmd(c, s)
+		err = cmd(c, s)
+		s.close(codeOf(c.Context, err))
+		return err
 	}
 }
 
-// newLogger logs to stderr at the level the flag names.
+// newLogger logs to stderr at the level and in the format the flags name.
 func newLogger(c *cli.Context, stderr io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	name := cmp.Or(c.String("log-level"), "info")
-	if err := level.UnmarshalText([]byte(name)); err != nil {
-		return nil, job.Usagef("--log-level %q: want debug, info, warn or error", name)
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+	return job.NewLogger(stderr, c.String("log-level"), c.String("log-format"))
 }

@@ -347,6 +347,6 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task, kno
 	if class == s3err.Retryable {
 		msg = "transient, still failing after the SDK's retries; the next run tries again: " + msg
 	}
-	e.log.Debug("version failed", "key", t.Key, "version", t.VersionID, "code", code, "err", err)
+	e.log.Warn("version failed", "key", t.Key, "version", t.VersionID, "code", code, "status", status, "err", err)
 	return planner.Outcome{TaskID: t.ID, Status: planner.StatusFailed, ErrorCode: code, HTTPStatus: status, Message: msg}, nil
 }

@@ -109,7 +109,7 @@ func TestRunRecorded(t *testing.T) {
 	if err != nil || st.LastRun == nil || st.LastRun.Command != "copy" || !st.LastRun.FinishedAt.IsZero() {
 		t.Fatalf("last run while running: %+v, %v", st.LastRun, err)
 	}
-	j.Close()
+	j.Close(0)
 	st, err = job.ReadStatus(context.Background(), e.db, job.Spec{})
 	if err != nil {
 		t.Fatal(err)

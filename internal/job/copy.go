@@ -16,7 +16,11 @@ import (
 // versions of a key oldest first. What finished is recorded even when the
 // run is interrupted or stops on a fatal error.
 func (j *Job) Copy(ctx context.Context) (err error) {
-	defer func() { err = j.scrub(err) }()
+	end := j.phase("copy")
+	defer func() {
+		err = j.scrub(err)
+		end(err, "copied", j.copied.Load(), "settled", j.settled.Load())
+	}()
 	rows, bytes, err := j.Store.CountWork(ctx)
 	if err != nil {
 		return err

@@ -81,6 +81,7 @@ type Job struct {
 	settled   atomic.Int64                // versions this run copied, failed or left in doubt
 	opened    time.Time                   // when the job was opened: the run's budget counts from it
 	budget    atomic.Pointer[BudgetError] // the budget that stopped this run, if one did
+	metrics   *jobMetrics                 // nil without --metrics-file or --metrics-listen
 	keyTrials atomic.Int64                // requests this run spent on SSE-C keys that did not open the version
 	// learned is what the job learned of which SSE-C keys open which
 	// folders' versions (loaded from the checkpoint by learning).
@@ -171,6 +172,9 @@ const statsInterval = 5 * time.Second
 // BeginRun records a run of command and keeps its traffic figures in the
 // checkpoint current until Close.
 func (j *Job) BeginRun(ctx context.Context, command string) error {
+	if err := j.startMetrics(); err != nil {
+		return err
+	}
 	no, err := j.Store.BeginRun(ctx, command)
 	if err != nil {
 		return err
@@ -205,8 +209,13 @@ func (j *Job) runStats() planner.RunStats {
 		ByOperation: j.Traffic.ByOperation()}
 }
 
-// Close records the run's final traffic. It does not close the store.
-func (j *Job) Close() {
+// Close records the run's final traffic and its end in the metrics, with
+// the exit code the run ends with. It does not close the store.
+func (j *Job) Close(exitCode int) {
+	if err := j.metrics.end(exitCode); err != nil {
+		j.Log.Warn("could not write the metrics file a last time", "err", err)
+	}
+	j.metrics = nil
 	if j.stopStats == nil {
 		return
 	}
@@ -250,4 +259,19 @@ func (j *Job) learning(ctx context.Context) error {
 // saveLearning records what was learned of SSE-C keys since it last did.
 func (j *Job) saveLearning(ctx context.Context) error {
 	return j.Store.SaveKeyLearning(ctx, j.learned.Drain())
+}
+
+// phase logs a phase's start and returns what logs its end: one event
+// each, for logs read by machines (--log-format json).
+func (j *Job) phase(name string) (end func(err error, attrs ...any)) {
+	start := j.Now()
+	j.Log.Info("phase started", "phase", name)
+	return func(err error, attrs ...any) {
+		attrs = append([]any{"phase", name, "seconds", j.Now().Sub(start).Seconds()}, attrs...)
+		if err != nil {
+			j.Log.Warn("phase stopped", append(attrs, "err", err)...)
+			return
+		}
+		j.Log.Info("phase finished", attrs...)
+	}
 }

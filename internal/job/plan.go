@@ -21,7 +21,11 @@ const planPage = 1000
 // applies the selection filters and the rules to it, for each destination.
 // Versions are planned in parallel; plans are written a page at a time.
 func (j *Job) Plan(ctx context.Context) (err error) {
-	defer func() { err = j.scrub(err) }()
+	end := j.phase("plan")
+	defer func() {
+		err = j.scrub(err)
+		end(err)
+	}()
 	total, err := j.Store.CountToPlan(ctx)
 	if err != nil {
 		return err

@@ -15,8 +15,12 @@ import (
 // interrupted scan keeps what it listed. On a store many processes share,
 // the listing is split into shards (a folder each) that they list side
 // by side.
-func (j *Job) Scan(ctx context.Context) (_ planner.ScanStats, err error) {
-	defer func() { err = j.scrub(err) }()
+func (j *Job) Scan(ctx context.Context) (st planner.ScanStats, err error) {
+	end := j.phase("scan")
+	defer func() {
+		err = j.scrub(err)
+		end(err, "seen", st.Seen, "added", st.Added)
+	}()
 	if j.settings.Manifest != "" {
 		return j.scanManifest(ctx)
 	}

@@ -172,6 +172,9 @@ type Settings struct {
 	// stored: each run names its own.
 	MaxDuration time.Duration
 	MaxVersions int64
+	// MetricsFile and MetricsListen: where this run's metrics go (the
+	// Prometheus text format; see metrics.go). Not stored.
+	MetricsFile, MetricsListen string
 }
 
 // Location is a parsed s3:// URL.
