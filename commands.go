@@ -62,7 +62,8 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	clients, err := s3client.New(ctx, s3client.Options{
 		SourceEndpoint: spec.SourceEndpoint(), DestEndpoint: spec.DestEndpoint(),
 		CABundle: spec.CABundle, Region: spec.Region, Profile: spec.Profile, DestProfile: spec.DestProfile, ManifestProfile: c.String("manifest-profile"),
-		MaxInFlight: settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond, SSEC: spec.KeysFile != "",
+		ReportProfile: c.String("report-profile"),
+		MaxInFlight:   settings.MaxInFlight, MaxRequestsPerSecond: spec.MaxRequestsPerSecond, SSEC: spec.KeysFile != "",
 		RetryFor: spec.RetryFor,
 	})
 	if err != nil {
@@ -71,7 +72,8 @@ func openJob(c *cli.Context, stderr io.Writer) (*session, error) {
 	srcEndpoint, dstEndpoint := clients.Endpoints()
 	settings.Manifest, settings.MaxDuration, settings.MaxVersions = c.String("manifest"), c.Duration("max-duration"), c.Int64("max-versions")
 	settings.MetricsFile, settings.MetricsListen = absPath(c.String("metrics-file")), c.String("metrics-listen")
-	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log, Manifests: clients.Manifest,
+	settings.ReportPartRows = c.Int("report-part-rows")
+	j, err := job.Open(ctx, settings, job.Deps{Source: clients.Source, Dest: clients.Dest, Store: db, Log: log, Manifests: clients.Manifest, Reports: clients.Report,
 		SourceEndpoint: srcEndpoint, DestEndpoint: dstEndpoint,
 		Progress: newProgress(stderr, log, clients.Traffic), Traffic: clients.Traffic, Now: time.Now,
 		Notice: func(msg string) { fmt.Fprintln(stderr, "s3backfill: warning:", msg) }})
@@ -249,9 +251,9 @@ func cmdReport(c *cli.Context, stdout io.Writer) error {
 		return err
 	}
 	if out := c.String("output"); out != "" && out != "-" {
-		return job.WriteReportFile(c.Context, db, src.Bucket, out, c.Bool("failed-only"))
+		return job.WriteReportFile(c.Context, db, src.Bucket, out, c.Bool("failed-only"), c.String("format"))
 	}
-	return job.WriteReport(c.Context, db, src.Bucket, stdout, c.Bool("failed-only"))
+	return job.WriteReportAs(c.Context, db, src.Bucket, stdout, c.Bool("failed-only"), c.String("format"))
 }
 
 func cmdMigrateDB(c *cli.Context, stdout io.Writer) error {

@@ -40,7 +40,9 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "source", Usage: "source `s3://BUCKET[/PREFIX]`"},
 		&cli.StringFlag{Name: "dest", Usage: "destination `s3://BUCKET[/PREFIX]`; the source prefix is replaced by this one"},
 		&cli.StringFlag{Name: "keys", Usage: "SSE-C key `FILE` (JSON); keys are read from it on every run, never stored"},
-		&cli.StringFlag{Name: "report", Usage: "write the CSV completion report to `FILE` after copying"},
+		&cli.StringFlag{Name: "report", Usage: "write the CSV completion report to `FILE` after copying, or to s3://BUCKET/PREFIX/ in S3 Batch Operations' layout"},
+		&cli.StringFlag{Name: "report-profile", Usage: "upload an s3:// --report with this `PROFILE`'s credentials (default: the destination's)"},
+		&cli.IntFlag{Name: "report-part-rows", Usage: "rows per result file of an s3:// --report at most", Value: job.DefaultReportPartRows},
 		&cli.StringFlag{Name: "prices", Usage: "price estimates and tallies with this JSON `FILE` (default: AWS S3 Standard list prices, us-east-1)"},
 		&cli.StringFlag{Name: "endpoint-url", Usage: "S3 endpoint `URL` for both buckets (path-style addressing)"},
 		&cli.StringFlag{Name: "source-endpoint-url", Usage: "S3 endpoint `URL` of the source"},
@@ -243,7 +245,7 @@ func parseList(v string) []string {
 // absPath makes a path given on the command line absolute, so that a rerun
 // from another directory finds the same file.
 func absPath(p string) string {
-	if p == "" || p == "-" {
+	if p == "" || p == "-" || strings.HasPrefix(p, "s3://") {
 		return p
 	}
 	if a, err := filepath.Abs(p); err == nil {

@@ -151,6 +151,7 @@ rerun: it resumes, and later runs copy only versions created since.
 			command("report", "write the CSV completion report", append(dbFlags(),
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 				&cli.BoolFlag{Name: "failed-only", Usage: "only the failed versions"},
+				&cli.StringFlag{Name: "format", Usage: "csv, json (one object per row) or manifest (bucket,key,versionId: an S3 Batch Operations manifest)", Value: "csv"},
 			), func(c *cli.Context) error { return cmdReport(c, stdout) }),
 			command("migrate-db", "copy an SQLite job (settings, versions, outcomes, uploads) into PostgreSQL, to spread it over workers", []cli.Flag{
 				&cli.StringFlag{Name: "from", Usage: "the job's SQLite checkpoint `FILE`"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/s3backfill/s3backfill/executor"
 )
@@ -59,6 +60,13 @@ func (j *Job) CheckBeforeCopy(ctx context.Context, probe bool) error {
 // written, would only fail after every copy.
 func checkReportPath(path string) error {
 	if path == "" {
+		return nil
+	}
+	if rest, ok := strings.CutPrefix(path, "s3://"); ok {
+		// Uploaded at the end; kept on this machine if that fails.
+		if bucket, _, _ := strings.Cut(rest, "/"); bucket == "" {
+			return Usagef("--report %q: want s3://BUCKET/PREFIX/ or the path of a CSV file", path)
+		}
 		return nil
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {

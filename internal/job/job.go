@@ -61,6 +61,9 @@ type Deps struct {
 	// to, as resolved from the flags, the environment and the profiles
 	// ("" = AWS's).
 	SourceEndpoint, DestEndpoint string
+	// Reports uploads a --report s3://… (the --report-profile's client);
+	// nil: the destination's client.
+	Reports ObjectPutter
 	// Manifests reads --manifest and its data files from S3 (the
 	// --manifest-profile's client); nil: the source's client.
 	Manifests inventory.ObjectGetter

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,18 +41,49 @@ var reportHeader = []string{
 // failed ones) of the job whose source bucket is srcBucket, by destination,
 // key and oldest version first.
 func WriteReport(ctx context.Context, rows RowReader, srcBucket string, w io.Writer, failedOnly bool) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(reportHeader); err != nil {
-		return err
-	}
+	return WriteReportAs(ctx, rows, srcBucket, w, failedOnly, "csv")
+}
+
+// WriteReportAs writes the report in a format: csv (the completion
+// report), json (one JSON object per row, one row a line, the CSV's
+// columns as names), or manifest (an S3 Batch Operations CSV manifest of
+// the rows: bucket,key,versionId, keys URL-encoded, no header: the input
+// of Batch Operations or of --manifest, e.g. to retry the failed ones).
+func WriteReportAs(ctx context.Context, rows RowReader, srcBucket string, w io.Writer, failedOnly bool, format string) error {
 	var only planner.Status
 	if failedOnly {
 		only = planner.StatusFailed
 	}
-	err := rows.EachRow(ctx, only, func(r planner.Row) error {
-		return cw.Write(reportRow(srcBucket, r))
-	})
-	if err != nil {
+	cw := csv.NewWriter(w)
+	var write func(planner.Row) error
+	switch format {
+	case "", "csv":
+		if err := cw.Write(reportHeader); err != nil {
+			return err
+		}
+		write = func(r planner.Row) error { return cw.Write(reportRow(srcBucket, r)) }
+	case "json":
+		enc := json.NewEncoder(w)
+		write = func(r planner.Row) error {
+			obj := make(map[string]string, len(reportHeader))
+			for i, v := range reportRow(srcBucket, r) {
+				obj[reportHeader[i]] = v
+			}
+			return enc.Encode(obj)
+		}
+	case "manifest":
+		seen := map[[2]string]bool{} // a version with several destinations is listed once
+		write = func(r planner.Row) error {
+			if seen[[2]string{r.Key, r.VersionID}] {
+				return nil
+			}
+			seen[[2]string{r.Key, r.VersionID}] = true
+			return cw.Write([]string{srcBucket, EncodeKey(r.Key), r.VersionID})
+		}
+	default:
+		return Usagef("--format %q: want csv, json or manifest", format)
+	}
+	if err := rows.EachRow(ctx, only, write); err != nil {
 		return err
 	}
 	cw.Flush()
@@ -60,13 +92,13 @@ func WriteReport(ctx context.Context, rows RowReader, srcBucket string, w io.Wri
 
 // WriteReportFile writes the report next to path and renames it into
 // place, so that a reader never sees half a report.
-func WriteReportFile(ctx context.Context, rows RowReader, srcBucket, path string, failedOnly bool) error {
+func WriteReportFile(ctx context.Context, rows RowReader, srcBucket, path string, failedOnly bool, format string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := WriteReport(ctx, rows, srcBucket, tmp, failedOnly); err != nil {
+	if err := WriteReportAs(ctx, rows, srcBucket, tmp, failedOnly, format); err != nil {
 		tmp.Close()
 		return fmt.Errorf("report: %w", err)
 	}
@@ -85,7 +117,10 @@ func (j *Job) WriteReport(ctx context.Context) error {
 	if path == "" {
 		return nil
 	}
-	if err := WriteReportFile(ctx, j.Store, j.settings.Source.Bucket, path, false); err != nil {
+	if strings.HasPrefix(path, "s3://") {
+		return j.writeS3Report(ctx, path)
+	}
+	if err := WriteReportFile(ctx, j.Store, j.settings.Source.Bucket, path, false, "csv"); err != nil {
 		return err
 	}
 	j.Log.Info("report written", "path", path)

@@ -175,6 +175,9 @@ type Settings struct {
 	// MetricsFile and MetricsListen: where this run's metrics go (the
 	// Prometheus text format; see metrics.go). Not stored.
 	MetricsFile, MetricsListen string
+	// ReportPartRows: the rows of a result file of a report written to S3
+	// at most (0: DefaultReportPartRows).
+	ReportPartRows int
 }
 
 // Location is a parsed s3:// URL.

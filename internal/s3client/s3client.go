@@ -26,7 +26,10 @@ type Clients struct {
 	// Manifest reads --manifest from S3: the source's client, or one with
 	// Options.ManifestProfile's credentials at the source's endpoint.
 	Manifest *s3.Client
-	Traffic  *Traffic
+	// Report uploads an s3:// --report: the destination's client, or one
+	// with Options.ReportProfile's credentials at its endpoint.
+	Report  *s3.Client
+	Traffic *Traffic
 }
 
 // Options say how to reach the source and the destination.
@@ -36,6 +39,7 @@ type Options struct {
 	Region                       string  // "" = AWS_REGION or the profile's
 	Profile, DestProfile         string  // "" = the default chain
 	ManifestProfile              string  // "" = the source's credentials
+	ReportProfile                string  // "" = the destination's credentials
 	MaxInFlight                  int     // requests in flight at most, over both clients
 	MaxRequestsPerSecond         float64 // 0 = no cap
 	// SSEC: SSE-C keys are loaded, so every endpoint must be https.
@@ -132,14 +136,20 @@ func New(ctx context.Context, o Options) (Clients, error) {
 		Dest:    newS3(dstCfg, o.DestEndpoint),
 		Traffic: tr,
 	}
-	c.Manifest = c.Source
-	if o.ManifestProfile != "" {
-		mCfg, err := awsConfig(ctx, o.ManifestProfile, o, o.SourceEndpoint, 4)
-		if err != nil {
-			return Clients{}, fmt.Errorf("manifest credentials: %w", err)
+	c.Manifest, c.Report = c.Source, c.Dest
+	for _, extra := range []struct {
+		profile, endpoint, what string
+		client                  **s3.Client
+	}{{o.ManifestProfile, o.SourceEndpoint, "manifest", &c.Manifest}, {o.ReportProfile, o.DestEndpoint, "report", &c.Report}} {
+		if extra.profile == "" {
+			continue
 		}
-		mCfg.APIOptions = append(mCfg.APIOptions, tr.apiOption)
-		c.Manifest = newS3(mCfg, o.SourceEndpoint)
+		cfg, err := awsConfig(ctx, extra.profile, o, extra.endpoint, 4)
+		if err != nil {
+			return Clients{}, fmt.Errorf("%s credentials: %w", extra.what, err)
+		}
+		cfg.APIOptions = append(cfg.APIOptions, tr.apiOption)
+		*extra.client = newS3(cfg, extra.endpoint)
 	}
 	for _, e := range []struct{ role, given, resolved string }{
 		{"source", o.SourceEndpoint, aws.ToString(c.Source.Options().BaseEndpoint)},
