@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -199,9 +200,20 @@ func TestBackfillEndToEnd(t *testing.T) {
 
 	// A second run copies nothing: the destination is unchanged.
 	before := listVersions(t, c, dst)
-	second := tool(t, lab, &out, "run", "--db", db, "--log-level", "debug")
+	second := tool(t, lab, &out, "run", "--db", db, "--log-level", "debug", "--log-format", "json")
 	if second.code != 3 {
 		t.Fatalf("second run: exit %d, want 3 (the unknown-key versions still fail)\n%s", second.code, second)
+	}
+	// In JSON, every log line is an object (the exit message stays a
+	// plain last line); the secrets check below reads them too.
+	for _, line := range strings.Split(strings.TrimSpace(second.stderr), "\n") {
+		if strings.HasPrefix(line, "s3backfill: ") {
+			continue
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev["msg"] == nil {
+			t.Errorf("--log-format json: not an event: %q", line)
+		}
 	}
 	if after := listVersions(t, c, dst); !sameVersions(before, after) {
 		t.Errorf("the second run changed the destination:\nbefore %v\nafter  %v", before, after)

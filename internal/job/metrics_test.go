@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/s3backfill/s3backfill/internal/job"
 )
 
@@ -75,6 +77,24 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics file lacks %q:\n%s", want, b)
 		}
+	}
+	// It parses as the Prometheus text format, and its counts are the
+	// checkpoint's.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("the metrics file does not parse: %v", err)
+	}
+	var succeeded float64
+	for _, m := range families["s3backfill_versions"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "status" && l.GetValue() == "succeeded" {
+				succeeded += m.GetGauge().GetValue()
+			}
+		}
+	}
+	if n := int(succeeded); n != len(e.rows(t)) {
+		t.Errorf("metrics count %d succeeded versions, the checkpoint %d", n, len(e.rows(t)))
 	}
 	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		t.Error("metrics still served after the run")
