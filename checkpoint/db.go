@@ -298,6 +298,9 @@ func (db *DB) Settings(ctx context.Context) (settings []byte, ok bool, err error
 var laterColumns = map[string]string{
 	"replica_bucket_key": "(bucket_key = 1 AND replica_encryption = 'SSE-KMS') AS replica_bucket_key",
 	"facts_from":         "(CASE WHEN inspected = 1 AND delete_marker = 0 THEN 'head' ELSE '' END) AS facts_from",
+	"lock_mode":          "'' AS lock_mode",
+	"lock_until":         "'' AS lock_until",
+	"legal_hold":         "0 AS legal_hold",
 }
 
 // runsLater are the runs' columns a later migration added.

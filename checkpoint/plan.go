@@ -36,12 +36,13 @@ func (db *DB) CountToPlan(ctx context.Context) (int64, error) {
 var planUpdate = rowUpdate{
 	cols: []col{{"inspected", "BOOLEAN"}, {"facts", "TEXT"}, {"senc", "TEXT"}, {"skms", "TEXT"}, {"sssec", "TEXT"}, {"sbk", "BOOLEAN"},
 		{"repl", "TEXT"}, {"ck_alg", "TEXT"}, {"ck_val", "TEXT"}, {"ck_type", "TEXT"}, {"archived", "BOOLEAN"},
+		{"lmode", "TEXT"}, {"luntil", "TEXT"}, {"lhold", "BOOLEAN"},
 		{"action", "TEXT"}, {"rule", "TEXT"}, {"dkey", "TEXT"}, {"renc", "TEXT"}, {"rkms", "TEXT"}, {"rssec", "TEXT"},
 		{"rclass", "TEXT"}, {"rbk", "BOOLEAN"}, {"status", "TEXT"}, {"code", "TEXT"}, {"http", "INTEGER"}, {"msg", "TEXT"},
 		{"now", "TEXT"}},
 	set: `inspected = o.inspected, facts_from = o.facts, source_encryption = o.senc, kms_key_id = o.skms, ssec_key_id = o.sssec,
 		bucket_key = o.sbk, replication_status = o.repl, checksum_algorithm = o.ck_alg, checksum = o.ck_val,
-		checksum_type = o.ck_type, archived = o.archived, action = o.action, rule_id = o.rule, dest_key = o.dkey,
+		checksum_type = o.ck_type, archived = o.archived, lock_mode = o.lmode, lock_until = o.luntil, legal_hold = o.lhold, action = o.action, rule_id = o.rule, dest_key = o.dkey,
 		replica_encryption = o.renc, replica_kms_key_id = o.rkms, replica_ssec_key_id = o.rssec,
 		replica_storage_class = o.rclass, replica_bucket_key = o.rbk, status = o.status, error_code = o.code,
 		http_status = o.http, message = o.msg, updated_at = o.now`,
@@ -69,7 +70,7 @@ func (db *DB) SavePlans(ctx context.Context, plans []planner.Plan) error {
 			return fmt.Errorf("save plan of row %d: %w", p.TaskID, err)
 		}
 		rows[i] = []any{p.TaskID, p.Inspected, p.From, string(p.Encryption), p.KMSKeyID, p.SSECKeyID, p.BucketKey, p.ReplicationStatus,
-			p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived,
+			p.Checksum.Algorithm, p.Checksum.Value, p.Checksum.Type, p.Archived, p.Lock.Mode, formatStamp(p.Lock.RetainUntil), p.Lock.LegalHold,
 			action, p.RuleID, p.DestKey, string(p.ReplicaEncryption), p.ReplicaKMSKeyID, p.ReplicaSSECKeyID,
 			p.ReplicaStorageClass, p.ReplicaBucketKey, status, p.ErrorCode, p.HTTPStatus, p.Reason, now}
 	}

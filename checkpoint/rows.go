@@ -14,7 +14,7 @@ import (
 // an older version, selects instead (see readColumns).
 const rowColumns = `id, dest, key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,
 	inspected, facts_from, source_encryption, kms_key_id, ssec_key_id, bucket_key, replication_status,
-	checksum_algorithm, checksum, checksum_type, archived,
+	checksum_algorithm, checksum, checksum_type, archived, lock_mode, lock_until, legal_hold,
 	action, rule_id, dest_key, replica_encryption, replica_kms_key_id, replica_ssec_key_id, replica_storage_class, replica_bucket_key,
 	status, claimed_at, attempts, dest_version_id, replica_etag, etag_status, etag_reason,
 	checksum_status, checksum_reason, part_layout, error_code, http_status, message, verify_status, verify_message`
@@ -27,11 +27,12 @@ func scanRow(s interface{ Scan(...any) error }, extra ...any) (planner.Row, erro
 	var (
 		r                                       planner.Row
 		lastModified, claimedAt, status, action string
+		lockUntil                               string
 		sourceEnc, replicaEnc                   string
 	)
 	dest := []any{&r.ID, &r.Dest, &r.Key, &r.VersionID, &r.IsLatest, &r.DeleteMarker, &r.Size, &r.ETag, &lastModified, &r.StorageClass,
 		&r.Inspected, &r.From, &sourceEnc, &r.KMSKeyID, &r.SSECKeyID, &r.BucketKey, &r.ReplicationStatus,
-		&r.Checksum.Algorithm, &r.Checksum.Value, &r.Checksum.Type, &r.Archived,
+		&r.Checksum.Algorithm, &r.Checksum.Value, &r.Checksum.Type, &r.Archived, &r.Lock.Mode, &lockUntil, &r.Lock.LegalHold,
 		&action, &r.RuleID, &r.DestKey, &replicaEnc, &r.ReplicaKMSKeyID, &r.ReplicaSSECKeyID, &r.ReplicaStorageClass, &r.ReplicaBucketKey,
 		&status, &claimedAt, &r.Attempts, &r.Replica.VersionID, &r.Replica.ETag, &r.Replica.ETagStatus, &r.Replica.ETagReason,
 		&r.Replica.ChecksumStatus, &r.Replica.ChecksumReason, &r.Replica.PartLayout, &r.ErrorCode, &r.HTTPStatus, &r.Message,
@@ -42,6 +43,9 @@ func scanRow(s interface{ Scan(...any) error }, extra ...any) (planner.Row, erro
 	var err error
 	if r.LastModified, err = parseStamp(lastModified); err != nil {
 		return r, fmt.Errorf("row %d: last_modified: %w", r.ID, err)
+	}
+	if r.Lock.RetainUntil, err = parseStamp(lockUntil); err != nil {
+		return r, fmt.Errorf("row %d: lock_until: %w", r.ID, err)
 	}
 	if r.ClaimedAt, err = parseStamp(claimedAt); err != nil {
 		return r, fmt.Errorf("row %d: claimed_at: %w", r.ID, err)

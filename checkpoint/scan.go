@@ -183,7 +183,7 @@ func (s *Scan) Stop() error {
 // (insertColumns parameters each, below SQLite's limit of 32766).
 const (
 	rowsPerInsert = 64
-	insertColumns = 20
+	insertColumns = 23
 )
 
 // write records one batch in one transaction.
@@ -227,7 +227,8 @@ func (s *Scan) write(ctx context.Context, b batch) error {
 			for _, dest := range s.dests {
 				args = append(args, dest, v.Key, v.VersionID, s.no, v.Rank, v.IsLatest, v.DeleteMarker,
 					v.Size, v.ETag, lm, v.StorageClass, now, now,
-					k.Inspected, k.From, string(k.Encryption), k.BucketKey, k.ReplicationStatus, k.Checksum.Algorithm, k.Archived)
+					k.Inspected, k.From, string(k.Encryption), k.BucketKey, k.ReplicationStatus, k.Checksum.Algorithm, k.Archived,
+					k.Lock.Mode, formatStamp(k.Lock.RetainUntil), k.Lock.LegalHold)
 				if n++; n == rowsPerInsert {
 					if err := flush(); err != nil {
 						return fmt.Errorf("scan: record versions up to %s@%s: %w", v.Key, v.VersionID, err)
@@ -264,7 +265,7 @@ var upsertVersion = `
 	INSERT INTO versions (dest, key, version_id, scan_no, rank, is_latest, delete_marker, size, etag,
 	                      last_modified, storage_class, created_at, updated_at,
 	                      inspected, facts_from, source_encryption, bucket_key, replication_status,
-	                      checksum_algorithm, archived)
+	                      checksum_algorithm, archived, lock_mode, lock_until, legal_hold)
 	VALUES ` + upsertValues + `
 	ON CONFLICT (dest, key, version_id) DO UPDATE SET
 		is_latest = excluded.is_latest,
@@ -306,7 +307,7 @@ func nullResetSQL() string {
 // replaced "null" version, or when nothing was known of it yet; else it
 // keeps what it has (a HEAD's facts are not overwritten by a manifest's).
 var factColumns = []string{"inspected", "facts_from", "source_encryption", "bucket_key", "replication_status",
-	"checksum_algorithm", "archived"}
+	"checksum_algorithm", "archived", "lock_mode", "lock_until", "legal_hold"}
 
 // factsLearned: the scan knows facts of a version that had none.
 const factsLearned = `(NOT versions.inspected AND excluded.inspected)`
@@ -319,7 +320,7 @@ func factsSQL() string {
 	return strings.Join(sets, ",\n\t\t")
 }
 
-const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const upsertValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const nullReplaced = `(versions.version_id = 'null' AND (versions.etag != excluded.etag OR versions.size != excluded.size
 	OR versions.last_modified != excluded.last_modified OR versions.delete_marker != excluded.delete_marker))`

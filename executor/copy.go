@@ -190,6 +190,7 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 		// COPY directives.
 	}
 	k.ApplyCopyObject(in, sse.ReplicaOf(t.Decision))
+	e.lockOf(t).applyCopy(in)
 	if asksChecksum(t.Checksum) {
 		// S3 computes this checksum from the replica's bytes as it copies:
 		// equal to the source's, it proves the copy end to end.
@@ -211,7 +212,7 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 // the source's. Config.ReadBack says whether they are read back (HEAD,
 // with the replica's key and checksum) or taken from the copy's answer.
 func (e *Executor) finish(ctx context.Context, t planner.Task, k sse.Keys, res copyResult) (planner.Outcome, error) {
-	msg := "copied by " + res.method
+	msg := "copied by " + res.method + e.lockNote(t)
 	if res.lostAnswer {
 		msg += "; its answer was lost, the replica was found on the destination"
 	}

@@ -72,6 +72,9 @@ type Config struct {
 	// AdoptExisting: before copying a key the job has no record of, adopt
 	// the replicas already on the destination (see existing.go).
 	AdoptExisting bool
+	// ObjectLock names the destination buckets that have Object Lock: the
+	// copies there carry their source's retention and legal hold.
+	ObjectLock map[string]bool
 	// Stop, if set, says when no new version may start (a time or version
 	// budget is spent): the copies in flight finish, the keys claimed and
 	// not started are released, and Run returns.

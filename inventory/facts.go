@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,6 +22,11 @@ func read(out *s3.HeadObjectOutput, ins *planner.Inspection) {
 	ins.BucketKey = aws.ToBool(out.BucketKeyEnabled)
 	ins.ReplicationStatus = string(out.ReplicationStatus)
 	ins.Checksum = ChecksumOf(out, "")
+	ins.Lock = planner.ObjectLock{Mode: string(out.ObjectLockMode), RetainUntil: aws.ToTime(out.ObjectLockRetainUntilDate).UTC(),
+		LegalHold: out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn}
+	if out.ObjectLockRetainUntilDate == nil {
+		ins.Lock.RetainUntil = time.Time{}
+	}
 	restored := strings.Contains(aws.ToString(out.Restore), `ongoing-request="false"`)
 	switch {
 	case out.StorageClass == types.StorageClassGlacier || out.StorageClass == types.StorageClassDeepArchive:

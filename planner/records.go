@@ -47,7 +47,21 @@ type Inspection struct {
 	// Archived: in an archive tier (Glacier, Deep Archive, an archive tier
 	// of Intelligent-Tiering) and not restored; it cannot be copied.
 	Archived bool
+	// Lock is the version's Object Lock, which S3 replication carries to
+	// the replica where the destination bucket has Object Lock.
+	Lock ObjectLock
 }
+
+// ObjectLock is a version's Object Lock: its retention (mode GOVERNANCE or
+// COMPLIANCE, until a date) and its legal hold.
+type ObjectLock struct {
+	Mode        string
+	RetainUntil time.Time
+	LegalHold   bool
+}
+
+// Locked reports whether there is any lock to carry.
+func (l ObjectLock) Locked() bool { return l.Mode != "" || l.LegalHold }
 
 // Where an Inspection's facts came from.
 const (

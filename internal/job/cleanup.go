@@ -40,7 +40,7 @@ func (j *Job) Cleanup(ctx context.Context, fn func(PendingUpload)) (aborted, oth
 		return 0, 0, Usagef("%d other process(es) work this job now; cleanup would abort the uploads they are copying: "+
 			"run it when they have stopped (s3backfill status lists them)", live-1)
 	}
-	ex, err := j.executor(nil)
+	ex, err := j.executor(nil, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -31,9 +31,15 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err := j.learning(ctx); err != nil {
 		return err
 	}
+	var locks map[string]bool
+	if rows > 0 { // nothing to copy, nothing to ask
+		if locks, err = j.objectLockDests(ctx); err != nil {
+			return err
+		}
+	}
 	bar := j.Progress.Start("copy", "versions copied", rows, bytes)
 	defer bar.Finish()
-	ex, err := j.executor(bar)
+	ex, err := j.executor(bar, locks)
 	if err != nil {
 		return err
 	}
@@ -76,7 +82,7 @@ func (j *Job) budgetSpent() bool {
 }
 
 // executor makes the job's executor, reporting to progress (may be nil).
-func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
+func (j *Job) executor(progress executor.Progress, locks map[string]bool) (*executor.Executor, error) {
 	s := j.settings
 	return executor.New(executor.Config{
 		SourceBucket:  s.Source.Bucket,
@@ -92,6 +98,7 @@ func (j *Job) executor(progress executor.Progress) (*executor.Executor, error) {
 		ReadBack:      s.ReadBack,
 		Learned:       j.learned,
 		Stop:          j.budgetSpent,
+		ObjectLock:    locks,
 		KeyTrials:     &j.keyTrials,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }

@@ -32,7 +32,7 @@ func (m Mismatch) String() string {
 // time). It returns how many replicas it checked and how many did not match.
 func (j *Job) Verify(ctx context.Context, content bool, mismatch func(Mismatch)) (checked, mismatches int64, err error) {
 	defer func() { err = j.scrub(err) }()
-	ex, err := j.executor(nil)
+	ex, err := j.executor(nil, nil)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -32,3 +32,9 @@ ALTER TABLE runs ADD COLUMN key_trials BIGINT NOT NULL DEFAULT 0;
 -- Each run's requests by S3 operation (JSON: {"CopyObject": 12, …}), for the
 -- tally of requests and their cost.
 ALTER TABLE runs ADD COLUMN requests_by_op TEXT NOT NULL DEFAULT '{}';
+
+-- A version's Object Lock (from its HEAD or its manifest), carried to its
+-- replica where the destination bucket has Object Lock.
+ALTER TABLE versions ADD COLUMN lock_mode TEXT NOT NULL DEFAULT '';   -- GOVERNANCE, COMPLIANCE or ''
+ALTER TABLE versions ADD COLUMN lock_until TEXT NOT NULL DEFAULT '';  -- retain-until, RFC 3339
+ALTER TABLE versions ADD COLUMN legal_hold BOOLEAN NOT NULL DEFAULT FALSE;
