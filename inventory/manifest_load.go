@@ -259,7 +259,8 @@ func (l *loader) facts(r record) *planner.Inspection {
 	if !ok {
 		return nil
 	}
-	ins := &planner.Inspection{Inspected: true, From: planner.FactsManifest, Encryption: enc, ReplicationStatus: r.Replication}
+	ins := &planner.Inspection{Inspected: true, From: planner.FactsManifest, Encryption: enc, ReplicationStatus: r.Replication,
+		Lock: planner.ObjectLock{Mode: strings.ToUpper(r.LockMode), RetainUntil: r.LockUntil, LegalHold: r.LegalHold}}
 	if enc == planner.SSEKMS {
 		if !c.has(fBucketKeyStatus) {
 			return nil

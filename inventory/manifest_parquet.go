@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -20,6 +21,7 @@ var parquetKinds = [nFields]parquet.Kind{
 	fLastModified: parquet.Int64, fETag: parquet.ByteArray, fStorageClass: parquet.ByteArray,
 	fReplicationStatus: parquet.ByteArray, fEncryptionStatus: parquet.ByteArray,
 	fBucketKeyStatus: parquet.ByteArray, fTier: parquet.ByteArray, fChecksumAlgorithm: parquet.ByteArray,
+	fLockMode: parquet.ByteArray, fLockUntil: parquet.Int64, fLegalHold: parquet.ByteArray,
 }
 
 // parquetRowsPerRead is how many rows are decoded at a time.
@@ -43,7 +45,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 	}
 	// colField maps a leaf column's index to the field it holds.
 	colField := map[int]field{}
-	var timeUnit time.Duration
+	units := map[field]time.Duration{} // of the timestamp columns
 	for fl := field(0); fl < nFields; fl++ {
 		if !c.has(fl) {
 			continue
@@ -55,7 +57,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 		if got := leaf.Node.Type().Kind(); got != parquetKinds[fl] {
 			return badf("data file %s: column %s is %s; S3 Inventory writes it as %s", name, c.name[fl], got, parquetKinds[fl])
 		}
-		if fl == fLastModified {
+		if fl == fLastModified || fl == fLockUntil {
 			var ts *format.TimestampType
 			if lt := leaf.Node.Type().LogicalType(); lt != nil {
 				ts, _ = lt.Value.(*format.TimestampType)
@@ -63,7 +65,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 			if ts == nil || ts.Unit.Value == nil {
 				return badf("data file %s: column %s is not a TIMESTAMP", name, c.name[fl])
 			}
-			timeUnit = ts.Unit.Value.Duration()
+			units[fl] = ts.Unit.Value.Duration()
 		}
 		colField[leaf.ColumnIndex] = fl
 	}
@@ -75,7 +77,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 			n, err := rows.ReadRows(buf)
 			for _, row := range buf[:n] {
 				seen++
-				r, err := parquetRecord(row, colField, c, timeUnit)
+				r, err := parquetRecord(row, colField, c, units)
 				if err != nil {
 					rows.Close()
 					return badf("data file %s row %d: %v", name, seen, err)
@@ -101,7 +103,7 @@ func readParquet(path, name string, c columns, fn func(record) error) error {
 }
 
 // parquetRecord reads one row.
-func parquetRecord(row parquet.Row, colField map[int]field, c columns, unit time.Duration) (record, error) {
+func parquetRecord(row parquet.Row, colField map[int]field, c columns, units map[field]time.Duration) (record, error) {
 	r := record{IsLatest: !c.has(fVersionID)}
 	for _, v := range row {
 		fl, ok := colField[v.Column()]
@@ -120,7 +122,7 @@ func parquetRecord(row parquet.Row, colField map[int]field, c columns, unit time
 		case fSize:
 			r.Size = v.Int64()
 		case fLastModified:
-			r.LastModified = time.Unix(0, v.Int64()*int64(unit)).UTC()
+			r.LastModified = time.Unix(0, v.Int64()*int64(units[fl])).UTC()
 		case fETag:
 			r.ETag = string(v.ByteArray())
 		case fStorageClass:
@@ -135,6 +137,12 @@ func parquetRecord(row parquet.Row, colField map[int]field, c columns, unit time
 			r.Tier = string(v.ByteArray())
 		case fChecksumAlgorithm:
 			r.Checksum = string(v.ByteArray())
+		case fLockMode:
+			r.LockMode = string(v.ByteArray())
+		case fLockUntil:
+			r.LockUntil = time.Unix(0, v.Int64()*int64(units[fl])).UTC()
+		case fLegalHold:
+			r.LegalHold = strings.EqualFold(string(v.ByteArray()), "ON")
 		}
 	}
 	if r.Key == "" {

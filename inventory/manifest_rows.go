@@ -34,6 +34,9 @@ const (
 	fBucketKeyStatus
 	fTier // IntelligentTieringAccessTier
 	fChecksumAlgorithm
+	fLockMode  // ObjectLockMode
+	fLockUntil // ObjectLockRetainUntilDate
+	fLegalHold // ObjectLockLegalHoldStatus
 	nFields
 )
 
@@ -44,6 +47,7 @@ var fieldNames = [nFields]string{
 	fIsDeleteMarker: "IsDeleteMarker", fSize: "Size", fLastModified: "LastModifiedDate", fETag: "ETag",
 	fStorageClass: "StorageClass", fReplicationStatus: "ReplicationStatus", fEncryptionStatus: "EncryptionStatus",
 	fBucketKeyStatus: "BucketKeyStatus", fTier: "IntelligentTieringAccessTier", fChecksumAlgorithm: "ChecksumAlgorithm",
+	fLockMode: "ObjectLockMode", fLockUntil: "ObjectLockRetainUntilDate", fLegalHold: "ObjectLockLegalHoldStatus",
 }
 
 // fold makes CSV and Parquet column names compare equal: VersionId and
@@ -118,7 +122,10 @@ type record struct {
 	BucketKey    string // BucketKeyStatus: ENABLED or DISABLED
 	Tier         string // IntelligentTieringAccessTier
 	Checksum     string // ChecksumAlgorithm
-	Seq          int64  // its place in the manifest
+	LockMode     string // ObjectLockMode: GOVERNANCE, COMPLIANCE
+	LockUntil    time.Time
+	LegalHold    bool  // ObjectLockLegalHoldStatus ON
+	Seq          int64 // its place in the manifest
 }
 
 // where names a line of a file in errors.
@@ -277,6 +284,12 @@ func csvRecord(rec []string, c columns) (record, error) {
 	r.ETag, r.StorageClass = get(fETag), get(fStorageClass)
 	r.Replication, r.Encryption = get(fReplicationStatus), get(fEncryptionStatus)
 	r.BucketKey, r.Tier, r.Checksum = get(fBucketKeyStatus), get(fTier), get(fChecksumAlgorithm)
+	r.LockMode, r.LegalHold = get(fLockMode), strings.EqualFold(get(fLegalHold), "ON")
+	if s := get(fLockUntil); s != "" {
+		if r.LockUntil, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return r, fmt.Errorf("ObjectLockRetainUntilDate %q is not a time like 2017-07-17T20:20:55.000Z", s)
+		}
+	}
 	return r, nil
 }
 

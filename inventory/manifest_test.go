@@ -36,7 +36,8 @@ func inventoryRows() []manifesttest.Row {
 		{Key: "data/a b+c.txt", VersionID: "", Size: 5, LastModified: at(2), ETag: "aa1", StorageClass: "STANDARD", EncryptionStatus: "NOT-SSE"},
 		{Key: "data/b.txt", VersionID: "b2", Size: 4, LastModified: at(2), ETag: "0123456789abcdef0123456789abcdef-3", StorageClass: "STANDARD", EncryptionStatus: "SSE-KMS", BucketKeyStatus: "ENABLED", ChecksumAlgorithm: "SHA256"},
 		{Key: "data/ключ", VersionID: "k1", IsLatest: true, Size: 9, LastModified: at(1), ETag: "kk-2", StorageClass: "GLACIER", EncryptionStatus: "NOT-SSE"},
-		{Key: "data/c", VersionID: "c1", IsLatest: true, Size: 9, LastModified: at(1), ETag: "cc", StorageClass: "STANDARD", EncryptionStatus: "SSE-C"},
+		{Key: "data/c", VersionID: "c1", IsLatest: true, Size: 9, LastModified: at(1), ETag: "cc", StorageClass: "STANDARD", EncryptionStatus: "SSE-C",
+			LockMode: "GOVERNANCE", LockUntil: t0.Add(48 * time.Hour), LegalHold: true},
 	}
 }
 
@@ -85,6 +86,9 @@ func describeVersions(vs []planner.Version) string {
 			if k.Checksum.Algorithm != "" {
 				fmt.Fprintf(&b, " checksum=%s/%s", k.Checksum.Algorithm, k.Checksum.Type)
 			}
+			if k.Lock.Locked() {
+				fmt.Fprintf(&b, " lock=%s/%s/hold=%v", k.Lock.Mode, k.Lock.RetainUntil.Format(time.RFC3339), k.Lock.LegalHold)
+			}
 		}
 		b.WriteString("\n")
 	}
@@ -96,7 +100,7 @@ data/a b+c.txt@null rank=1 latest=false dm=false size=5 etag="aa1" class=STANDAR
 data/b.txt@b3 rank=0 latest=true dm=true size=0 etag= class=
 data/b.txt@b2 rank=1 latest=false dm=false size=4 etag="0123456789abcdef0123456789abcdef-3" class=STANDARD known=manifest/SSE-KMS bk=true repl= checksum=SHA256/COMPOSITE
 data/b.txt@b1 rank=2 latest=false dm=false size=3 etag="bb1" class=STANDARD known=manifest/SSE-S3 bk=false repl= checksum=CRC32/FULL_OBJECT
-data/c@c1 rank=0 latest=true dm=false size=9 etag="cc" class=STANDARD known=manifest/SSE-C bk=false repl=
+data/c@c1 rank=0 latest=true dm=false size=9 etag="cc" class=STANDARD known=manifest/SSE-C bk=false repl= lock=GOVERNANCE/2026-01-04T03:04:05Z/hold=true
 data/ключ@k1 rank=0 latest=true dm=false size=9 etag="kk-2" class=GLACIER
 `
 
@@ -212,7 +216,7 @@ func TestManifestBad(t *testing.T) {
 		}, "data file inv/data/00000000.csv.gz line"},
 		{"too few fields", "CSV", func(t *testing.T, dir, loc string) {
 			rewrite(t, dir, loc, gz("\"src\",\"a\",\"v1\"\n"))
-		}, "data file inv/data/00000000.csv.gz line 1: 3 fields; the manifest's fileSchema has 13"},
+		}, "data file inv/data/00000000.csv.gz line 1: 3 fields; the manifest's fileSchema has 16"},
 		{"undecodable key", "CSV", func(t *testing.T, dir, loc string) {
 			b, _ := manifesttest.CSVFile("src", rows[:1], manifesttest.AllColumns)
 			var raw bytes.Buffer

@@ -32,6 +32,9 @@ type Row struct {
 	EncryptionStatus  string // NOT-SSE, SSE-S3, SSE-KMS, DSSE-KMS, SSE-C
 	BucketKeyStatus   string // ENABLED, DISABLED
 	ChecksumAlgorithm string // CRC32, CRC32C, CRC64NVME, SHA1, SHA256 or ""
+	LockMode          string // GOVERNANCE, COMPLIANCE or ""
+	LockUntil         time.Time
+	LegalHold         bool
 }
 
 // Options say what report to write.
@@ -48,7 +51,8 @@ type Options struct {
 
 // AllColumns are the CSV columns of an inventory with every field Row has.
 var AllColumns = []string{"Bucket", "Key", "VersionId", "IsLatest", "IsDeleteMarker", "Size", "LastModifiedDate",
-	"ETag", "StorageClass", "ReplicationStatus", "EncryptionStatus", "BucketKeyStatus", "ChecksumAlgorithm"}
+	"ETag", "StorageClass", "ReplicationStatus", "EncryptionStatus", "BucketKeyStatus", "ChecksumAlgorithm",
+	"ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"}
 
 // Write writes the data files and the manifest.json through put and
 // returns the manifest's key.
@@ -119,6 +123,10 @@ func CSVFile(bucket string, rows []Row, cols []string) ([]byte, error) {
 			"LastModifiedDate": r.LastModified.UTC().Format("2006-01-02T15:04:05.000Z"),
 			"ETag":             r.ETag, "StorageClass": r.StorageClass, "ReplicationStatus": r.ReplicationStatus,
 			"EncryptionStatus": r.EncryptionStatus, "BucketKeyStatus": r.BucketKeyStatus, "ChecksumAlgorithm": r.ChecksumAlgorithm,
+			"ObjectLockMode": r.LockMode, "ObjectLockLegalHoldStatus": map[bool]string{true: "ON", false: "OFF"}[r.LegalHold],
+		}
+		if !r.LockUntil.IsZero() {
+			vals["ObjectLockRetainUntilDate"] = r.LockUntil.UTC().Format("2006-01-02T15:04:05.000Z")
 		}
 		if !r.DeleteMarker {
 			vals["Size"] = strconv.FormatInt(r.Size, 10)
@@ -168,6 +176,9 @@ type parquetRow struct {
 	EncryptionStatus  *string   `parquet:"encryption_status,optional"`
 	BucketKeyStatus   *string   `parquet:"bucket_key_status,optional"`
 	ChecksumAlgorithm *string   `parquet:"checksum_algorithm,optional"`
+	LockMode          *string   `parquet:"object_lock_mode,optional"`
+	LockUntil         *int64    `parquet:"object_lock_retain_until_date,optional,timestamp(millisecond)"`
+	LegalHold         *string   `parquet:"object_lock_legal_hold_status,optional"`
 }
 
 // parquetSchema is the fileSchema of manifest.json for parquetRow's files.
@@ -176,7 +187,8 @@ const parquetSchema = `message s3.inventory { required binary bucket (STRING); r
 	`optional int64 size; required int64 last_modified_date (TIMESTAMP(MILLIS,true)); optional binary e_tag (STRING); ` +
 	`optional binary storage_class (STRING); optional binary replication_status (STRING); ` +
 	`optional binary encryption_status (STRING); optional binary bucket_key_status (STRING); ` +
-	`optional binary checksum_algorithm (STRING);}`
+	`optional binary checksum_algorithm (STRING); optional binary object_lock_mode (STRING); ` +
+	`optional int64 object_lock_retain_until_date (TIMESTAMP(MILLIS,true)); optional binary object_lock_legal_hold_status (STRING);}`
 
 // ParquetFile is one Parquet data file of the rows.
 func ParquetFile(bucket string, rows []Row) ([]byte, error) {
@@ -192,7 +204,12 @@ func ParquetFile(bucket string, rows []Row) ([]byte, error) {
 			IsDeleteMarker: r.DeleteMarker, LastModifiedDate: r.LastModified.UTC(), ETag: opt(r.ETag),
 			StorageClass: opt(r.StorageClass), ReplicationStatus: opt(r.ReplicationStatus),
 			EncryptionStatus: opt(r.EncryptionStatus), BucketKeyStatus: opt(r.BucketKeyStatus),
-			ChecksumAlgorithm: opt(r.ChecksumAlgorithm)}
+			ChecksumAlgorithm: opt(r.ChecksumAlgorithm), LockMode: opt(r.LockMode),
+			LegalHold: opt(map[bool]string{true: "ON", false: ""}[r.LegalHold])}
+		if !r.LockUntil.IsZero() {
+			ms := r.LockUntil.UnixMilli()
+			p.LockUntil = &ms
+		}
 		if !r.DeleteMarker {
 			size := r.Size
 			p.Size = &size
