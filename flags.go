@@ -56,6 +56,7 @@ func jobFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-in-flight", Usage: "S3 requests in flight at most, over all workers and parts", DefaultText: "2 × --workers"},
 		&cli.Float64Flag{Name: "max-requests-per-second", Usage: "send at most this many S3 requests per second (S3's own throttling slows the run down anyway)", DefaultText: "no cap"},
 		&cli.DurationFlag{Name: "retry-for", Usage: "retry failing requests (throttling, 5xx, lost connections) for at least this long before a version is recorded failed", Value: s3client.DefaultRetryFor},
+		&cli.StringFlag{Name: "acl", Usage: "what replicas carry of ACLs: none, copy (each version's grants) or owner-override (full control to the destination bucket's owner)", Value: "none"},
 		&cli.StringFlag{Name: "inspect", Usage: "auto: HEAD a source version only where the --manifest did not say enough; always: HEAD every version", Value: "auto"},
 		&cli.StringFlag{Name: "read-back", Usage: "auto: HEAD a replica only where the copy's answer did not say what it is; always; never", Value: "auto"},
 		&cli.StringFlag{Name: "copy-mode", Usage: "auto (server-side copies, streamed when source and destination differ in endpoint or credentials), server or stream", Value: "auto"},
@@ -135,6 +136,7 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	str("copy-mode", &s.CopyMode, same)
 	str("part-layout", &s.PartLayout, same)
 	str("inspect", &s.Inspect, same)
+	str("acl", &s.ACL, same)
 	str("read-back", &s.ReadBack, same)
 	set(c, "workers", &s.Workers, c.Int)
 	set(c, "part-workers", &s.PartWorkers, c.Int)

@@ -191,6 +191,11 @@ func (e *Executor) copyObject(ctx context.Context, t planner.Task, k sse.Keys) (
 	}
 	k.ApplyCopyObject(in, sse.ReplicaOf(t.Decision))
 	e.lockOf(t).applyCopy(in)
+	acl, err := e.aclOf(ctx, t)
+	if err != nil {
+		return copyResult{}, err
+	}
+	acl.applyCopy(in)
 	if asksChecksum(t.Checksum) {
 		// S3 computes this checksum from the replica's bytes as it copies:
 		// equal to the source's, it proves the copy end to end.

@@ -72,6 +72,10 @@ type Config struct {
 	// AdoptExisting: before copying a key the job has no record of, adopt
 	// the replicas already on the destination (see existing.go).
 	AdoptExisting bool
+	// ACL says what a replica's ACL is, by destination bucket: ACLCopy
+	// (the source version's grants), ACLOwnerOverride (full control to the
+	// destination bucket's owner), or "" (the bucket's default). nil: "".
+	ACL func(dest string) string
 	// ObjectLock names the destination buckets that have Object Lock: the
 	// copies there carry their source's retention and legal hold.
 	ObjectLock map[string]bool

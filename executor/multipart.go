@@ -222,6 +222,11 @@ func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys,
 	attrs.applyCreateMultipart(create)
 	k.ApplyCreateMultipart(create, sse.ReplicaOf(t.Decision))
 	e.lockOf(t).applyCreate(create)
+	acl, err := e.aclOf(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	acl.applyCreate(create)
 	up, err := e.dst.CreateMultipartUpload(ctx, create, once)
 	if err != nil {
 		return "", fmt.Errorf("CreateMultipartUpload: %w", err)

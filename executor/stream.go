@@ -56,6 +56,11 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 	attrs.applyPutObject(put)
 	k.ApplyPutObject(put, sse.ReplicaOf(t.Decision))
 	e.lockOf(t).applyPut(put)
+	acl, err := e.aclOf(ctx, t)
+	if err != nil {
+		return copyResult{}, err
+	}
+	acl.applyPut(put)
 	// One part: the manager sends a single PutObject, sent once.
 	up := manager.NewUploader(e.dst, func(u *manager.Uploader) {
 		u.PartSize = max(e.cfg.PartSize, t.Size)

@@ -251,9 +251,12 @@ func (c *ReplicationConfig) Notes() []string {
 			notes = append(notes, fmt.Sprintf("%s names a ReplicaKmsKeyID but SseKmsEncryptedObjects is not Enabled, "+
 				"so its SSE-KMS and DSSE-KMS versions are skipped.", name))
 		}
-		if r.Dest.Account != "" || r.Dest.OwnerOverride {
-			notes = append(notes, fmt.Sprintf("%s: Destination.Account and AccessControlTranslation are not applied; "+
-				"replicas are written with your credentials and owned as the destination bucket's Object Ownership setting decides.", name))
+		if r.Dest.OwnerOverride {
+			notes = append(notes, fmt.Sprintf("%s: AccessControlTranslation applies: its replicas give the destination bucket's owner "+
+				"full control (bucket-owner-full-control); Destination.Account is not checked: replicas are written with your credentials.", name))
+		} else if r.Dest.Account != "" {
+			notes = append(notes, fmt.Sprintf("%s: Destination.Account is not checked: replicas are written with your credentials and "+
+				"owned as the destination bucket's Object Ownership setting decides.", name))
 		}
 		if r.ReplicaModifications {
 			notes = append(notes, fmt.Sprintf("%s: ReplicaModifications (live sync of metadata changes made on replicas) does not apply to a backfill.", name))

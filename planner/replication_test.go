@@ -507,7 +507,7 @@ func TestReplicationNotes(t *testing.T) {
 		`rule "everything-to-dr": ExistingObjectReplication is Enabled, so S3 may be replicating existing objects too; s3backfill copies them for every enabled rule whatever this setting says.`,
 		`rule "everything-to-dr": Destination.ReplicationTime and Destination.Metrics (S3 Replication Time Control and replication metrics) do not apply to a backfill.`,
 		`rule "archive-logs" filters on tags: each version's tags are read (one GetObjectTagging per version), and delete markers, which have none, are not replicated by it.`,
-		`rule "archive-logs": Destination.Account and AccessControlTranslation are not applied; replicas are written with your credentials and owned as the destination bucket's Object Ownership setting decides.`,
+		`rule "archive-logs": AccessControlTranslation applies: its replicas give the destination bucket's owner full control (bucket-owner-full-control); Destination.Account is not checked: replicas are written with your credentials.`,
 		`rule "archive-logs": ReplicaModifications (live sync of metadata changes made on replicas) does not apply to a backfill.`,
 		`rule "archive-tagged" filters on tags: each version's tags are read (one GetObjectTagging per version), and delete markers, which have none, are not replicated by it.`,
 		`rule "archive-tagged" names a ReplicaKmsKeyID but SseKmsEncryptedObjects is not Enabled, so its SSE-KMS and DSSE-KMS versions are skipped.`,

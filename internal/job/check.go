@@ -25,6 +25,11 @@ func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error)
 		Targets:      targets,
 		ProbeKMS:     probe && !j.settings.Spec.NoKMSProbe,
 	})
+	if err == nil {
+		var acl []executor.Finding
+		acl, err = j.checkACLs(ctx)
+		findings = append(findings, acl...)
+	}
 	for i := range findings {
 		findings[i].Message = j.Keys.Scrub(findings[i].Message)
 	}

@@ -124,3 +124,42 @@ func TestRunRecorded(t *testing.T) {
 		t.Errorf("requests by operation: last run %v, every run %v; want CopyObject 5, HeadObject 2", got.ByOperation, st.Spent)
 	}
 }
+
+// TestACLChecks: --acl copy stops at the checks where the destination has
+// ACLs disabled (Object Ownership BucketOwnerEnforced) or the endpoint does
+// not implement them; a bucket with ACLs enabled passes.
+func TestACLChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply *s3fake.Reply
+		want  string
+	}{
+		{"enforced", s3fake.XML(`<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>`),
+			"has ACLs disabled (Object Ownership BucketOwnerEnforced"},
+		{"not implemented", nil, "this endpoint does not support ACLs"},
+		{"object writer", s3fake.XML(`<OwnershipControls><Rule><ObjectOwnership>ObjectWriter</ObjectOwnership></Rule></OwnershipControls>`), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+				if r.Op == "GetBucketOwnershipControls" {
+					return tc.reply
+				}
+				return nil
+			})
+			spec := testSpec(f, "data", "backup")
+			spec.ACL = "copy"
+			e := openEnv(t, f, spec, options{})
+			err := e.job.CheckBeforeCopy(context.Background(), false)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("checks: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("checks: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

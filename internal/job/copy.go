@@ -99,6 +99,7 @@ func (j *Job) executor(progress executor.Progress, locks map[string]bool) (*exec
 		Learned:       j.learned,
 		Stop:          j.budgetSpent,
 		ObjectLock:    locks,
+		ACL:           j.aclMode,
 		KeyTrials:     &j.keyTrials,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }

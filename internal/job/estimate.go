@@ -54,6 +54,7 @@ type estimateInput struct {
 	adoptExisting bool
 	workers       int
 	keys          int // SSE-C keys in the key file (0: not known)
+	aclCopy       func(dest string) bool
 }
 
 func (s Settings) estimateInput(keys int) estimateInput {
@@ -139,6 +140,9 @@ func estimate(ctx context.Context, rows RowReader, in estimateInput) (Estimate, 
 		}
 		multipart := r.Action == planner.Multipart || (in.stream && r.Size > in.partSize)
 		req("HeadObject", rbMin, rbMax, "")
+		if in.aclCopy != nil && in.aclCopy(r.Dest) {
+			req("GetObjectAcl", 1, 1, "")
+		}
 		if multipart || in.stream {
 			// The source's metadata and tags, which a streamed copy or a
 			// multipart upload must set itself.

@@ -49,6 +49,10 @@ type Spec struct {
 	RetryFor   time.Duration `json:"retry_for,omitempty"`
 	CopyMode   string        `json:"copy_mode,omitempty"`   // auto (""), server or stream
 	PartLayout string        `json:"part_layout,omitempty"` // source (""), or size
+	// ACL: what replicas carry of ACLs: none (""), copy (the source
+	// version's grants) or owner-override (full control to the
+	// destination bucket's owner).
+	ACL string `json:"acl,omitempty"`
 	// Inspect: auto ("") HEADs a source version only where the scan's
 	// manifest did not say enough; always HEADs every one.
 	Inspect string `json:"inspect,omitempty"`
@@ -286,6 +290,11 @@ func (s Spec) parse() (Settings, error) {
 	case "", "source", "size":
 	default:
 		return set, fmt.Errorf("--part-layout %q: want source or size", s.PartLayout)
+	}
+	switch s.ACL {
+	case "", "none", executor.ACLCopy, executor.ACLOwnerOverride:
+	default:
+		return set, fmt.Errorf("--acl %q: want none, copy or owner-override", s.ACL)
 	}
 	switch s.Inspect {
 	case "", "auto", "always":

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/s3backfill/s3backfill/executor"
 )
 
 // defaultRate is the request rate a time estimate assumes when nothing was
@@ -21,7 +23,9 @@ func (j *Job) Estimate(ctx context.Context) (Estimate, error) {
 	if err != nil {
 		return Estimate{}, err
 	}
-	e, err := estimate(ctx, j.Store, j.settings.estimateInput(j.Keys.Len()))
+	in := j.settings.estimateInput(j.Keys.Len())
+	in.aclCopy = func(dest string) bool { return j.aclMode(dest) == executor.ACLCopy }
+	e, err := estimate(ctx, j.Store, in)
 	if err != nil {
 		return Estimate{}, err
 	}

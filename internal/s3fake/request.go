@@ -151,7 +151,8 @@ func opName(method, key string, q url.Values, h http.Header) string {
 	has := func(k string) bool { _, ok := q[k]; return ok }
 	copySrc := h.Get("x-amz-copy-source") != ""
 	bucketOps := map[string]string{"versions": "ListObjectVersions", "uploads": "ListMultipartUploads",
-		"versioning": "GetBucketVersioning", "encryption": "GetBucketEncryption", "replication": "GetBucketReplication"}
+		"versioning": "GetBucketVersioning", "encryption": "GetBucketEncryption", "replication": "GetBucketReplication",
+		"ownershipControls": "GetBucketOwnershipControls", "object-lock": "GetObjectLockConfiguration"}
 	switch {
 	case method == http.MethodHead && key == "":
 		return "HeadBucket"
@@ -166,6 +167,8 @@ func opName(method, key string, q url.Values, h http.Header) string {
 		return "ListObjects"
 	case method == http.MethodGet && has("tagging"):
 		return "GetObjectTagging"
+	case method == http.MethodGet && has("acl"):
+		return "GetObjectAcl"
 	case method == http.MethodGet && has("uploadId"):
 		return "ListParts"
 	case method == http.MethodGet:
