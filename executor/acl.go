@@ -24,7 +24,7 @@ const (
 
 // replicaACL is what the write making a replica says of its ACL.
 type replicaACL struct {
-	canned                              types.ObjectCannedACL
+	canned                               types.ObjectCannedACL
 	fullControl, read, readACP, writeACP *string
 }
 
