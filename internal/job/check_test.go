@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,30 @@ func TestACLChecks(t *testing.T) {
 				t.Errorf("checks: %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestObjectLockUnreadable: where the source has Object Lock but the
+// credentials may not read it (a HEAD then leaves it out, silently), the
+// run says so instead of dropping the locks without a word.
+func TestObjectLockUnreadable(t *testing.T) {
+	f := newFake(t)
+	put(f, "data/a", "v1", []byte("a"), nil)
+	f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		switch {
+		case r.Op == "GetObjectLockConfiguration" && r.Bucket == srcBucket:
+			return s3fake.XML(`<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>`)
+		case r.Query.Has("retention"):
+			return s3fake.Error(403, "AccessDenied")
+		}
+		return nil
+	})
+	var notices []string
+	e := openEnv(t, f, testSpec(f, "data", "backup"), options{notice: func(s string) { notices = append(notices, s) }})
+	e.run(t)
+	if !slices.ContainsFunc(notices, func(s string) bool {
+		return strings.Contains(s, "the source's Object Lock settings cannot be read with these credentials (GetObjectRetention: AccessDenied)")
+	}) {
+		t.Errorf("notices %q", notices)
 	}
 }
