@@ -297,19 +297,11 @@ func TestManifestKilledWhileLoading(t *testing.T) {
 				ETag: fmt.Sprintf("%032x", k*perKey+v), StorageClass: "STANDARD", EncryptionStatus: encNone})
 		}
 	}
-	dir := t.TempDir()
-	key, err := manifesttest.Write(rows, manifesttest.Options{Format: "CSV", SourceBucket: "kill-src", DestBucket: "inv",
-		Prefix: "inv/", RowsPerFile: 50_000}, func(key string, body []byte) error {
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(p, body, 0o644)
-	})
+	manifest, err := manifesttest.WriteDir(rows, manifesttest.Options{Format: "CSV", SourceBucket: "kill-src", DestBucket: "inv",
+		Prefix: "inv/", RowsPerFile: 50_000}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest := filepath.Join(dir, filepath.FromSlash(key))
 	db, _ := jobFiles(t)
 	args := []string{"scan", "--manifest", manifest, "--source", "s3://kill-src", "--dest", "s3://kill-dst", "--db", db,
 		"--endpoint-url", lab.Endpoint}

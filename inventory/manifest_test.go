@@ -45,17 +45,11 @@ func inventoryRows() []manifesttest.Row {
 // manifest.json's path.
 func writeLocal(t *testing.T, dir string, rows []manifesttest.Row, o manifesttest.Options) string {
 	t.Helper()
-	key, err := manifesttest.Write(rows, o, func(key string, body []byte) error {
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(p, body, 0o644)
-	})
+	loc, err := manifesttest.WriteDir(rows, o, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, filepath.FromSlash(key))
+	return loc
 }
 
 func load(t *testing.T, loc string, opt LoadOptions) ([]planner.Version, error) {

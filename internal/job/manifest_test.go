@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -75,19 +73,12 @@ func filepathKey(prefix string, i int) string { return fmt.Sprintf("%s/%02d", pr
 // a new folder and returns its manifest.json.
 func writeManifest(t *testing.T, rows []manifesttest.Row, cols []string) string {
 	t.Helper()
-	dir := t.TempDir()
-	key, err := manifesttest.Write(rows, manifesttest.Options{Format: "CSV", SourceBucket: srcBucket, DestBucket: "inv", Columns: cols},
-		func(key string, body []byte) error {
-			p := filepath.Join(dir, filepath.FromSlash(key))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(p, body, 0o644)
-		})
+	loc, err := manifesttest.WriteDir(rows, manifesttest.Options{Format: "CSV", SourceBucket: srcBucket, DestBucket: "inv", Columns: cols},
+		t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, filepath.FromSlash(key))
+	return loc
 }
 
 // row is the inventory row of a version put on the fake.

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -230,4 +232,17 @@ func WriteParquet[T any](rows []T) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// WriteDir writes the report under dir, as a folder synced from S3 holds
+// it, and returns its manifest.json's path.
+func WriteDir(rows []Row, o Options, dir string) (string, error) {
+	key, err := Write(rows, o, func(key string, body []byte) error {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p, body, 0o644)
+	})
+	return filepath.Join(dir, filepath.FromSlash(key)), err
 }

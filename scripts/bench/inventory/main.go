@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,16 +47,10 @@ func main() {
 		rows, err = listed(context.Background(), *bucket)
 	}
 	if err == nil {
-		var key string
-		key, err = manifesttest.Write(rows, manifesttest.Options{Format: *format, SourceBucket: *bucket, DestBucket: "inventory",
-			Prefix: *bucket + "/all/", RowsPerFile: *perFile}, func(key string, body []byte) error {
-			p := filepath.Join(*out, filepath.FromSlash(key))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(p, body, 0o644)
-		})
-		fmt.Println(filepath.Join(*out, filepath.FromSlash(key)))
+		var loc string
+		loc, err = manifesttest.WriteDir(rows, manifesttest.Options{Format: *format, SourceBucket: *bucket, DestBucket: "inventory",
+			Prefix: *bucket + "/all/", RowsPerFile: *perFile}, *out)
+		fmt.Println(loc)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "inventory:", err)
