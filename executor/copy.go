@@ -125,7 +125,9 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 		res copyResult
 		err error
 	)
-	multipart := t.Action == planner.Multipart || (e.cfg.Stream && t.Size > e.cfg.PartSize)
+	learned := !e.cfg.Stream && e.noServerCopy.has(t.Encryption) // streamed because the endpoint cannot copy it
+	stream := e.cfg.Stream || learned
+	multipart := t.Action == planner.Multipart || (stream && t.Size > e.cfg.PartSize)
 	if t.HasUpload && !multipart {
 		// The plan changed from a multipart copy: that upload is of no use.
 		if err := e.dropUpload(ctx, store, t); err != nil {
@@ -134,16 +136,28 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 	}
 	switch {
 	case multipart:
-		res, err = e.multipartCopy(ctx, store, t, k, e.cfg.Stream, known)
-	case e.cfg.Stream:
+		res, err = e.multipartCopy(ctx, store, t, k, stream, known)
+	case stream:
 		res, err = e.streamCopy(ctx, t, k, known)
 	default:
 		res, err = e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) { return e.copyObject(ctx, t, k) })
 	}
+	if err != nil && !stream && encryptedSource(t) && notImplemented(err) {
+		if !e.cfg.StreamFallback {
+			return planner.Outcome{}, fmt.Errorf("%s (--copy-mode server; auto would copy it through this machine): %w", noServerCopyReason(t), err)
+		}
+		e.log.Info("copying through this machine: "+noServerCopyReason(t), "key", t.Key, "version", t.VersionID)
+		e.noServerCopy.learn(t.Encryption)
+		return e.copyVersion(ctx, store, t, k, known)
+	}
 	if err != nil {
 		return planner.Outcome{}, err
 	}
-	return e.finish(ctx, t, k, res)
+	o, err := e.finish(ctx, t, k, res)
+	if err == nil && learned && o.Status == planner.StatusSucceeded {
+		o.Message += "; streamed: " + noServerCopyReason(t)
+	}
+	return o, err
 }
 
 // copyResult is what a copy request tells about the new replica.
@@ -275,9 +289,17 @@ func (e *Executor) readBack(ctx context.Context, t planner.Task, k sse.Keys, o p
 		}
 	}
 	compare(t, &o, inventory.ChecksumOf(head, t.Checksum.Algorithm))
-	if size := aws.ToInt64(head.ContentLength); size != t.Size {
+	switch size := aws.ToInt64(head.ContentLength); {
+	case size != t.Size:
 		o.Status, o.ErrorCode = planner.StatusFailed, CodeSizeMismatch
 		o.Message = fmt.Sprintf("replica has %d bytes, source %d", size, t.Size)
+	case t.ReplicaEncryption != "" && r.Encryption != t.ReplicaEncryption:
+		// Trust the replica, not the answer: an endpoint may accept an
+		// encryption header and ignore it (Ceph RGW stores such copies
+		// unencrypted).
+		o.Status, o.ErrorCode = planner.StatusFailed, CodeEncryptionMismatch
+		o.Message = fmt.Sprintf("the replica is %s, where %s was asked for: the endpoint accepted the request and ignored its encryption",
+			r.Encryption, t.ReplicaEncryption)
 	}
 	return o, nil
 }
@@ -298,6 +320,9 @@ func compare(t planner.Task, o *planner.Outcome, cs planner.Checksum) {
 const (
 	CodeSizeMismatch     = "ReplicaSizeMismatch"
 	CodeChecksumMismatch = "ReplicaChecksumMismatch"
+	// CodeEncryptionMismatch: the replica read back is not encrypted as
+	// the copy asked.
+	CodeEncryptionMismatch = "ReplicaEncryptionMismatch"
 )
 
 // headReplica HEADs a replica version (the key's current one if versionID

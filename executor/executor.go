@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,10 @@ type Config struct {
 	// AdoptExisting: before copying a key the job has no record of, adopt
 	// the replicas already on the destination (see existing.go).
 	AdoptExisting bool
+	// StreamFallback: a version the destination endpoint cannot copy
+	// server-side (501 NotImplemented for its class of encrypted source)
+	// is copied through this machine instead (--copy-mode auto).
+	StreamFallback bool
 	// ACL says what a replica's ACL is, by destination bucket: ACLCopy
 	// (the source version's grants), ACLOwnerOverride (full control to the
 	// destination bucket's owner), or "" (the bucket's default). nil: "".
@@ -100,12 +105,13 @@ type Config struct {
 
 // Executor copies.
 type Executor struct {
-	cfg      Config
-	buffers  *partBuffers
-	src      SourceAPI
-	dst      DestAPI
-	progress Progress
-	log      *slog.Logger
+	cfg          Config
+	noServerCopy noServerCopy // source encryptions the endpoint does not copy server-side
+	buffers      *partBuffers
+	src          SourceAPI
+	dst          DestAPI
+	progress     Progress
+	log          *slog.Logger
 }
 
 // New makes an executor. src serves reads of the source (HEAD, GET,
@@ -347,7 +353,7 @@ func (e *Executor) copyOne(ctx context.Context, store Store, t planner.Task, kno
 	if asKeyError(err, &ke) {
 		code = ke.code
 	}
-	msg := err.Error()
+	msg := strings.Join(strings.Fields(err.Error()), " ") // one line: a server's text may span several
 	if t.ReplicaEncryption == planner.DSSEKMS && status == 400 {
 		msg = "writing a DSSE-KMS replica was refused (does the destination support DSSE-KMS?): " + msg
 	}

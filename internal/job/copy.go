@@ -100,7 +100,10 @@ func (j *Job) executor(progress executor.Progress, locks map[string]bool) (*exec
 		Stop:          j.budgetSpent,
 		ObjectLock:    locks,
 		ACL:           j.aclMode,
-		KeyTrials:     &j.keyTrials,
+		// --copy-mode auto: what the endpoint cannot copy server-side is
+		// streamed (server-side copies only where auto chose them).
+		StreamFallback: s.Spec.CopyMode == "" || s.Spec.CopyMode == "auto",
+		KeyTrials:      &j.keyTrials,
 	}, j.Source, j.Dest, progress, j.Log.With("component", "executor"))
 }
 

@@ -87,6 +87,9 @@ func Classify(err error) (code string, status int, class Class) {
 	switch {
 	case fatalCodes[code]:
 		return code, status, Fatal
+	case status == 501, code == "NotImplemented":
+		// The endpoint lacks the feature: asking again will not help.
+		return code, status, Permanent
 	case status >= 500, status == 429, code == "SlowDown", code == "RequestTimeout", code == "InternalError":
 		return code, status, Retryable
 	case status == 0 && code == "":

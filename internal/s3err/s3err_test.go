@@ -63,6 +63,7 @@ func TestClassify(t *testing.T) {
 		{"403 without code (HEAD)", respErr(403, errors.New("no body")), "Forbidden", 403, Permanent},
 		{"404 without code (HEAD)", respErr(404, errors.New("no body")), "NotFound", 404, Permanent},
 		{"502 without code", respErr(502, errors.New("proxy")), "BadGateway", 502, Retryable},
+		{"not implemented (RGW: copy of an encrypted source)", respErr(501, apiErr("NotImplemented")), "NotImplemented", 501, Permanent},
 		{"500 without code", respErr(500, errors.New("no body")), "InternalServerError", 500, Retryable},
 		{"499 without code", respErr(499, errors.New("odd")), "", 499, Permanent},
 		{"API error without response", apiErr("InternalError"), "InternalError", 0, Retryable},
