@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,6 +44,11 @@ type Lab struct {
 	// Env is the environment a client process needs (credentials,
 	// region, CA bundle), as KEY=VALUE.
 	Env []string
+	// RGW is the lab's Ceph RADOS Gateway: its endpoint, and the KMS key
+	// ids of its testing backend. RGWEnv is Env with RGW's credentials.
+	RGW        string
+	RGWKMSKeys []string
+	RGWEnv     []string
 
 	vars map[string]string
 }
@@ -104,10 +110,20 @@ func Load() (*Lab, error) {
 	// Nothing from the developer's own AWS setup leaks into tests.
 	lab.Env = append(lab.Env, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_EC2_METADATA_DISABLED=true")
+	lab.RGW = vars["S3BACKFILL_LAB_RGW_ENDPOINT"]
+	lab.RGWKMSKeys = strings.Split(vars["S3BACKFILL_LAB_RGW_KMS_KEYS"], ",")
+	if lab.RGW == "" {
+		return nil, fmt.Errorf("%s names no Ceph RGW (a lab started before it had one: scripts/lab stop, then start)", path)
+	}
+	lab.RGWEnv = append(slices.Clone(lab.Env), "AWS_ACCESS_KEY_ID="+vars["S3BACKFILL_LAB_RGW_ACCESS_KEY"],
+		"AWS_SECRET_ACCESS_KEY="+vars["S3BACKFILL_LAB_RGW_SECRET_KEY"])
 	// Fail fast and clearly if the server is gone.
 	c := lab.client(lab.Endpoint)
 	if _, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{}); err != nil {
 		return nil, fmt.Errorf("lab at %s does not answer: %w", lab.Endpoint, err)
+	}
+	if _, err := lab.RGWClient().ListBuckets(context.Background(), &s3.ListBucketsInput{}); err != nil {
+		return nil, fmt.Errorf("the lab's Ceph RGW at %s does not answer: %w", lab.RGW, err)
 	}
 	return lab, nil
 }
@@ -151,10 +167,21 @@ func (l *Lab) Postgres2URL(t testing.TB) string {
 // Client is an S3 client for the first server.
 func (l *Lab) Client() *s3.Client { return l.client(l.Endpoint) }
 
+// RGWClient is an S3 client for the Ceph RGW, with its credentials and
+// without the request checksums RGW (Pacific) refuses.
+func (l *Lab) RGWClient() *s3.Client {
+	return l.clientAs(l.RGW, l.vars["S3BACKFILL_LAB_RGW_ACCESS_KEY"], l.vars["S3BACKFILL_LAB_RGW_SECRET_KEY"],
+		func(o *s3.Options) { o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired })
+}
+
 // Client2 is an S3 client for the second server.
 func (l *Lab) Client2() *s3.Client { return l.client(l.Endpoint2) }
 
 func (l *Lab) client(endpoint string) *s3.Client {
+	return l.clientAs(endpoint, l.vars["AWS_ACCESS_KEY_ID"], l.vars["AWS_SECRET_ACCESS_KEY"])
+}
+
+func (l *Lab) clientAs(endpoint, key, secret string, opts ...func(*s3.Options)) *s3.Client {
 	pem, err := os.ReadFile(l.CAFile)
 	if err != nil {
 		panic(fmt.Sprintf("lab CA: %v", err))
@@ -162,7 +189,7 @@ func (l *Lab) client(endpoint string) *s3.Client {
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(l.vars["AWS_REGION"]),
 		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: l.vars["AWS_ACCESS_KEY_ID"], SecretAccessKey: l.vars["AWS_SECRET_ACCESS_KEY"]}, nil
+			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, nil
 		})),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConnsPerHost = 64
@@ -174,11 +201,11 @@ func (l *Lab) client(endpoint string) *s3.Client {
 	if err != nil {
 		panic(fmt.Sprintf("lab client: %v", err))
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	return s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.UsePathStyle = true
 		o.DisableLogOutputChecksumValidationSkipped = true
-	})
+	}}, opts...)...)
 }
 
 // Bucket creates a bucket with a unique name starting with prefix, with

@@ -180,6 +180,12 @@ func awsConfig(ctx context.Context, profile string, o Options, endpoint string, 
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
 		config.WithRetryer(newRetryer(cmp.Or(o.RetryFor, DefaultRetryFor))),
+		// Checksums only where the request needs one, or where the tool
+		// asks for one itself: the SDK's default trailing checksums
+		// (aws-chunked) are an optional protocol feature some servers
+		// refuse (Ceph RGW before Reef: XAmzContentSHA256Mismatch).
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
