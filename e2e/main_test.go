@@ -100,8 +100,14 @@ func jobFiles(t *testing.T) (db, report string) {
 // start runs the binary in the background; the caller waits or kills it.
 func start(t *testing.T, lab *labenv.Lab, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
+	return startEnv(t, lab, nil, args...)
+}
+
+// startEnv is start with env set over the lab's environment.
+func startEnv(t *testing.T, lab *labenv.Lab, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), lab.Env...)
+	cmd.Env = append(append(os.Environ(), lab.Env...), env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {

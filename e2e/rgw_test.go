@@ -8,6 +8,7 @@ import (
 	mrand "math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -142,5 +143,62 @@ func TestRGWBackfill(t *testing.T) {
 	}
 	if after := history(dst); fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("the second run changed the destination: %v -> %v", before, after)
+	}
+}
+
+// TestRGWKilledAndResumed: a run on RGW killed (SIGKILL) in the middle is
+// resumed by the next: every version copied once, in order (RGW's copy
+// answers name no version: what the killed run made is found by listing).
+func TestRGWKilledAndResumed(t *testing.T) {
+	lab := labenv.Get(t)
+	c := lab.RGWClient()
+	ctx := context.Background()
+	var buckets []string
+	for _, p := range []string{"rgw-kill-src", "rgw-kill-dst"} {
+		name, err := labenv.NewBucket(ctx, c, p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { labenv.Empty(c, name) })
+		buckets = append(buckets, name)
+	}
+	src, dst := buckets[0], buckets[1]
+	want := map[string]int{}
+	for k := range 30 {
+		key := fmt.Sprintf("k/%02d", k)
+		for v := range 1 + k%3 {
+			body := []byte(fmt.Sprintf("%d.%d", k, v))
+			if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String(key), Body: bytes.NewReader(body),
+				ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+				t.Fatal(err)
+			}
+			want[key]++
+		}
+	}
+	db, _ := jobFiles(t)
+	args := []string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst, "--db", db, "--endpoint-url", lab.RGW,
+		"--workers", "2", "--max-requests-per-second", "15"}
+	cmd, out := startEnv(t, lab, lab.RGWEnv, args...)
+	time.Sleep(2 * time.Second)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if res := toolEnv(t, lab, nil, lab.RGWEnv, "run", "--db", db); res.code != 0 {
+		t.Fatalf("the run after the kill: %s\n(the killed run said:\n%s)", res, out)
+	}
+	got := map[string]int{}
+	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: aws.String(dst)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range page.Versions {
+			got[aws.ToString(v.Key)]++
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("versions per key on the destination %v, want each once: %v", got, want)
 	}
 }
