@@ -51,6 +51,12 @@ func TestObjectLockCarried(t *testing.T) {
 		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockModeGovernance, aws.Time(until)
 	}
 	put("retained", 10, governance)
+	// COMPLIANCE cannot be lifted, even by the owner: a short one, so that
+	// the lab can remove it soon.
+	soon := time.Now().Add(90 * time.Second).UTC().Truncate(time.Second)
+	put("compliance", 13, func(in *s3.PutObjectInput) {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockModeCompliance, aws.Time(soon)
+	})
 	put("held", 11, func(in *s3.PutObjectInput) { in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn })
 	put("plain", 12, nil)
 	put("big-retained", 9<<20, governance)
@@ -75,6 +81,9 @@ func TestObjectLockCarried(t *testing.T) {
 		if h.ObjectLockMode != types.ObjectLockModeGovernance || !aws.ToTime(h.ObjectLockRetainUntilDate).Equal(until) {
 			t.Errorf("replica %s: retention %s until %v, want GOVERNANCE until %v", key, h.ObjectLockMode, aws.ToTime(h.ObjectLockRetainUntilDate), until)
 		}
+	}
+	if h := head(locked, "compliance"); h.ObjectLockMode != types.ObjectLockModeCompliance || !aws.ToTime(h.ObjectLockRetainUntilDate).Equal(soon) {
+		t.Errorf("replica compliance: retention %s until %v, want COMPLIANCE until %v", h.ObjectLockMode, aws.ToTime(h.ObjectLockRetainUntilDate), soon)
 	}
 	if h := head(locked, "held"); h.ObjectLockLegalHoldStatus != types.ObjectLockLegalHoldStatusOn {
 		t.Errorf("replica held: legal hold %q, want ON", h.ObjectLockLegalHoldStatus)

@@ -74,6 +74,7 @@ func TestReportToS3(t *testing.T) {
 		t.Errorf("manifest.json %+v", m)
 	}
 	rows := map[string]string{} // key@version → TaskStatus
+	full := map[string]string{} // key@version → the row
 	statuses := map[string]int{}
 	for _, r := range m.Results {
 		body := get(r.Key)
@@ -89,6 +90,7 @@ func TestReportToS3(t *testing.T) {
 				t.Errorf("%s: row %v", r.Key, rec)
 			}
 			rows[rec[1]+"@"+rec[2]] = rec[3]
+			full[rec[1]+"@"+rec[2]] = strings.Join(rec, ",")
 		}
 		statuses[r.TaskExecutionStatus]++
 	}
@@ -97,6 +99,17 @@ func TestReportToS3(t *testing.T) {
 	}
 	if rows["k%202@"+w.versions["k 2"][0].versionID] != "succeeded" || rows["secret@"+w.versions["secret"][0].versionID] != "failed" {
 		t.Errorf("rows %v", rows)
+	}
+	// Each row is the local report's row, its first seven columns.
+	local := tool(t, lab, nil, "report", "--db", db)
+	recs, err := csv.NewReader(strings.NewReader(local.stdout)).ReadAll()
+	if err != nil || len(recs) != w.total()+1 {
+		t.Fatalf("the local report: %d rows, %v", len(recs), err)
+	}
+	for _, rec := range recs[1:] {
+		if got, want := full[rec[1]+"@"+rec[2]], strings.Join(rec[:7], ","); got != want {
+			t.Errorf("%s@%s: %q in S3, %q in the local report", rec[1], rec[2], got, want)
+		}
 	}
 
 	// The failed ones as a Batch Operations manifest.

@@ -25,7 +25,7 @@ import (
 )
 
 func main() {
-	server := flag.Int("server", 1, "lab server: 1 or 2")
+	server := flag.Int("server", 1, "lab server: 1 or 2 (MinIO), 3 (Ceph RGW)")
 	flag.Parse()
 	if flag.NArg() != 2 {
 		fmt.Fprintln(os.Stderr, "usage: bucket [-server 1|2] new|count|rm NAME")

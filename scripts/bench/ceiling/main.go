@@ -64,7 +64,7 @@ func main() {
 	var partSize, threshold string
 	flag.StringVar(&o.source, "source", "", "source bucket (required)")
 	flag.StringVar(&o.dest, "dest", "", "destination bucket (required unless -list-only)")
-	flag.IntVar(&o.sourceServer, "source-server", 1, "lab server of the source: 1 or 2")
+	flag.IntVar(&o.sourceServer, "source-server", 1, "lab server of the source: 1 or 2 (MinIO), 3 (Ceph RGW)")
 	flag.IntVar(&o.destServer, "dest-server", 1, "lab server of the destination; another server than the source's means streamed copies")
 	flag.IntVar(&o.workers, "workers", 16, "keys copied in parallel")
 	flag.IntVar(&o.partWorkers, "part-workers", 4, "parts of one object copied in parallel")

@@ -72,7 +72,7 @@ func keyIndex(name string, n int) int {
 func main() {
 	var s spec
 	flag.StringVar(&s.bucket, "bucket", "", "bucket to create and fill (required)")
-	flag.IntVar(&s.server, "server", 1, "lab server: 1 or 2")
+	flag.IntVar(&s.server, "server", 1, "lab server: 1 or 2 (MinIO), 3 (Ceph RGW)")
 	flag.IntVar(&s.keys, "keys", 0, "number of object keys (required)")
 	flag.IntVar(&s.versions, "versions", 1, "versions per key, PUT in order")
 	flag.Int64Var(&s.size, "size", 4096, "bytes per version")

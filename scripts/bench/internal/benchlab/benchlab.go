@@ -48,12 +48,27 @@ func Load() (*Lab, error) {
 	return &Lab{Lab: l, env: env}, nil
 }
 
-// EndpointOf is the URL of server 1 or 2.
+// EndpointOf is the URL of server 1 or 2 (MinIO), or 3 (Ceph RGW).
 func (l *Lab) EndpointOf(server int) string {
-	if server == 2 {
+	switch server {
+	case 2:
 		return l.Endpoint2
+	case 3:
+		return l.RGW
 	}
 	return l.Endpoint
+}
+
+// credentials are the access key and secret of a server.
+func (l *Lab) credentials(server int) (string, string) {
+	if server == 3 {
+		for _, kv := range l.RGWEnv {
+			k, v, _ := strings.Cut(kv, "=")
+			l.env["rgw:"+k] = v
+		}
+		return l.env["rgw:AWS_ACCESS_KEY_ID"], l.env["rgw:AWS_SECRET_ACCESS_KEY"]
+	}
+	return l.env["AWS_ACCESS_KEY_ID"], l.env["AWS_SECRET_ACCESS_KEY"]
 }
 
 // Client is an S3 client of one server that keeps conns connections
@@ -63,11 +78,15 @@ func (l *Lab) Client(server, conns int) (*s3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab CA: %w", err)
 	}
+	key, secret := l.credentials(server)
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(l.env["AWS_REGION"]),
 		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: l.env["AWS_ACCESS_KEY_ID"], SecretAccessKey: l.env["AWS_SECRET_ACCESS_KEY"]}, nil
+			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, nil
 		})),
+		// As s3backfill's clients: checksums only where required (RGW
+		// refuses the SDK's default trailing ones).
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = conns
 			t.MaxIdleConnsPerHost = conns
