@@ -214,6 +214,9 @@ func put(ctx context.Context, c *s3.Client, s spec, keys []benchlab.Key, done *a
 		// sends a part (with its trailing checksum) as one chunk.
 		u.PartSize = 16 << 20
 		u.Concurrency = 4
+		// No trailing checksums where none is required: Ceph RGW (before
+		// Reef) refuses them.
+		u.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	for i := range s.keys {
 		g.Go(func() error {
