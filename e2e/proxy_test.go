@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,41 @@ func (p *proxy) setFaults(f func(r *http.Request, n int) fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.faults = f
+}
+
+// settle waits until the proxy has seen no new request for quiet (at
+// most limit).
+func (p *proxy) settle(quiet, limit time.Duration) {
+	end := time.Now().Add(limit)
+	last, since := p.total(), time.Now()
+	for time.Now().Before(end) && time.Since(since) < quiet {
+		time.Sleep(50 * time.Millisecond)
+		if n := p.total(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+}
+
+// partNumbers counts the requests of a kind per partNumber, from the
+// from-th request seen on.
+func (p *proxy) partNumbers(kind string, from int) map[int32]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[int32]int{}
+	for _, s := range p.seen[from:] {
+		r := &http.Request{Method: s.method, URL: &url.URL{RawQuery: s.query}, Header: http.Header{}}
+		if s.copySource != "" {
+			r.Header.Set("x-amz-copy-source", s.copySource)
+		}
+		if requestKind(r) != kind {
+			continue
+		}
+		n, err := strconv.Atoi(r.URL.Query().Get("partNumber"))
+		if err == nil {
+			out[int32(n)]++
+		}
+	}
+	return out
 }
 
 // uploadIDs are the distinct upload ids of requests of a kind.
