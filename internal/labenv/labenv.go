@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -117,13 +118,16 @@ func Load() (*Lab, error) {
 	}
 	lab.RGWEnv = append(slices.Clone(lab.Env), "AWS_ACCESS_KEY_ID="+vars["S3BACKFILL_LAB_RGW_ACCESS_KEY"],
 		"AWS_SECRET_ACCESS_KEY="+vars["S3BACKFILL_LAB_RGW_SECRET_KEY"])
-	// Fail fast and clearly if the server is gone.
+	// Fail fast and clearly if a server is gone or stuck (a memstore OSD
+	// that is full leaves RGW hanging, not refusing).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	c := lab.client(lab.Endpoint)
-	if _, err := c.ListBuckets(context.Background(), &s3.ListBucketsInput{}); err != nil {
-		return nil, fmt.Errorf("lab at %s does not answer: %w", lab.Endpoint, err)
+	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		return nil, fmt.Errorf("lab at %s does not answer (scripts/lab stop, then start): %w", lab.Endpoint, err)
 	}
-	if _, err := lab.RGWClient().ListBuckets(context.Background(), &s3.ListBucketsInput{}); err != nil {
-		return nil, fmt.Errorf("the lab's Ceph RGW at %s does not answer: %w", lab.RGW, err)
+	if _, err := lab.RGWClient().ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		return nil, fmt.Errorf("the lab's Ceph RGW at %s does not answer (scripts/lab stop, then start): %w", lab.RGW, err)
 	}
 	return lab, nil
 }
