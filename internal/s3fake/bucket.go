@@ -41,3 +41,10 @@ func getReplication(_ *Server, b *bucket, _ Request) *Reply {
 	}
 	return rep
 }
+
+// getObjectLock answers GetObjectLockConfiguration as S3 does for a bucket
+// without Object Lock: 404 ObjectLockConfigurationNotFoundError. (Tests
+// that need a lock answer it with a hook.)
+func getObjectLock(*Server, *bucket, Request) *Reply {
+	return Error(http.StatusNotFound, "ObjectLockConfigurationNotFoundError")
+}

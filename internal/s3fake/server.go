@@ -178,7 +178,7 @@ type handler func(s *Server, b *bucket, r Request) *Reply
 // handlers are the operations the fake serves, by name.
 var handlers = map[string]handler{
 	"HeadBucket": headBucket, "GetBucketVersioning": getVersioning, "GetBucketEncryption": getEncryption,
-	"GetBucketReplication": getReplication, "ListObjectVersions": listVersions,
+	"GetBucketReplication": getReplication, "GetObjectLockConfiguration": getObjectLock, "ListObjectVersions": listVersions,
 	"HeadObject": getObject, "GetObject": getObject, "GetObjectTagging": getTagging,
 	"PutObject": (*Server).putObject, "CopyObject": (*Server).copyObject, "DeleteObject": (*Server).deleteObject,
 	"CreateMultipartUpload": (*Server).createUpload, "UploadPart": (*Server).uploadPart, "UploadPartCopy": (*Server).uploadPart,
