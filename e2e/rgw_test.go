@@ -21,8 +21,9 @@ import (
 // RGW (Pacific), which lacks features MinIO and AWS have: versions and
 // delete markers in order, a copy in parts, SSE-C versions re-keyed and
 // SSE-KMS versions (RGW answers a server-side copy of an encrypted source
-// 501 NotImplemented: they are streamed through this machine, in parts
-// above the threshold, and the report says why), the report, and a second run that copies nothing. An
+// 501 NotImplemented: they are streamed through this machine, and the
+// report says why), copies in parts (an SSE-C one that re-keys is streamed
+// in parts: RGW cannot re-key a part copy), the report, and a second run that copies nothing. An
 // SDK client reads every replica back with its key.
 func TestRGWBackfill(t *testing.T) {
 	lab := labenv.Get(t)
@@ -142,9 +143,10 @@ func TestRGWBackfill(t *testing.T) {
 			t.Errorf("report %s@%s: %s %q", row["Key"], row["VersionId"], row["TaskStatus"], row["ResultMessage"])
 		}
 	}
-	// Streamed in parts (--copy-mode stream): each part's CRC32 goes in a
-	// header, which RGW takes; it refuses the SDK's trailers. The SSE-C
-	// version is re-keyed, which RGW's UploadPartCopy cannot do.
+	// Copies in parts of encrypted sources: RGW copies the SSE-KMS one's
+	// parts server-side, but answers 400 to a part copy that re-keys an
+	// SSE-C source, which is then streamed in parts, each part's CRC32 in
+	// a header (RGW refuses the SDK's trailers).
 	src2, dst2 := bucket("rgw-src2"), bucket("rgw-dst2")
 	bigs := map[string]put{
 		"kms/big":  {key: "kms/big", data: content(r, 12<<20+5), kms: lab.RGWKMSKeys[0]},
@@ -161,12 +163,21 @@ func TestRGWBackfill(t *testing.T) {
 			t.Fatalf("put %s: %v", p.key, err)
 		}
 	}
-	db2, _ := jobFiles(t)
-	streamed := toolEnv(t, lab, nil, lab.RGWEnv, "run", "--source", "s3://"+src2, "--dest", "s3://"+dst2, "--db", db2, "--keys", keyFile,
-		"--endpoint-url", lab.RGW, "--replicate-kms", "--replica-kms-key-id", lab.RGWKMSKeys[1],
-		"--copy-mode", "stream", "--multipart-threshold", "8MiB", "--part-size", "5MiB")
-	if streamed.code != 0 {
-		t.Fatalf("streamed run: %s", streamed)
+	db2, report2 := jobFiles(t)
+	inParts := toolEnv(t, lab, nil, lab.RGWEnv, "run", "--source", "s3://"+src2, "--dest", "s3://"+dst2, "--db", db2, "--keys", keyFile,
+		"--report", report2, "--endpoint-url", lab.RGW, "--replicate-kms", "--replica-kms-key-id", lab.RGWKMSKeys[1],
+		"--multipart-threshold", "8MiB", "--part-size", "5MiB")
+	if inParts.code != 0 {
+		t.Fatalf("run of the large versions: %s", inParts)
+	}
+	for _, row := range readDestReport(t, report2).rows {
+		want := "copied by UploadPartCopy (3 parts)"
+		if row["Key"] == "ssec/big" {
+			want = "streamed: this endpoint does not re-key SSE-C sources in server-side copies of parts"
+		}
+		if !strings.Contains(row["ResultMessage"], want) {
+			t.Errorf("report %s: %q, want %q", row["Key"], row["ResultMessage"], want)
+		}
 	}
 	for key, p := range bigs {
 		in := &s3.GetObjectInput{Bucket: aws.String(dst2), Key: aws.String(key)}
@@ -175,16 +186,16 @@ func TestRGWBackfill(t *testing.T) {
 		}
 		got, err := c.GetObject(ctx, in)
 		if err != nil {
-			t.Errorf("get streamed replica %s: %v", key, err)
+			t.Errorf("get replica %s: %v", key, err)
 			continue
 		}
 		b, _ := io.ReadAll(got.Body)
 		got.Body.Close()
 		if !bytes.Equal(b, p.data) || !strings.HasSuffix(aws.ToString(got.ETag), `-3"`) {
-			t.Errorf("streamed replica %s: %d bytes (want %d), ETag %s (want 3 parts)", key, len(b), len(p.data), aws.ToString(got.ETag))
+			t.Errorf("replica %s: %d bytes (want %d), ETag %s (want 3 parts)", key, len(b), len(p.data), aws.ToString(got.ETag))
 		}
 		if p.kms != "" && aws.ToString(got.SSEKMSKeyId) != lab.RGWKMSKeys[1] {
-			t.Errorf("streamed replica %s: under %q, want %s", key, aws.ToString(got.SSEKMSKeyId), lab.RGWKMSKeys[1])
+			t.Errorf("replica %s: under %q, want %s", key, aws.ToString(got.SSEKMSKeyId), lab.RGWKMSKeys[1])
 		}
 	}
 

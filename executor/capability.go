@@ -8,6 +8,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
 )
 
@@ -18,26 +19,32 @@ import (
 // upload) instead, and so is the rest of its class on that endpoint for
 // the run, without asking again; under server, it fails saying why.
 
-// noServerCopy remembers the source encryptions the destination endpoint
-// does not copy server-side.
+// noServerCopy remembers the server-side copies the destination endpoint
+// does not make: of a source encryption (by its name), or rekeyParts.
 type noServerCopy struct {
-	mu  sync.Mutex
-	enc map[planner.Encryption]bool
+	mu   sync.Mutex
+	what map[string]bool
 }
 
-func (n *noServerCopy) has(e planner.Encryption) bool {
+// rekeyParts: copying parts of an SSE-C source under another key. Ceph RGW
+// ignores the copy-source key of an UploadPartCopy and decrypts with the
+// replica's, answering 400 InvalidArgument ("The calculated MD5 hash of
+// the key did not match").
+const rekeyParts = "re-keyed SSE-C parts"
+
+func (n *noServerCopy) has(what string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.enc[e]
+	return n.what[what]
 }
 
-func (n *noServerCopy) learn(e planner.Encryption) {
+func (n *noServerCopy) learn(what string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.enc == nil {
-		n.enc = map[planner.Encryption]bool{}
+	if n.what == nil {
+		n.what = map[string]bool{}
 	}
-	n.enc[e] = true
+	n.what[what] = true
 }
 
 // CodeNotImplemented is S3's code for a feature an endpoint lacks.
@@ -62,4 +69,22 @@ func encryptedSource(t planner.Task) bool {
 // noServerCopyReason says why a version was streamed, or failed.
 func noServerCopyReason(t planner.Task) string {
 	return fmt.Sprintf("this endpoint does not implement server-side copy of %s sources", t.Encryption)
+}
+
+const rekeyPartsReason = "this endpoint does not re-key SSE-C sources in server-side copies of parts"
+
+// rekeysInParts reports a server-side copy in parts of an SSE-C source
+// whose replica is under another key (or not SSE-C).
+func rekeysInParts(t planner.Task, k sse.Keys) bool {
+	return t.Action == planner.Multipart && t.Encryption == planner.SSEC && k.Src != nil &&
+		(k.Dst == nil || k.Dst.ID != k.Src.ID)
+}
+
+// partKeyRefused reports RGW's answer to an UploadPartCopy that re-keys
+// (see rekeyParts): 400 InvalidArgument. The source key was proven on the
+// source before the copy, so the endpoint, not the key, is at fault.
+func partKeyRefused(err error) bool {
+	var op *smithy.OperationError
+	code, status, _ := s3err.Classify(err)
+	return errors.As(err, &op) && op.Operation() == "UploadPartCopy" && status == 400 && code == "InvalidArgument"
 }

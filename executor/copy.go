@@ -125,8 +125,16 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 		res copyResult
 		err error
 	)
-	learned := !e.cfg.Stream && e.noServerCopy.has(t.Encryption) // streamed because the endpoint cannot copy it
-	stream := e.cfg.Stream || learned
+	// learned: why a version is streamed that the endpoint cannot copy.
+	var learned string
+	switch {
+	case e.cfg.Stream:
+	case e.noServerCopy.has(string(t.Encryption)):
+		learned = noServerCopyReason(t)
+	case rekeysInParts(t, k) && e.noServerCopy.has(rekeyParts):
+		learned = rekeyPartsReason
+	}
+	stream := e.cfg.Stream || learned != ""
 	multipart := t.Action == planner.Multipart || (stream && t.Size > e.cfg.PartSize)
 	if t.HasUpload && !multipart {
 		// The plan changed from a multipart copy: that upload is of no use.
@@ -142,20 +150,29 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 	default:
 		res, err = e.makeReplica(ctx, t, known, func(ctx context.Context) (copyResult, error) { return e.copyObject(ctx, t, k) })
 	}
-	if err != nil && !stream && encryptedSource(t) && notImplemented(err) {
-		if !e.cfg.StreamFallback {
-			return planner.Outcome{}, fmt.Errorf("%s (--copy-mode server; auto would copy it through this machine): %w", noServerCopyReason(t), err)
+	if err != nil && !stream {
+		var why, what string
+		switch {
+		case encryptedSource(t) && notImplemented(err):
+			why, what = noServerCopyReason(t), string(t.Encryption)
+		case rekeysInParts(t, k) && partKeyRefused(err):
+			why, what = rekeyPartsReason, rekeyParts
 		}
-		e.log.Info("copying through this machine: "+noServerCopyReason(t), "key", t.Key, "version", t.VersionID)
-		e.noServerCopy.learn(t.Encryption)
-		return e.copyVersion(ctx, store, t, k, known)
+		if why != "" {
+			if !e.cfg.StreamFallback {
+				return planner.Outcome{}, fmt.Errorf("%s (--copy-mode server; auto would copy it through this machine): %w", why, err)
+			}
+			e.log.Info("copying through this machine: "+why, "key", t.Key, "version", t.VersionID)
+			e.noServerCopy.learn(what)
+			return e.copyVersion(ctx, store, t, k, known)
+		}
 	}
 	if err != nil {
 		return planner.Outcome{}, err
 	}
 	o, err := e.finish(ctx, t, k, res)
-	if err == nil && learned && o.Status == planner.StatusSucceeded {
-		o.Message += "; streamed: " + noServerCopyReason(t)
+	if err == nil && learned != "" && o.Status == planner.StatusSucceeded {
+		o.Message += "; streamed: " + learned
 	}
 	return o, err
 }
