@@ -37,6 +37,7 @@ type proxy struct {
 type seenRequest struct {
 	method, path, query string
 	copySource          string
+	kind                string // requestKind's
 }
 
 // fault is what the proxy does to one request instead of passing it on.
@@ -76,8 +77,8 @@ func newProxy(t *testing.T, lab *labenv.Lab, target string) *proxy {
 	}
 	p.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		p.seen = append(p.seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("x-amz-copy-source")})
 		kind := requestKind(r)
+		p.seen = append(p.seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("x-amz-copy-source"), kind})
 		p.counts[kind]++
 		n, faults := p.counts[kind], p.faults
 		p.mu.Unlock()
@@ -207,15 +208,11 @@ func (p *proxy) partNumbers(kind string, from int) map[int32]int {
 	defer p.mu.Unlock()
 	out := map[int32]int{}
 	for _, s := range p.seen[from:] {
-		r := &http.Request{Method: s.method, URL: &url.URL{RawQuery: s.query}, Header: http.Header{}}
-		if s.copySource != "" {
-			r.Header.Set("x-amz-copy-source", s.copySource)
-		}
-		if requestKind(r) != kind {
+		if s.kind != kind {
 			continue
 		}
-		n, err := strconv.Atoi(r.URL.Query().Get("partNumber"))
-		if err == nil {
+		q, _ := url.ParseQuery(s.query)
+		if n, err := strconv.Atoi(q.Get("partNumber")); err == nil {
 			out[int32(n)]++
 		}
 	}
@@ -231,17 +228,11 @@ func (p *proxy) uploadIDs(kind string) []string {
 	for _, s := range p.seen {
 		q, _ := url.ParseQuery(s.query)
 		id := q.Get("uploadId")
-		if id == "" || seen[id] {
+		if id == "" || seen[id] || s.kind != kind {
 			continue
 		}
-		r := &http.Request{Method: s.method, URL: &url.URL{RawQuery: s.query}, Header: http.Header{}}
-		if s.copySource != "" {
-			r.Header.Set("x-amz-copy-source", s.copySource)
-		}
-		if requestKind(r) == kind {
-			seen[id] = true
-			out = append(out, id)
-		}
+		seen[id] = true
+		out = append(out, id)
 	}
 	return out
 }
