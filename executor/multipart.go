@@ -3,11 +3,8 @@ package executor
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"strings"
 	"time"
@@ -288,33 +285,27 @@ func (e *Executor) streamPart(ctx context.Context, t planner.Task, k sse.Keys, u
 	if err != nil {
 		return planner.Part{}, fmt.Errorf("GetObject (source) part %d body: %w", n, err)
 	}
-	// The part's CRC32 goes in a header, computed here: the SDK would send
-	// it as a trailer (aws-chunked), which Ceph RGW before Reef refuses.
-	sum := partCRC32(buf)
+	// The part's CRC32 goes in a header (see integrity).
+	sum, contentMD5 := e.integrity("CRC32", buf)
 	in := &s3.UploadPartInput{
 		Bucket: aws.String(t.Dest), Key: aws.String(t.DestKey), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(n), Body: bytes.NewReader(buf), ContentLength: aws.Int64(size),
 		ChecksumCRC32: aws.String(sum),
+	}
+	if contentMD5 != "" {
+		in.ContentMD5 = aws.String(contentMD5)
 	}
 	k.ApplyUploadPart(in)
 	out, err := e.dst.UploadPart(ctx, in)
 	if err != nil {
 		return planner.Part{}, fmt.Errorf("UploadPart part %d: %w", n, err)
 	}
-	if got := aws.ToString(out.ChecksumCRC32); got != "" && got != sum {
-		return planner.Part{}, fmt.Errorf("UploadPart part %d: the server's CRC32 %s is not the part's %s", n, got, sum)
+	if err := e.answered(fmt.Sprintf("UploadPart part %d", n), "CRC32", sum, aws.ToString(out.ChecksumCRC32)); err != nil {
+		return planner.Part{}, err
 	}
 	// A server that keeps no checksums (RGW) answers none; the part's own
 	// is what CompleteMultipartUpload lists.
 	return planner.Part{Number: n, ETag: aws.ToString(out.ETag), Checksum: sum}, nil
-}
-
-// partCRC32 is the base64 of the big-endian CRC32 (IEEE) of b, as S3 writes
-// x-amz-checksum-crc32.
-func partCRC32(b []byte) string {
-	var sum [4]byte
-	binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(b))
-	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // dropUpload aborts and forgets the recorded upload of a task that will not

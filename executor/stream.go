@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
@@ -50,8 +49,20 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 		ContentLength: aws.Int64(t.Size),
 		StorageClass:  storageClass(t.ReplicaClass()),
 	}
+	// The replica is checksummed with the source's algorithm, in a header
+	// (see integrity); a full-object checksum of the source must be that
+	// of the bytes read.
+	var alg string
 	if asksChecksum(t.Checksum) {
-		put.ChecksumAlgorithm = types.ChecksumAlgorithm(t.Checksum.Algorithm)
+		alg = t.Checksum.Algorithm
+	}
+	sum, contentMD5 := e.integrity(alg, buf)
+	if alg != "" && t.Checksum.Value != "" && sum != t.Checksum.Value {
+		return copyResult{}, fmt.Errorf("GetObject (source): the bytes read have %s %s, not the source's %s", alg, sum, t.Checksum.Value)
+	}
+	setChecksum(put, alg, sum)
+	if contentMD5 != "" {
+		put.ContentMD5 = aws.String(contentMD5)
 	}
 	attrs.applyPutObject(put)
 	k.ApplyPutObject(put, sse.ReplicaOf(t.Decision))
@@ -72,7 +83,26 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 		if err != nil {
 			return copyResult{}, fmt.Errorf("streamed upload: %w", err)
 		}
+		if err := e.answered("streamed upload", alg, sum, answerOfUpload(out).checksum(alg).Value); err != nil {
+			return copyResult{}, err
+		}
 		return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream",
 			answer: answerOfUpload(out)}, nil
 	})
+}
+
+// setChecksum puts the checksum value of algorithm alg on put.
+func setChecksum(put *s3.PutObjectInput, alg, sum string) {
+	switch alg {
+	case "CRC32":
+		put.ChecksumCRC32 = aws.String(sum)
+	case "CRC32C":
+		put.ChecksumCRC32C = aws.String(sum)
+	case "CRC64NVME":
+		put.ChecksumCRC64NVME = aws.String(sum)
+	case "SHA1":
+		put.ChecksumSHA1 = aws.String(sum)
+	case "SHA256":
+		put.ChecksumSHA256 = aws.String(sum)
+	}
 }

@@ -296,3 +296,8 @@ func (l *Lab) Secret() string { return l.vars["AWS_SECRET_ACCESS_KEY"] }
 
 // AccessKey is the lab's access key id.
 func (l *Lab) AccessKey() string { return l.vars["AWS_ACCESS_KEY_ID"] }
+
+// RGWCredentials are the access key id and secret of the lab's RGW user.
+func (l *Lab) RGWCredentials() (key, secret string) {
+	return l.vars["S3BACKFILL_LAB_RGW_ACCESS_KEY"], l.vars["S3BACKFILL_LAB_RGW_SECRET_KEY"]
+}

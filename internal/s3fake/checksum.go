@@ -2,50 +2,21 @@ package s3fake
 
 import (
 	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/s3backfill/s3backfill/internal/checksum"
 )
 
 // checksumAlgorithms are the flexible checksums S3 computes.
-var checksumAlgorithms = []string{"CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"}
-
-// crc64NVME is the table of CRC-64/NVME (reflected polynomial).
-var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
-
-func newHash(alg string) hash.Hash {
-	switch alg {
-	case "CRC32":
-		return crc32.NewIEEE()
-	case "CRC32C":
-		return crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	case "CRC64NVME":
-		return crc64.New(crc64NVME)
-	case "SHA1":
-		return sha1.New()
-	case "SHA256":
-		return sha256.New()
-	}
-	return nil
-}
+var checksumAlgorithms = checksum.Algorithms
 
 // Checksum is the x-amz-checksum-<alg> value S3 computes for data (alg:
 // CRC32, CRC32C, CRC64NVME, SHA1 or SHA256), base64.
-func Checksum(alg string, data []byte) string {
-	h := newHash(alg)
-	if h == nil {
-		return ""
-	}
-	h.Write(data)
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
+func Checksum(alg string, data []byte) string { return checksum.Of(alg, data) }
 
 // checksumHeader is the header of an algorithm's checksum.
 func checksumHeader(alg string) string {
