@@ -106,7 +106,7 @@ type Config struct {
 // Executor copies.
 type Executor struct {
 	cfg          Config
-	noServerCopy noServerCopy // source encryptions the endpoint does not copy server-side
+	noServerCopy noServerCopy     // source encryptions the endpoint does not copy server-side
 	checksums    checksumsChecked // the destination answers the checksums it is sent
 	buffers      *partBuffers
 	src          SourceAPI

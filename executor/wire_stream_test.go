@@ -157,7 +157,7 @@ func TestStreamIntegrity(t *testing.T) {
 				sum := checksum.Of("CRC32C", content)
 				work = append(work, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: small, ETag: `"opaque"`},
 					Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "CRC32C", Value: sum, Type: "FULL_OBJECT"}},
-					Decision: planner.Decision{Action: planner.Copy}, ID: int64(i + 1)}}})
+					Decision:   planner.Decision{Action: planner.Copy}, ID: int64(i + 1)}}})
 			}
 			h.source("z", "v1", large, nil)
 			work = append(work, planner.KeyWork{Key: "z", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: large, ETag: `"opaque-2"`},
@@ -200,7 +200,7 @@ func TestStreamIntegrity(t *testing.T) {
 		h.source("s", "v1", small, nil)
 		h.run(t, planner.KeyWork{Key: "s", Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: small, ETag: `"opaque"`},
 			Inspection: planner.Inspection{Encryption: planner.NotSSE, Checksum: planner.Checksum{Algorithm: "CRC32", Value: "AAAAAA==", Type: "FULL_OBJECT"}},
-			Decision: planner.Decision{Action: planner.Copy}, ID: 1}}})
+			Decision:   planner.Decision{Action: planner.Copy}, ID: 1}}})
 		if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed || !strings.Contains(o.Message, "not the source's AAAAAA==") {
 			t.Errorf("outcome %+v, want failed: the bytes read are not the source's", o)
 		}
