@@ -69,7 +69,7 @@ func jobFlags() []cli.Flag {
 		&cli.StringFlag{Name: "replication-config", Usage: "take the destinations and rules from `FILE`: the JSON of aws s3api put-bucket-replication"},
 		&cli.BoolFlag{Name: "replication-config-from-source", Usage: "take the destinations and rules from the source bucket's replication configuration"},
 		&cli.BoolFlag{Name: "adopt-existing", Value: true, Usage: "before copying a key the checkpoint has no record of, adopt the replicas already on the destination when its history matches the source's (a lost or new checkpoint copies nothing twice)"},
-		&cli.BoolFlag{Name: "no-kms-probe", Usage: "do not check replica KMS keys by writing (and deleting) a zero-byte probe object before copying"},
+		&cli.BoolFlag{Name: "no-probe", Aliases: []string{"no-kms-probe"}, Usage: "do not write, read back and delete zero-byte probe objects before copying (replica KMS keys, SSE-C, SSE-S3)"},
 		&cli.StringFlag{Name: "created-after", Usage: "only versions created after `TIME` (2024-01-31 or RFC 3339)", Category: "Selection"},
 		&cli.StringFlag{Name: "created-before", Usage: "only versions created before `TIME`", Category: "Selection"},
 		&cli.StringFlag{Name: "key-prefix", Usage: "only keys starting with `TEXT`", Category: "Selection"},
@@ -158,7 +158,7 @@ func applyFlags(c *cli.Context, s *job.Spec, existing bool) error {
 	set(c, "replicate-kms", &s.ReplicateKMS, c.Bool)
 	set(c, "delete-markers", &s.DeleteMarkers, c.Bool)
 	set(c, "replication-config-from-source", &s.ReplicationConfigFromSource, c.Bool)
-	set(c, "no-kms-probe", &s.NoKMSProbe, c.Bool)
+	set(c, "no-probe", &s.NoProbe, c.Bool)
 	set(c, "adopt-existing", &s.NoAdoptExisting, func(n string) bool { return !c.Bool(n) })
 	if c.IsSet("replication-config") {
 		b, err := os.ReadFile(c.String("replication-config"))

@@ -17,7 +17,7 @@ const kmsProbePrefix = ".s3backfill-probe/"
 
 // TestPreflightMissingKMSKey: a replica KMS key the destination cannot use
 // stops the run before anything is copied (exit 1), with a message that
-// names the key and the bucket; check says the same. With --no-kms-probe
+// names the key and the bucket; check says the same. With --no-probe
 // the run goes on and the KMS version fails on its own while the others
 // are copied. With a usable key the probe leaves nothing behind.
 func TestPreflightMissingKMSKey(t *testing.T) {
@@ -36,7 +36,7 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 	if res.code != 1 {
 		t.Fatalf("exit %d, want 1 (the checks before copying failed)\n%s", res.code, res)
 	}
-	for _, s := range []string{`"` + badKey + `"`, dst, "nothing was copied", "--no-kms-probe"} {
+	for _, s := range []string{`"` + badKey + `"`, dst, "nothing was copied", "--no-probe"} {
 		if !strings.Contains(res.stderr, s) {
 			t.Errorf("the run's message lacks %q:\n%s", s, res.stderr)
 		}
@@ -49,8 +49,8 @@ func TestPreflightMissingKMSKey(t *testing.T) {
 	}
 	wantEmpty(t, c, dst, "after check")
 
-	// Without the probe the run goes on: the KMS version fails with an
-	// error of its own, the key's newer version waits for it, the rest is
+	// Without the probe (--no-kms-probe, the old name of --no-probe) the
+	// run goes on: the KMS version fails with an error of its own, the key's newer version waits for it, the rest is
 	// copied.
 	res = tool(t, lab, nil, "run", "--db", db, "--no-kms-probe")
 	if res.code != 3 {

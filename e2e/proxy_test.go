@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,6 +149,8 @@ func dropConnection(w http.ResponseWriter) {
 func requestKind(r *http.Request) string {
 	q := r.URL.Query()
 	switch {
+	case strings.Contains(r.URL.Path, "/.s3backfill-probe/"):
+		return "probe" // the checks' probe objects, not the copies
 	case r.Method == http.MethodPut && q.Has("partNumber") && r.Header.Get("x-amz-copy-source") != "":
 		return "UploadPartCopy"
 	case r.Method == http.MethodPut && q.Has("partNumber"):

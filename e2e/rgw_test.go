@@ -272,7 +272,8 @@ func TestRGWKilledAndResumed(t *testing.T) {
 // upload sends its checksum in a header and Content-MD5 (RGW refuses the
 // SDK's aws-chunked trailers and keeps no checksums), single PUTs and
 // parts alike; SSE-C ones are re-keyed. An SDK client reads every replica
-// back.
+// back. A job that would copy an SSE-S3 version stops before copying: RGW
+// ignores SSE-S3, as the probe shows.
 func TestStreamMinIOToRGW(t *testing.T) {
 	lab := labenv.Get(t)
 	c, rgw := lab.Client(), lab.RGWClient()
@@ -307,11 +308,31 @@ func TestStreamMinIOToRGW(t *testing.T) {
 		"[rgw]\naws_access_key_id = %s\naws_secret_access_key = %s\n", lab.AccessKey(), lab.Secret(), key, secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An SSE-S3 version: RGW (Pacific) accepts SSE-S3 and stores the
+	// object unencrypted. The SSE-S3 probe finds out before the first copy,
+	// and the run stops saying so; without SSE-S3 versions it copies.
+	sses3 := []byte("sse-s3 version")
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String("sse-s3/c"), Body: bytes.NewReader(sses3),
+		ServerSideEncryption: types.ServerSideEncryptionAes256}); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeKeyFile(t, []*customerKey{oldKey, newKey})
+	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + creds}
+	job := func(db string, more ...string) result {
+		return toolEnv(t, lab, nil, env, append([]string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst,
+			"--db", db, "--keys", keyFile, "--source-endpoint-url", lab.Endpoint, "--dest-endpoint-url", lab.RGW, "--dest-profile", "rgw",
+			"--multipart-threshold", "8MiB", "--part-size", "5MiB"}, more...)...)
+	}
+	stopped, _ := jobFiles(t)
+	if res := job(stopped); res.code != 1 || !strings.Contains(res.stderr, "written with SSE-S3 but stored it unencrypted") ||
+		!strings.Contains(res.stderr, "nothing was copied") {
+		t.Errorf("a job with SSE-S3 versions: want exit 1, the SSE-S3 probe's problem\n%s", res)
+	}
+	if n := len(listVersions(t, rgw, dst)); n != 0 {
+		t.Fatalf("the stopped run left %d keys on RGW (the probe's included)", n)
+	}
 	db, report := jobFiles(t)
-	res := toolEnv(t, lab, nil, []string{"AWS_SHARED_CREDENTIALS_FILE=" + creds}, "run", "--source", "s3://"+src, "--dest", "s3://"+dst,
-		"--db", db, "--report", report, "--keys", writeKeyFile(t, []*customerKey{oldKey, newKey}),
-		"--source-endpoint-url", lab.Endpoint, "--dest-endpoint-url", lab.RGW, "--dest-profile", "rgw",
-		"--multipart-threshold", "8MiB", "--part-size", "5MiB")
+	res := job(db, "--report", report, "--encryption", "NOT-SSE,SSE-C")
 	if res.code != 0 {
 		t.Fatalf("%s", res)
 	}
@@ -351,8 +372,12 @@ func TestStreamMinIOToRGW(t *testing.T) {
 		t.Errorf("replicas on RGW %v, want %v", got, want)
 	}
 	for _, row := range readDestReport(t, report).rows {
-		if row["TaskStatus"] != "succeeded" {
-			t.Errorf("report %s@%s: %s %q", row["Key"], row["VersionId"], row["TaskStatus"], row["ResultMessage"])
+		want := "succeeded"
+		if row["Key"] == "sse-s3/c" {
+			want = "skipped"
+		}
+		if row["TaskStatus"] != want {
+			t.Errorf("report %s@%s: %s %q, want %s", row["Key"], row["VersionId"], row["TaskStatus"], row["ResultMessage"], want)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package executor
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/internal/s3err"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // PreflightSource is what the checks read of the source.
@@ -31,6 +34,7 @@ type PreflightDest interface {
 	GetBucketEncryption(ctx context.Context, params *s3.GetBucketEncryptionInput, optFns ...func(*s3.Options)) (*s3.GetBucketEncryptionOutput, error)
 	GetBucketOwnershipControls(ctx context.Context, params *s3.GetBucketOwnershipControlsInput, optFns ...func(*s3.Options)) (*s3.GetBucketOwnershipControlsOutput, error)
 	PutObject(ctx context.Context, params *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	HeadObject(ctx context.Context, params *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	DeleteObject(ctx context.Context, params *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
@@ -46,9 +50,11 @@ type Preflight struct {
 	SourceEndpoint, DestEndpoint string
 	SourceBucket                 string
 	Targets                      []PreflightTarget
-	// ProbeKMS: write and delete a zero-byte object with each replica KMS
-	// key, the only way to know a key can be used before copying.
-	ProbeKMS bool
+	// Probe: write, read back and delete a zero-byte object with each
+	// replica KMS key and, where SSE-C replicas may be written, with SSE-C:
+	// the only way to know before copying that a key can be used and that
+	// the endpoint applies the encryption.
+	Probe bool
 }
 
 // PreflightTarget is one destination bucket of the job.
@@ -56,6 +62,7 @@ type PreflightTarget struct {
 	Bucket  string
 	KMSKeys []string // replica KMS key ids the rules name for it
 	SSEC    bool     // SSE-C replicas may be written there
+	SSES3   bool     // SSE-S3 replicas are to be written there
 }
 
 // Finding is one thing the checks found.
@@ -68,7 +75,7 @@ type Finding struct {
 // should say so in seconds, not after the full retry budget of a copy.
 func fewRetries(o *s3.Options) { o.RetryMaxAttempts = 2 }
 
-// ProbePrefix is where the KMS probe writes; it removes what it writes.
+// ProbePrefix is where the probes write; they remove what they write.
 const ProbePrefix = ".s3backfill-probe/"
 
 // RunPreflight checks, before the first copy, what would make every copy
@@ -94,9 +101,15 @@ func RunPreflight(ctx context.Context, src PreflightSource, dst PreflightDest, p
 		if t.SSEC {
 			checkSSECAllowed(ctx, dst, t.Bucket, add)
 		}
-		if p.ProbeKMS {
+		if p.Probe {
 			for _, key := range t.KMSKeys {
-				probeKMSKey(ctx, dst, t.Bucket, key, add)
+				probeEncryption(ctx, dst, t.Bucket, ProbeEncryption{Kind: planner.SSEKMS, KMSKey: key}, add)
+			}
+			if t.SSEC {
+				probeEncryption(ctx, dst, t.Bucket, ProbeEncryption{Kind: planner.SSEC}, add)
+			}
+			if t.SSES3 {
+				probeEncryption(ctx, dst, t.Bucket, ProbeEncryption{Kind: planner.SSES3}, add)
 			}
 		}
 	}
@@ -163,17 +176,56 @@ func checkSSECAllowed(ctx context.Context, c PreflightDest, bucket string, add f
 	}
 }
 
-// probeKMSKey writes and deletes a zero-byte object encrypted with key.
-// S3 accepts a replication rule naming a KMS key it cannot use and fails
-// every copy later; this finds out first.
-func probeKMSKey(ctx context.Context, c PreflightDest, bucket, key string, add func(bool, string, ...any)) {
+// ProbeEncryption is an encryption a probe object is written with: SSE-S3,
+// SSE-KMS under a key, or SSE-C (under a key made for the probe, never one
+// of the key file's).
+type ProbeEncryption struct {
+	Kind   planner.Encryption // SSES3, SSEKMS or SSEC
+	KMSKey string
+}
+
+func (e ProbeEncryption) String() string {
+	if e.Kind == planner.SSEKMS {
+		return fmt.Sprintf("SSE-KMS under key %q", e.KMSKey)
+	}
+	return string(e.Kind)
+}
+
+// Probe writes, reads back and deletes a probe object with encryption e
+// in bucket, as the checks do, and returns what it found.
+func Probe(ctx context.Context, dst PreflightDest, bucket string, e ProbeEncryption) []Finding {
+	var fs []Finding
+	probeEncryption(ctx, dst, bucket, e, func(isErr bool, format string, a ...any) {
+		fs = append(fs, Finding{Error: isErr, Message: fmt.Sprintf(format, a...)})
+	})
+	return fs
+}
+
+// probeEncryption writes a zero-byte object with encryption e, reads it
+// back and deletes it. S3 accepts a replication rule naming a KMS key it
+// cannot use and fails every copy later; an endpoint may accept an
+// encryption and store the object without it (Ceph RGW before Reef does so
+// with SSE-S3). Either way, this finds out before copying.
+func probeEncryption(ctx context.Context, c PreflightDest, bucket string, e ProbeEncryption, add func(bool, string, ...any)) {
 	name := make([]byte, 8)
 	_, _ = rand.Read(name)
 	probe := ProbePrefix + hex.EncodeToString(name)
-	out, err := c.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(probe), Body: bytes.NewReader(nil), ContentLength: aws.Int64(0),
-		ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(key),
-	})
+	put := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(probe), Body: bytes.NewReader(nil), ContentLength: aws.Int64(0)}
+	head := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(probe)}
+	switch e.Kind {
+	case planner.SSES3:
+		put.ServerSideEncryption = types.ServerSideEncryptionAes256
+	case planner.SSEKMS:
+		put.ServerSideEncryption, put.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(e.KMSKey)
+	case planner.SSEC:
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		sum := md5.Sum(key)
+		alg, k, m := aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(key)), aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+		put.SSECustomerAlgorithm, put.SSECustomerKey, put.SSECustomerKeyMD5 = alg, k, m
+		head.SSECustomerAlgorithm, head.SSECustomerKey, head.SSECustomerKeyMD5 = alg, k, m
+	}
+	out, err := c.PutObject(ctx, put, fewRetries)
 	if err != nil {
 		code, _, _ := s3err.Classify(err)
 		var msg string
@@ -181,16 +233,63 @@ func probeKMSKey(ctx context.Context, c PreflightDest, bucket, key string, add f
 		if errors.As(err, &api) {
 			msg = ": " + api.ErrorMessage()
 		}
-		add(true, "replica KMS key %q cannot be used in destination bucket %q (%s%s); check the key id and the key policy, "+
-			"or rerun with --no-kms-probe to skip this check", key, bucket, code, msg)
+		if e.Kind == planner.SSEKMS {
+			add(true, "replica KMS key %q cannot be used in destination bucket %q (%s%s); check the key id and the key policy, "+
+				"or rerun with --no-probe to skip this check", e.KMSKey, bucket, code, msg)
+		} else {
+			add(true, "destination bucket %q refuses a probe object written with %s (%s%s), as it would refuse every %s replica; "+
+				"rerun with --no-probe to skip this check", bucket, e, code, msg, e.Kind)
+		}
 		return
 	}
+	version := aws.ToString(out.VersionId)
+	if version != "" {
+		head.VersionId = aws.String(version)
+	}
+	if h, err := c.HeadObject(ctx, head, fewRetries); err != nil {
+		code, _, _ := s3err.Classify(err)
+		add(false, "the probe object s3://%s/%s written with %s could not be read back (%s): whether the endpoint applies it is unknown",
+			bucket, probe, e, code)
+	} else if stored := probeStored(h); !probeApplied(e, h) {
+		add(true, "destination bucket %q accepted a probe object written with %s but stored it %s: this endpoint ignores that encryption, "+
+			"so replicas would not be encrypted as their sources are; leave those versions out (--encryption) or copy to an endpoint that "+
+			"implements it", bucket, e, stored)
+	}
 	del := &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(probe)}
-	if v := aws.ToString(out.VersionId); v != "" {
-		del.VersionId = aws.String(v) // remove the probe for good, not behind a delete marker
+	if version != "" {
+		del.VersionId = aws.String(version) // remove the probe for good, not behind a delete marker
 	}
 	if _, err := c.DeleteObject(context.WithoutCancel(ctx), del); err != nil {
 		code, _, _ := s3err.Classify(err)
-		add(false, "the KMS probe object s3://%s/%s could not be deleted (%s); delete it by hand", bucket, probe, code)
+		add(false, "the probe object s3://%s/%s could not be deleted (%s); delete it by hand", bucket, probe, code)
 	}
+}
+
+// probeApplied reports whether a probe object was stored with encryption
+// e, as its HEAD says.
+func probeApplied(e ProbeEncryption, h *s3.HeadObjectOutput) bool {
+	switch e.Kind {
+	case planner.SSES3:
+		return h.ServerSideEncryption == types.ServerSideEncryptionAes256
+	case planner.SSEKMS:
+		// The key is named as the server likes (AWS answers the ARN of
+		// an alias): the class is what can be compared.
+		return h.ServerSideEncryption == types.ServerSideEncryptionAwsKms
+	case planner.SSEC:
+		return aws.ToString(h.SSECustomerAlgorithm) == "AES256"
+	}
+	return true
+}
+
+// probeStored says how a probe object was stored, as its HEAD says.
+func probeStored(h *s3.HeadObjectOutput) string {
+	switch {
+	case aws.ToString(h.SSECustomerAlgorithm) != "":
+		return "with SSE-C"
+	case h.ServerSideEncryption == types.ServerSideEncryptionAwsKms:
+		return fmt.Sprintf("with SSE-KMS under key %q", aws.ToString(h.SSEKMSKeyId))
+	case h.ServerSideEncryption != "":
+		return "with " + string(h.ServerSideEncryption)
+	}
+	return "unencrypted"
 }

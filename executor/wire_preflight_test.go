@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,19 +110,22 @@ func checkFindings(t *testing.T, got []Finding, want ...wantFinding) {
 	}
 }
 
+// probeOps are the requests of one probe.
+const probeOps = ",PutObject,HeadObject,DeleteObject"
+
 func TestPreflightAllWell(t *testing.T) {
 	f := preflightFake(t, map[string]bucketState{
 		srcBucket: {versioning: "Enabled"},
 		dstBucket: {versioning: "Enabled", encryption: blockNone},
 	})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, SSEC: true}}})
 	checkFindings(t, fs)
 	if got, want := strings.Join(preflightOps(f, srcBucket), ","), "HeadBucket,GetBucketVersioning"; got != want {
 		t.Errorf("source requests %s, want %s", got, want)
 	}
-	// No KMS keys: nothing to probe.
-	if got, want := strings.Join(preflightOps(f, dstBucket), ","), "HeadBucket,GetBucketVersioning,GetBucketEncryption"; got != want {
+	// No KMS keys: SSE-C alone is probed.
+	if got, want := strings.Join(preflightOps(f, dstBucket), ","), "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,HeadObject,DeleteObject"; got != want {
 		t.Errorf("destination requests %s, want %s", got, want)
 	}
 	for _, r := range f.Requests() {
@@ -149,14 +153,14 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 			name:   "source missing",
 			states: map[string]bucketState{srcBucket: missing, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`source bucket "src"`, "does not exist"}}},
-			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,DeleteObject",
+			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption" + probeOps + probeOps,
 			otherOps: "HeadBucket,GetBucketVersioning",
 		},
 		{
 			name:   "source denied",
 			states: map[string]bucketState{srcBucket: {head: head403}, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`source bucket "src"`, "access denied"}}},
-			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,DeleteObject",
+			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption" + probeOps + probeOps,
 			otherOps: "HeadBucket,GetBucketVersioning",
 		},
 		{
@@ -177,7 +181,7 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 			name:   "source in another region",
 			states: map[string]bucketState{srcBucket: {head: &s3fake.Reply{Status: http.StatusMovedPermanently, Header: s3fake.Hdr("x-amz-bucket-region", "eu-west-1")}}, dstBucket: {versioning: "Enabled"}, "other": {versioning: "Enabled"}},
 			want:   []wantFinding{{true, []string{`source bucket "src"`, "another region", "--region"}}},
-			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption,PutObject,DeleteObject",
+			srcOps: "HeadBucket", dstOps: "HeadBucket,GetBucketVersioning,GetBucketEncryption" + probeOps + probeOps,
 			otherOps: "HeadBucket,GetBucketVersioning",
 		},
 		{
@@ -194,7 +198,7 @@ func TestPreflightBucketMissingOrDenied(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := preflightFake(t, tc.states)
-			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true, Targets: []PreflightTarget{
+			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true, Targets: []PreflightTarget{
 				{Bucket: dstBucket, SSEC: true, KMSKeys: []string{"arn:k"}},
 				{Bucket: "other"},
 			}})
@@ -295,7 +299,7 @@ func TestPreflightBlockedSSEC(t *testing.T) {
 func TestPreflightKMSProbe(t *testing.T) {
 	const key = "arn:aws:kms:us-east-1:111122223333:key/replica"
 	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{key}}}})
 	checkFindings(t, fs)
 
@@ -322,7 +326,7 @@ func TestPreflightKMSProbe(t *testing.T) {
 		t.Errorf("probe delete versionId = %q, want the probe's version %q", got, want)
 	}
 	ops := preflightOps(f, dstBucket)
-	if got, want := strings.Join(ops, ","), "HeadBucket,GetBucketVersioning,PutObject,DeleteObject"; got != want {
+	if got, want := strings.Join(ops, ","), "HeadBucket,GetBucketVersioning"+probeOps; got != want {
 		t.Errorf("destination requests %s, want %s", got, want)
 	}
 	// The probe wrote SSE-KMS with the key, and left nothing behind.
@@ -337,7 +341,7 @@ func TestPreflightKMSProbe(t *testing.T) {
 func TestPreflightKMSProbeEachKey(t *testing.T) {
 	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"},
 		"other": {versioning: "Enabled"}})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true, Targets: []PreflightTarget{
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true, Targets: []PreflightTarget{
 		{Bucket: dstBucket, KMSKeys: []string{"k1", "k2"}}, {Bucket: "other", KMSKeys: []string{"k3"}}}})
 	checkFindings(t, fs)
 	puts := f.Ops("PutObject")
@@ -377,10 +381,10 @@ func TestPreflightKMSProbeRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
 				dstBucket: {versioning: "Enabled", put: tc.put}})
-			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
+			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
 				Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{key}}}})
 			checkFindings(t, fs, wantFinding{true, []string{`replica KMS key "` + key + `"`, `destination bucket "dst"`,
-				tc.code, s3fake.ErrorMessage(tc.code), "--no-kms-probe"}})
+				tc.code, s3fake.ErrorMessage(tc.code), "--no-probe"}})
 			f.Only(t, "PutObject")
 			if rs := f.Ops("DeleteObject"); len(rs) != 0 {
 				t.Errorf("nothing was written, yet deleted: %v", s3fake.Describe(rs))
@@ -393,7 +397,7 @@ func TestPreflightKMSProbeUnversioned(t *testing.T) {
 	// An unversioned destination's PutObject has no version id: the
 	// probe is deleted by key.
 	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {}})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k"}}}})
 	checkFindings(t, fs, wantFinding{false, []string{`destination bucket "dst" is never enabled`}})
 	del := f.Only(t, "DeleteObject")
@@ -415,7 +419,7 @@ func TestPreflightKMSProbeUnversioned(t *testing.T) {
 func TestPreflightKMSProbeNotDeleted(t *testing.T) {
 	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
 		dstBucket: {versioning: "Enabled", del: s3fake.Error(http.StatusForbidden, "AccessDenied")}})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: true,
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k"}}}})
 	put := f.Only(t, "PutObject")
 	checkFindings(t, fs, wantFinding{false, []string{"s3://dst/" + put.Key, "could not be deleted", "AccessDenied"}})
@@ -424,7 +428,7 @@ func TestPreflightKMSProbeNotDeleted(t *testing.T) {
 func TestPreflightNoKMSProbe(t *testing.T) {
 	f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"},
 		dstBucket: {versioning: "Enabled", put: s3fake.Error(http.StatusBadRequest, "KMS.NotFoundException")}})
-	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, ProbeKMS: false,
+	fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: false,
 		Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k1", "k2"}}}})
 	checkFindings(t, fs)
 	for _, op := range []string{"PutObject", "DeleteObject"} {
@@ -442,5 +446,66 @@ func TestPreflightCanceled(t *testing.T) {
 		Preflight{SourceBucket: srcBucket, Targets: []PreflightTarget{{Bucket: dstBucket}}})
 	if err == nil {
 		t.Error("RunPreflight with a cancelled context returned no error")
+	}
+}
+
+// TestPreflightProbeReadBack: each probe object is read back (its version,
+// with its SSE-C key, which is made for the probe and is none of the key
+// file's); an endpoint that accepted the encryption and stored the object
+// without it (as Ceph RGW does with SSE-S3) is a problem that names the
+// encryption and what was stored, and the probe is still removed.
+func TestPreflightProbeReadBack(t *testing.T) {
+	for _, ignores := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ignored %v", ignores), func(t *testing.T) {
+			f := preflightFake(t, map[string]bucketState{srcBucket: {versioning: "Enabled"}, dstBucket: {versioning: "Enabled"}})
+			if ignores {
+				f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+					rep := f.Answer(r)
+					if r.Op == "HeadObject" {
+						for name := range rep.Header {
+							if strings.HasPrefix(strings.ToLower(name), "x-amz-server-side-encryption") {
+								rep.Header.Del(name)
+							}
+						}
+					}
+					return rep
+				})
+			}
+			fs := runPreflight(t, f, Preflight{SourceBucket: srcBucket, Probe: true,
+				Targets: []PreflightTarget{{Bucket: dstBucket, KMSKeys: []string{"k1"}, SSEC: true, SSES3: true}}})
+			var want []wantFinding
+			if ignores {
+				for _, enc := range []string{`SSE-KMS under key "k1"`, "SSE-C", "SSE-S3"} {
+					want = append(want, wantFinding{true, []string{`destination bucket "dst"`, "written with " + enc, "stored it unencrypted",
+						"ignores that encryption"}})
+				}
+			}
+			checkFindings(t, fs, want...)
+			puts, heads := f.Ops("PutObject"), f.Ops("HeadObject")
+			if len(puts) != 3 || len(heads) != 3 || len(f.Ops("DeleteObject")) != 3 {
+				t.Fatalf("%s, want three probes", s3fake.Describe(f.Requests()))
+			}
+			for i, put := range puts {
+				if heads[i].Key != put.Key || heads[i].Query.Get("versionId") != put.Reply.Get("x-amz-version-id") {
+					t.Errorf("probe %s read back as %s@%s", put.Key, heads[i].Key, heads[i].Query.Get("versionId"))
+				}
+				if vs := f.Versions(dstBucket, put.Key); len(vs) != 0 {
+					t.Errorf("the probe left %+v", vs)
+				}
+			}
+			ssec := puts[1]
+			md5 := ssec.Header.Get(ssecPrefix + "key-md5")
+			if ssec.Header.Get(ssecPrefix+"algorithm") != "AES256" || md5 == "" || heads[1].Header.Get(ssecPrefix+"key-md5") != md5 {
+				t.Errorf("SSE-C probe headers %v, read back with %v", ssec.Header, heads[1].Header)
+			}
+			for _, k := range []s3fake.Key{keyA, keyB} {
+				if md5 == k.MD5 {
+					t.Errorf("the SSE-C probe used the key file's key %s", k.ID)
+				}
+			}
+			if got := puts[2].Header.Get("x-amz-server-side-encryption"); got != "AES256" {
+				t.Errorf("SSE-S3 probe x-amz-server-side-encryption %q", got)
+			}
+		})
 	}
 }

@@ -3,11 +3,15 @@ package job
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/s3backfill/s3backfill/executor"
+	"github.com/s3backfill/s3backfill/planner"
 )
 
 // Check runs the checks before the first copy (buckets, versioning, replica
@@ -15,15 +19,23 @@ import (
 // delete a KMS probe object (not in a dry run, which writes nothing).
 func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error) {
 	kms := j.rules.kmsKeys()
+	probe = probe && !j.settings.Spec.NoProbe
+	sses3, err := j.sses3ToCopy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var targets []executor.PreflightTarget
 	for _, dest := range j.rules.targets() {
-		targets = append(targets, executor.PreflightTarget{Bucket: dest, KMSKeys: kms[dest], SSEC: j.Keys.Len() > 0})
+		targets = append(targets, executor.PreflightTarget{Bucket: dest, KMSKeys: kms[dest], SSEC: j.Keys.Len() > 0, SSES3: sses3[dest] > 0})
+		if probe && sses3[dest] > 0 {
+			j.probedSSES3[dest] = true
+		}
 	}
 	findings, err := executor.RunPreflight(ctx, j.Source, j.Dest, executor.Preflight{
 		SourceEndpoint: j.SourceEndpoint, DestEndpoint: j.DestEndpoint,
 		SourceBucket: j.settings.Source.Bucket,
 		Targets:      targets,
-		ProbeKMS:     probe && !j.settings.Spec.NoKMSProbe,
+		Probe:        probe,
 	})
 	if err == nil {
 		var acl []executor.Finding
@@ -84,4 +96,52 @@ func checkReportPath(path string) error {
 	probe.Close()
 	os.Remove(probe.Name())
 	return nil
+}
+
+// sses3ToCopy is the number of SSE-S3 versions to copy (planned, not yet
+// copied) by destination, as far as the checkpoint knows.
+func (j *Job) sses3ToCopy(ctx context.Context) (map[string]int64, error) {
+	counts, err := j.Store.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := map[string]int64{}
+	for _, c := range counts {
+		if c.Encryption == string(planner.SSES3) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
+			rows[c.Dest] += c.Rows
+		}
+	}
+	return rows, nil
+}
+
+// probeSSES3 probes SSE-S3, before copying, in each destination with
+// SSE-S3 versions to copy that the checks did not probe (a first run knows
+// the versions only after its scan): an endpoint that accepts SSE-S3 and
+// stores the object unencrypted (Ceph RGW before Reef) stops the run.
+func (j *Job) probeSSES3(ctx context.Context) error {
+	if j.settings.Spec.NoProbe {
+		return nil
+	}
+	rows, err := j.sses3ToCopy(ctx)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	for _, dest := range slices.Sorted(maps.Keys(rows)) {
+		if j.probedSSES3[dest] {
+			continue
+		}
+		j.probedSSES3[dest] = true
+		for _, f := range executor.Probe(ctx, j.Dest, dest, executor.ProbeEncryption{Kind: planner.SSES3}) {
+			if f.Error {
+				problems = append(problems, fmt.Sprintf("%s (%d SSE-S3 version(s) to copy there)", f.Message, rows[dest]))
+			} else {
+				j.Log.Warn(f.Message)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return PreflightError{problems}
+	}
+	return ctx.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/internal/job"
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
@@ -187,5 +188,81 @@ func TestObjectLockUnreadable(t *testing.T) {
 		return strings.Contains(s, "the source's Object Lock settings cannot be read with these credentials (GetObjectRetention: AccessDenied)")
 	}) {
 		t.Errorf("notices %q", notices)
+	}
+}
+
+// TestSSES3ProbeBeforeCopying: a destination that accepts SSE-S3 and stores
+// the object unencrypted (Ceph RGW before Reef) stops the copy before
+// anything is copied, once the plan shows SSE-S3 versions to copy; the
+// probe object is removed, and the checks of the next run probe it at
+// once. A job without SSE-S3 versions sends no probe; neither does one with
+// --no-probe.
+func TestSSES3ProbeBeforeCopying(t *testing.T) {
+	ignoresSSES3 := func(f *s3fake.Server) {
+		f.SetHook(func(r s3fake.Request) *s3fake.Reply {
+			rep := f.Answer(r)
+			if r.Op == "HeadObject" && strings.HasPrefix(r.Key, executor.ProbePrefix) {
+				rep.Header.Del("x-amz-server-side-encryption")
+			}
+			return rep
+		})
+	}
+	t.Run("ignored", func(t *testing.T) {
+		f := newFake(t)
+		ignoresSSES3(f)
+		put(f, "data/s3", "v1", []byte("x"), map[string]string{hSSE: "AES256"})
+		put(f, "data/plain", "v1", []byte("y"), nil)
+		e := openEnv(t, f, testSpec(f, "data", "backup"), options{})
+		e.scanPlan(t)
+		err := e.job.Copy(context.Background())
+		var pe job.PreflightError
+		if !errors.As(err, &pe) || len(pe.Problems) != 1 || !strings.Contains(pe.Problems[0], "accepted a probe object written with SSE-S3 but stored it unencrypted") ||
+			!strings.Contains(pe.Problems[0], "1 SSE-S3 version(s) to copy there") {
+			t.Fatalf("Copy: %v, want the SSE-S3 probe's problem", err)
+		}
+		if n := len(workOps(f.Requests())) - len(workOps(f.Ops("ListObjectVersions"))) - len(workOps(f.Ops("HeadObject"))); n != 0 ||
+			len(f.Ops("CopyObject")) != 0 {
+			t.Errorf("requests other than the scan's and the probe's: %v", s3fake.Describe(workOps(f.Requests())))
+		}
+		probes := f.Ops("PutObject")
+		if len(probes) != 1 || probes[0].Header.Get(hSSE) != "AES256" || len(f.Versions(dstBucket, probes[0].Key)) != 0 {
+			t.Fatalf("probes %v, want one SSE-S3 PutObject, removed after", s3fake.Describe(probes))
+		}
+		for _, r := range e.rows(t) {
+			if r.Status != planner.StatusPending {
+				t.Errorf("%s: %s, want pending: nothing copied", r.Key, r.Status)
+			}
+		}
+		// The next run's checks know of the SSE-S3 versions.
+		e.reopen(t)
+		findings, err := e.job.Check(context.Background(), true)
+		if err != nil || len(findings) != 1 || !findings[0].Error || !strings.Contains(findings[0].Message, "SSE-S3") {
+			t.Errorf("Check: %+v, %v; want the SSE-S3 probe's problem", findings, err)
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		sses3   bool
+		noProbe bool
+	}{{"no SSE-S3 versions", false, false}, {"--no-probe", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			ignoresSSES3(f)
+			hdr := map[string]string(nil)
+			if tc.sses3 {
+				hdr = map[string]string{hSSE: "AES256"}
+			}
+			put(f, "data/a", "v1", []byte("x"), hdr)
+			spec := testSpec(f, "data", "backup")
+			spec.NoProbe = tc.noProbe
+			e := openEnv(t, f, spec, options{})
+			e.scanPlan(t)
+			if err := e.job.Copy(context.Background()); err != nil {
+				t.Fatalf("Copy: %v", err)
+			}
+			if ps := f.Ops("PutObject"); len(ps) != 0 {
+				t.Errorf("probes sent: %v", s3fake.Describe(ps))
+			}
+		})
 	}
 }

@@ -28,6 +28,9 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err := j.warnKeysCrossHosts(ctx); err != nil {
 		return err
 	}
+	if err := j.probeSSES3(ctx); err != nil {
+		return err
+	}
 	if err := j.learning(ctx); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/s3backfill/s3backfill/checkpoint"
+	"github.com/s3backfill/s3backfill/executor"
 	"github.com/s3backfill/s3backfill/internal/job"
 	"github.com/s3backfill/s3backfill/internal/s3fake"
 	"github.com/s3backfill/s3backfill/planner"
@@ -276,4 +277,10 @@ func byVersion(rows []planner.Row) map[string]planner.Row {
 // stringsReader reads the formatted text.
 func stringsReader(format string, a ...any) io.Reader {
 	return strings.NewReader(fmt.Sprintf(format, a...))
+}
+
+// workOps are the requests of rs the copies sent: those on the checks'
+// probe objects are left out.
+func workOps(rs []s3fake.Request) []s3fake.Request {
+	return slices.DeleteFunc(slices.Clone(rs), func(r s3fake.Request) bool { return strings.HasPrefix(r.Key, executor.ProbePrefix) })
 }

@@ -89,6 +89,8 @@ type Job struct {
 	// learned is what the job learned of which SSE-C keys open which
 	// folders' versions (loaded from the checkpoint by learning).
 	learned *planner.KeyLearning
+	// probedSSES3: destinations this run probed with SSE-S3.
+	probedSSES3 map[string]bool
 
 	runNo     int64
 	stopStats context.CancelFunc
@@ -138,7 +140,7 @@ func Open(ctx context.Context, s Settings, d Deps) (*Job, error) {
 			return nil, UsageError{err}
 		}
 	}
-	j := &Job{settings: s, Deps: d, opened: d.Now()}
+	j := &Job{settings: s, Deps: d, opened: d.Now(), probedSSES3: map[string]bool{}}
 	var err error
 	if j.rules, err = loadRules(ctx, s, d.Source); err != nil {
 		return nil, err

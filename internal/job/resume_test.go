@@ -237,7 +237,7 @@ func TestInDoubtAfterLostOutcomes(t *testing.T) {
 	if err := e.job.Copy(context.Background()); err != nil {
 		t.Fatalf("Copy: %v", err)
 	}
-	for _, r := range f.Requests()[before:] {
+	for _, r := range workOps(f.Requests()[before:]) {
 		if r.Method != "GET" && r.Method != "HEAD" {
 			t.Errorf("reconciling sent %s %s/%s: every replica was there to adopt", r.Op, r.Bucket, r.Key)
 		}

@@ -72,8 +72,8 @@ type Spec struct {
 	ReplicationConfig           string `json:"replication_config,omitempty"`
 	ReplicationConfigFromSource bool   `json:"replication_config_from_source,omitempty"`
 
-	Filter     planner.Filter `json:"filter"`
-	NoKMSProbe bool           `json:"no_kms_probe,omitempty"`
+	Filter  planner.Filter `json:"filter"`
+	NoProbe bool           `json:"no_kms_probe,omitempty"` // the JSON name predates the SSE-C and SSE-S3 probes
 	// NoAdoptExisting: do not adopt the replicas a key already has on the
 	// destination when the job has no record of them (--adopt-existing=false).
 	NoAdoptExisting bool `json:"no_adopt_existing,omitempty"`
