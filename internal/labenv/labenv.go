@@ -301,3 +301,36 @@ func (l *Lab) AccessKey() string { return l.vars["AWS_ACCESS_KEY_ID"] }
 func (l *Lab) RGWCredentials() (key, secret string) {
 	return l.vars["S3BACKFILL_LAB_RGW_ACCESS_KEY"], l.vars["S3BACKFILL_LAB_RGW_SECRET_KEY"]
 }
+
+// Server is one of the lab's S3 servers that the core scenarios run
+// against, with what it lacks.
+type Server struct {
+	Name     string
+	Endpoint string
+	KMSKeys  []string // its KMS key ids; the first is its default key
+	Env      []string // over Lab.Env: the environment a client process needs for it
+	// AppliesSSES3: it stores objects written with SSE-S3 encrypted (RGW
+	// before Reef accepts the header and stores them unencrypted).
+	AppliesSSES3 bool
+	// CopiesEncrypted: it copies SSE-C and SSE-KMS sources server-side
+	// (RGW Pacific answers 501 NotImplemented to CopyObject of such a
+	// source).
+	CopiesEncrypted bool
+	// KMSName is how it names KMS key id in answers.
+	KMSName func(id string) string
+	client  func() *s3.Client
+}
+
+// Client is an S3 client for the server.
+func (s Server) Client() *s3.Client { return s.client() }
+
+// Servers are the lab's servers the core scenarios run against: MinIO
+// (with KES) and Ceph RGW.
+func (l *Lab) Servers() []Server {
+	return []Server{
+		{Name: "MinIO", Endpoint: l.Endpoint, KMSKeys: l.KMSKeys, AppliesSSES3: true, CopiesEncrypted: true,
+			KMSName: func(id string) string { return "arn:aws:kms:" + id }, client: l.Client},
+		{Name: "RGW", Endpoint: l.RGW, KMSKeys: l.RGWKMSKeys, Env: l.RGWEnv,
+			KMSName: func(id string) string { return id }, client: l.RGWClient},
+	}
+}
