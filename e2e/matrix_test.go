@@ -15,7 +15,8 @@ import (
 // TestCoreMatrix runs the core scenario against each of the lab's servers
 // (MinIO and Ceph RGW): a versioned source with a 'null' version, every
 // encryption the server has (plain, SSE-S3, SSE-KMS, SSE-C under a key that
-// is rotated and one that is kept), metadata and tags, delete markers in
+// is rotated and one that is kept, behind a key that opens nothing),
+// metadata and tags, delete markers in
 // the middle and on top of histories, and versions copied in parts (plain,
 // SSE-KMS, SSE-C re-keyed). The first run is killed (SIGKILL) once it has
 // copied a few versions, the next resumes it; then every version is on the
@@ -43,6 +44,10 @@ func coreScenario(t *testing.T, lab *labenv.Lab, srv labenv.Server) {
 	r := mrand.New(mrand.NewPCG(31, 32))
 	oldKey, newKey, kept := newCustomerKey("old", true, "rotated/"), newCustomerKey("new", true), newCustomerKey("kept", true, "kept/")
 	oldKey.replicaKey = "new"
+	// A key named for kept/ that opens none of its versions: tried first,
+	// it is refused as the server refuses a wrong key (AWS and MinIO 403,
+	// RGW 400), and the next key is tried.
+	decoy := newCustomerKey("decoy", true, "kept/")
 	kmsSource, kmsReplica := srv.KMSKeys[1], srv.KMSKeys[2]
 
 	w.put(t, &srcVersion{key: "null/object", data: content(r, 90), enc: encNone})
@@ -133,7 +138,7 @@ func coreScenario(t *testing.T, lab *labenv.Lab, srv labenv.Server) {
 		return e
 	}
 
-	keyFile := writeKeyFile(t, []*customerKey{oldKey, newKey, kept})
+	keyFile := writeKeyFile(t, []*customerKey{decoy, oldKey, newKey, kept})
 	db, report := jobFiles(t)
 	args := []string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst, "--db", db, "--report", report, "--keys", keyFile,
 		"--endpoint-url", srv.Endpoint, "--replicate-kms", "--replica-kms-key-id", kmsReplica, "--delete-markers",
