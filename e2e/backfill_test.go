@@ -105,14 +105,7 @@ func seedFullWorld(t *testing.T, lab *labenv.Lab, c *s3.Client, bucket string) *
 	w.put(t, &srcVersion{key: "nokey/between", data: content(r, 53), enc: encS3})
 
 	// Delete markers: in the middle of a history and on top of one.
-	for k := range 4 {
-		key := fmt.Sprintf("deleted/obj-%d", k)
-		w.put(t, &srcVersion{key: key, data: content(r, 300), enc: encNone})
-		w.del(t, key)
-		if k%2 == 0 {
-			w.put(t, &srcVersion{key: key, data: content(r, 301), enc: encS3})
-		}
-	}
+	w.deleted(t, r, "deleted/obj-", 4, encS3)
 
 	// An empty object, plain and SSE-C.
 	w.put(t, &srcVersion{key: "empty/plain", data: nil, enc: encNone, meta: map[string]string{"empty": "yes"}})

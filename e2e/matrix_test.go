@@ -27,8 +27,9 @@ import (
 // Where a server lacks a feature the test asserts what s3backfill does
 // instead: RGW stores SSE-S3 writes unencrypted (the source's versions are
 // then plain, and the report says NOT-SSE); RGW does not copy SSE-C and
-// SSE-KMS sources server-side, nor re-key SSE-C parts (they are streamed,
-// and the report says why).
+// SSE-KMS sources with CopyObject (they are copied in parts with
+// UploadPartCopy), nor re-key SSE-C parts (those are streamed); the report
+// says why.
 func TestCoreMatrix(t *testing.T) {
 	lab := labenv.Get(t)
 	for _, srv := range lab.Servers() {
@@ -75,14 +76,7 @@ func coreScenario(t *testing.T, lab *labenv.Lab, srv labenv.Server) {
 	many("kms/", 3, func(v *srcVersion) { v.enc, v.kmsKey = encKMS, kmsSource })
 	many("rotated/", 3, func(v *srcVersion) { v.enc, v.ssec = encC, oldKey })
 	many("kept/", 2, func(v *srcVersion) { v.enc, v.ssec = encC, kept })
-	for k := range 3 {
-		key := fmt.Sprintf("deleted/%d", k)
-		w.put(t, &srcVersion{key: key, data: content(r, 300), enc: encNone})
-		w.del(t, key)
-		if k%2 == 0 {
-			w.put(t, &srcVersion{key: key, data: content(r, 301), enc: encNone})
-		}
-	}
+	w.deleted(t, r, "deleted/", 3, encNone)
 	bigs := []string{"big/plain", "big/kms", "rotated/big"}
 	w.put(t, &srcVersion{key: bigs[0], data: content(r, 12<<20+1), enc: encNone})
 	w.put(t, &srcVersion{key: bigs[1], data: content(r, 12<<20+3), enc: encKMS, kmsKey: kmsSource})
@@ -126,12 +120,12 @@ func coreScenario(t *testing.T, lab *labenv.Lab, srv labenv.Server) {
 		case v.key == "big/plain" || v.key == "big/kms" || (srv.CopiesEncrypted && v.key == "rotated/big"):
 			// RGW copies parts of an SSE-KMS source, not whole ones.
 			e.messages = []string{"copied by UploadPartCopy (3 parts)"}
-		case v.key == "rotated/big":
-			// Re-keyed parts: streamed, for want of either server-side
-			// copy (of a whole SSE-C source, or of re-keyed parts).
-			e.messages = []string{"streamed: this endpoint does not"}
+		case !srv.CopiesEncrypted && strings.HasPrefix(v.key, "rotated/"):
+			// Re-keyed: CopyObject is lacking, and so are re-keyed parts.
+			e.messages = []string{"streamed: this endpoint does not re-key SSE-C sources in server-side copies of parts"}
 		case !srv.CopiesEncrypted && (v.enc == encKMS || v.enc == encC):
-			e.messages = []string{"streamed: this endpoint does not implement server-side copy of " + v.enc + " sources"}
+			// CopyObject is lacking; UploadPartCopy is not.
+			e.messages = []string{"copied by UploadPartCopy (1 parts); in parts: this endpoint does not implement CopyObject of " + v.enc + " sources"}
 		default:
 			e.messages = []string{"copied by CopyObject"}
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
 	"os"
@@ -253,6 +254,21 @@ func (w *world) del(t *testing.T, key string) {
 		t.Fatalf("seed delete marker on %s: %v", key, err)
 	}
 	w.add(&srcVersion{key: key, versionID: aws.ToString(out.VersionId), deleteMarker: true})
+}
+
+// deleted seeds n keys prefix0, prefix1, ... with a delete marker each: in
+// the middle of the history of the even ones (under a newer version of
+// class enc), on top of the odd ones'.
+func (w *world) deleted(t *testing.T, r *mrand.Rand, prefix string, n int, enc string) {
+	t.Helper()
+	for k := range n {
+		key := fmt.Sprintf("%s%d", prefix, k)
+		w.put(t, &srcVersion{key: key, data: content(r, 300), enc: encNone})
+		w.del(t, key)
+		if k%2 == 0 {
+			w.put(t, &srcVersion{key: key, data: content(r, 301), enc: enc})
+		}
+	}
 }
 
 func (w *world) add(v *srcVersion) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/internal/sse"
 	"github.com/s3backfill/s3backfill/planner"
@@ -24,6 +25,7 @@ type attributes struct {
 	cacheControl       *string
 	expires            *time.Time
 	tagging            *string // URL query form, as the Tagging header takes it
+	tags               []types.Tag
 }
 
 // sourceAttributes reads a version's metadata (HEAD, with its SSE-C key)
@@ -50,6 +52,7 @@ func (e *Executor) sourceAttributes(ctx context.Context, t planner.Task, k sse.K
 		return attributes{}, fmt.Errorf("GetObjectTagging (source): %w", err)
 	}
 	if len(tags.TagSet) > 0 {
+		a.tags = tags.TagSet
 		q := url.Values{}
 		for _, tag := range tags.TagSet {
 			q.Set(aws.ToString(tag.Key), aws.ToString(tag.Value))

@@ -14,13 +14,16 @@ import (
 
 // Capabilities learned, not assumed: an endpoint may not implement a
 // server-side copy of an encrypted source (Ceph RGW answers 501
-// NotImplemented to a CopyObject of an SSE-C or SSE-KMS source). Under
-// --copy-mode auto, such a version is copied through this machine (GET and
-// upload) instead, and so is the rest of its class on that endpoint for
-// the run, without asking again; under server, it fails saying why.
+// NotImplemented to a CopyObject of an SSE-C or SSE-KMS source, yet copies
+// its parts with UploadPartCopy). Under --copy-mode auto, such a version is
+// copied by the next way that works: server-side in parts, else through
+// this machine (GET and upload); the rest of its class on that endpoint
+// goes the same way for the run, without asking again. Under server, a
+// version no server-side copy can make fails saying why.
 
 // noServerCopy remembers the server-side copies the destination endpoint
-// does not make: of a source encryption (by its name), or rekeyParts.
+// does not make: of a source encryption (by its name), by CopyObject only
+// (copyObjectOf), or rekeyParts.
 type noServerCopy struct {
 	mu   sync.Mutex
 	what map[string]bool
@@ -47,6 +50,9 @@ func (n *noServerCopy) learn(what string) {
 	n.what[what] = true
 }
 
+// copyObjectOf: copying whole sources of an encryption with CopyObject.
+func copyObjectOf(t planner.Task) string { return "CopyObject of " + string(t.Encryption) }
+
 // CodeNotImplemented is S3's code for a feature an endpoint lacks.
 const CodeNotImplemented = "NotImplemented"
 
@@ -71,13 +77,17 @@ func noServerCopyReason(t planner.Task) string {
 	return fmt.Sprintf("this endpoint does not implement server-side copy of %s sources", t.Encryption)
 }
 
+// noCopyObjectReason says why a version was copied in parts.
+func noCopyObjectReason(t planner.Task) string {
+	return fmt.Sprintf("this endpoint does not implement CopyObject of %s sources", t.Encryption)
+}
+
 const rekeyPartsReason = "this endpoint does not re-key SSE-C sources in server-side copies of parts"
 
-// rekeysInParts reports a server-side copy in parts of an SSE-C source
-// whose replica is under another key (or not SSE-C).
-func rekeysInParts(t planner.Task, k sse.Keys) bool {
-	return t.Action == planner.Multipart && t.Encryption == planner.SSEC && k.Src != nil &&
-		(k.Dst == nil || k.Dst.ID != k.Src.ID)
+// rekeys reports a copy of an SSE-C source whose replica is under another
+// key (or not SSE-C).
+func rekeys(t planner.Task, k sse.Keys) bool {
+	return t.Encryption == planner.SSEC && k.Src != nil && (k.Dst == nil || k.Dst.ID != k.Src.ID)
 }
 
 // partKeyRefused reports RGW's answer to an UploadPartCopy that re-keys

@@ -125,17 +125,27 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 		res copyResult
 		err error
 	)
-	// learned: why a version is streamed that the endpoint cannot copy.
-	var learned string
+	// learned: why a version is streamed that the endpoint cannot copy;
+	// inParts: why one is copied in parts that CopyObject would copy.
+	var learned, inParts string
+	if !e.cfg.Stream && t.Action != planner.Multipart && t.Size > 0 && e.noServerCopy.has(copyObjectOf(t)) {
+		inParts = noCopyObjectReason(t)
+	}
+	partCopy := t.Action == planner.Multipart || inParts != ""
 	switch {
 	case e.cfg.Stream:
 	case e.noServerCopy.has(string(t.Encryption)):
 		learned = noServerCopyReason(t)
-	case rekeysInParts(t, k) && e.noServerCopy.has(rekeyParts):
+	case partCopy && rekeys(t, k) && e.noServerCopy.has(rekeyParts):
 		learned = rekeyPartsReason
+	case t.Size == 0 && e.noServerCopy.has(copyObjectOf(t)):
+		learned = noServerCopyReason(t) // an empty object has no part to copy
 	}
 	stream := e.cfg.Stream || learned != ""
-	multipart := t.Action == planner.Multipart || (stream && t.Size > e.cfg.PartSize)
+	if stream {
+		inParts = ""
+	}
+	multipart := t.Action == planner.Multipart || inParts != "" || (stream && t.Size > e.cfg.PartSize)
 	if t.HasUpload && !multipart {
 		// The plan changed from a multipart copy: that upload is of no use.
 		if err := e.dropUpload(ctx, store, t); err != nil {
@@ -153,16 +163,20 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 	if err != nil && !stream {
 		var why, what string
 		switch {
+		case encryptedSource(t) && notImplemented(err) && !multipart:
+			// CopyObject: the parts may still be copied server-side.
+			why, what = noCopyObjectReason(t), copyObjectOf(t)
 		case encryptedSource(t) && notImplemented(err):
 			why, what = noServerCopyReason(t), string(t.Encryption)
-		case rekeysInParts(t, k) && partKeyRefused(err):
+		case multipart && rekeys(t, k) && partKeyRefused(err):
 			why, what = rekeyPartsReason, rekeyParts
 		}
 		if why != "" {
-			if !e.cfg.StreamFallback {
+			// Copying in parts stays server-side: --copy-mode server too.
+			if !e.cfg.StreamFallback && what != copyObjectOf(t) {
 				return planner.Outcome{}, fmt.Errorf("%s (--copy-mode server; auto would copy it through this machine): %w", why, err)
 			}
-			e.log.Info("copying through this machine: "+why, "key", t.Key, "version", t.VersionID)
+			e.log.Info("copying another way: "+why, "key", t.Key, "version", t.VersionID)
 			e.noServerCopy.learn(what)
 			return e.copyVersion(ctx, store, t, k, known)
 		}
@@ -171,8 +185,13 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 		return planner.Outcome{}, err
 	}
 	o, err := e.finish(ctx, t, k, res)
-	if err == nil && learned != "" && o.Status == planner.StatusSucceeded {
-		o.Message += "; streamed: " + learned
+	if err == nil && o.Status == planner.StatusSucceeded {
+		switch {
+		case learned != "":
+			o.Message += "; streamed: " + learned
+		case inParts != "":
+			o.Message += "; in parts: " + inParts
+		}
 	}
 	return o, err
 }

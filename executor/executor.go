@@ -108,6 +108,7 @@ type Executor struct {
 	cfg          Config
 	noServerCopy noServerCopy     // source encryptions the endpoint does not copy server-side
 	checksums    checksumsChecked // the destination answers the checksums it is sent
+	tagsOnCreate tagsLearned      // the destination keeps the tags sent on CreateMultipartUpload
 	buffers      *partBuffers
 	src          SourceAPI
 	dst          DestAPI

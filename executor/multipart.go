@@ -45,6 +45,8 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 		return copyResult{}, err
 	}
 	resumed := len(done)
+	var tags []types.Tag
+	tagsKnown := false // a resumed upload's tags are read again if needed
 	if uploadID == "" {
 		// The intent first, durably: an upload the server makes whose id
 		// is then lost (a crash, a lost answer) is found from it.
@@ -52,7 +54,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 		if err := store.SaveUpload(ctx, intent); err != nil {
 			return copyResult{}, s3err.StopRun(err)
 		}
-		if uploadID, err = e.createUpload(ctx, t, k, stream); err != nil {
+		if uploadID, tags, err = e.createUpload(ctx, t, k, stream); err != nil {
 			if !answerLost(err) {
 				// Refused: no upload was made; the intent has no use.
 				if derr := store.DropUpload(context.WithoutCancel(ctx), t.ID); derr != nil {
@@ -61,6 +63,7 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 			}
 			return copyResult{}, err
 		}
+		tagsKnown = true
 		intent.UploadID = uploadID
 		if err := store.SaveUpload(ctx, intent); err != nil {
 			e.abort(ctx, t, uploadID)
@@ -116,6 +119,9 @@ func (e *Executor) multipartCopy(ctx context.Context, store Store, t planner.Tas
 	}
 	if err := store.DropUpload(context.WithoutCancel(ctx), t.ID); err != nil {
 		return copyResult{}, s3err.StopRun(err)
+	}
+	if err := e.carryTags(ctx, t, k, res.versionID, tags, tagsKnown); err != nil {
+		return copyResult{}, err
 	}
 	res.layout = lay.how
 	if resumed > 0 {
@@ -204,10 +210,10 @@ func (e *Executor) listParts(ctx context.Context, t planner.Task, k sse.Keys, up
 
 // createUpload starts the replica's upload with everything S3 does not
 // carry over for multipart copies.
-func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys, stream bool) (string, error) {
+func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys, stream bool) (string, []types.Tag, error) {
 	attrs, err := e.sourceAttributes(ctx, t, k)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:       aws.String(t.Dest),
@@ -224,14 +230,14 @@ func (e *Executor) createUpload(ctx context.Context, t planner.Task, k sse.Keys,
 	e.lockOf(t).applyCreate(create)
 	acl, err := e.aclOf(ctx, t)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	acl.applyCreate(create)
 	up, err := e.dst.CreateMultipartUpload(ctx, create, once)
 	if err != nil {
-		return "", fmt.Errorf("CreateMultipartUpload: %w", err)
+		return "", nil, fmt.Errorf("CreateMultipartUpload: %w", err)
 	}
-	return aws.ToString(up.UploadId), nil
+	return aws.ToString(up.UploadId), attrs.tags, nil
 }
 
 // completedPart is a finished part as CompleteMultipartUpload lists it.

@@ -9,12 +9,22 @@ import (
 	"github.com/s3backfill/s3backfill/planner"
 )
 
-// rgwLike answers a CopyObject of an SSE-C or SSE-KMS source 501
-// NotImplemented, as Ceph RGW does.
-func rgwLike(f *s3fake.Server) {
+// endpointLacking answers as an endpoint without some server-side copies
+// of SSE-C sources: CopyObject 501 NotImplemented (Ceph RGW); with
+// noPartCopy UploadPartCopy 501 as well; with rekeyRefused a part copy
+// under another key than the source's 400 InvalidArgument (RGW, which
+// decrypts with the replica's key).
+func endpointLacking(f *s3fake.Server, noPartCopy, rekeyRefused bool) {
 	f.SetHook(func(r s3fake.Request) *s3fake.Reply {
-		if r.Op == "CopyObject" && r.Header.Get("x-amz-copy-source-server-side-encryption-customer-algorithm") != "" {
+		if r.Header.Get("x-amz-copy-source-server-side-encryption-customer-algorithm") == "" {
+			return nil
+		}
+		switch {
+		case r.Op == "CopyObject", r.Op == "UploadPartCopy" && noPartCopy:
 			return s3fake.Error(http.StatusNotImplemented, "NotImplemented")
+		case r.Op == "UploadPartCopy" && rekeyRefused &&
+			r.Header.Get("x-amz-copy-source-server-side-encryption-customer-key-MD5") != r.Header.Get("x-amz-server-side-encryption-customer-key-MD5"):
+			return s3fake.Error(http.StatusBadRequest, "InvalidArgument")
 		}
 		return nil
 	})
@@ -26,56 +36,84 @@ func ssecTask(id int64, vid string) planner.Task {
 		Decision:   planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEC, ReplicaSSECKeyID: keyB.ID}}
 }
 
-// TestCapabilityLearned: an endpoint that answers a server-side copy of an
-// SSE-C source 501 NotImplemented: under --copy-mode auto the version is
-// copied through this machine instead, and the report says why; the next
-// SSE-C version goes that way at once, without asking again; plain
-// versions still copy server-side. Under --copy-mode server it fails with
-// the reason, once (501 is not a transient error).
+// TestCapabilityLearned: on an endpoint that lacks server-side copies of
+// SSE-C sources, a version is copied by the next way that works: in parts
+// with UploadPartCopy (still server-side) where only CopyObject is lacking,
+// else streamed through this machine under --copy-mode auto; the report
+// says why. The next SSE-C version goes that way at once, without asking
+// again; plain versions still copy with CopyObject. Under --copy-mode
+// server a version only streaming could copy fails with the reason, once
+// (501 is not a transient error).
 func TestCapabilityLearned(t *testing.T) {
-	h := newHarness(t)
-	h.cfg.StreamFallback = true
-	rgwLike(h.fake)
-	h.source("c", "v1", 100, keyA.Header())
-	h.source("c", "v2", 100, keyA.Header())
-	h.source("p", "p1", 100, nil)
-	h.run(t, planner.KeyWork{Key: "c", Tasks: []planner.Task{ssecTask(1, "v1"), ssecTask(2, "v2")}})
-	h.run(t, planner.KeyWork{Key: "p", Tasks: []planner.Task{{ID: 3, Version: planner.Version{VersionID: "p1", Size: 100, ETag: `"e"`},
-		Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}}}})
-	for _, id := range []int64{1, 2} {
-		o := h.store.outcome(t, id)
-		if o.Status != planner.StatusSucceeded || !strings.Contains(o.Message, "streamed: this endpoint does not implement server-side copy of SSE-C sources") {
-			t.Errorf("version %d: %+v", id, o)
-		}
-	}
-	var ssecCopies, plainCopies int
-	for _, r := range h.fake.Ops("CopyObject") {
-		if strings.Contains(r.Header.Get("x-amz-copy-source"), "/c?") {
-			ssecCopies++
-		} else {
-			plainCopies++
-		}
-	}
-	if ssecCopies != 1 || plainCopies != 1 || len(h.fake.Ops("PutObject")) != 2 {
-		t.Errorf("%d server-side copies of SSE-C versions (want the first only), %d of plain ones (want 1), %d streamed uploads (want 2)",
-			ssecCopies, plainCopies, len(h.fake.Ops("PutObject")))
-	}
-	for _, r := range h.fake.Ops("PutObject") {
-		wantSSEC(t, r, ssecPrefix, keyB)
-	}
+	for _, tc := range []struct {
+		name                     string
+		noPartCopy, rekeyRefused bool
+		// how: the auto run's message; partCopies: its UploadPartCopy
+		// requests; puts: its streamed uploads; server: --copy-mode
+		// server's failure ("" = it succeeds as auto does).
+		how              string
+		partCopies, puts int
+		server           string
+		serverCode       string
+		serverHTTP       int
+	}{
+		{name: "CopyObject lacking", how: "copied by UploadPartCopy (1 parts); in parts: this endpoint does not implement CopyObject of SSE-C sources",
+			partCopies: 2},
+		{name: "no server-side copy", noPartCopy: true, how: "streamed: this endpoint does not implement server-side copy of SSE-C sources",
+			partCopies: 1, puts: 2, server: "this endpoint does not implement server-side copy of SSE-C sources (--copy-mode server",
+			serverCode: "NotImplemented", serverHTTP: 501},
+		{name: "re-keyed parts refused", rekeyRefused: true, how: "streamed: this endpoint does not re-key SSE-C sources in server-side copies of parts",
+			partCopies: 1, puts: 2, server: "this endpoint does not re-key SSE-C sources in server-side copies of parts (--copy-mode server",
+			serverCode: "InvalidArgument", serverHTTP: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.cfg.StreamFallback = true
+			endpointLacking(h.fake, tc.noPartCopy, tc.rekeyRefused)
+			h.source("c", "v1", 100, keyA.Header())
+			h.source("c", "v2", 100, keyA.Header())
+			h.source("p", "p1", 100, nil)
+			h.run(t, planner.KeyWork{Key: "c", Tasks: []planner.Task{ssecTask(1, "v1"), ssecTask(2, "v2")}})
+			h.run(t, planner.KeyWork{Key: "p", Tasks: []planner.Task{{ID: 3, Version: planner.Version{VersionID: "p1", Size: 100, ETag: `"e"`},
+				Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Copy}}}})
+			for _, id := range []int64{1, 2} {
+				if o := h.store.outcome(t, id); o.Status != planner.StatusSucceeded || !strings.Contains(o.Message, tc.how) {
+					t.Errorf("version %d: %+v, want succeeded: %q", id, o, tc.how)
+				}
+			}
+			var ssecCopies, plainCopies int
+			for _, r := range h.fake.Ops("CopyObject") {
+				if strings.Contains(r.Header.Get("x-amz-copy-source"), "/c?") {
+					ssecCopies++
+				} else {
+					plainCopies++
+				}
+			}
+			if ssecCopies != 1 || plainCopies != 1 || len(h.fake.Ops("UploadPartCopy")) != tc.partCopies || len(h.fake.Ops("PutObject")) != tc.puts {
+				t.Errorf("CopyObject of %d SSE-C versions (want the first only) and %d plain ones (want 1), %d UploadPartCopy (want %d), "+
+					"%d streamed uploads (want %d)", ssecCopies, plainCopies, len(h.fake.Ops("UploadPartCopy")), tc.partCopies,
+					len(h.fake.Ops("PutObject")), tc.puts)
+			}
+			for _, r := range h.fake.Ops("PutObject") {
+				wantSSEC(t, r, ssecPrefix, keyB)
+			}
 
-	server := newHarness(t)
-	rgwLike(server.fake)
-	server.source("c", "v1", 100, keyA.Header())
-	server.run(t, planner.KeyWork{Key: "c", Tasks: []planner.Task{ssecTask(1, "v1")}})
-	o := server.store.outcome(t, 1)
-	if o.Status != planner.StatusFailed || o.ErrorCode != "NotImplemented" || o.HTTPStatus != 501 ||
-		!strings.Contains(o.Message, "this endpoint does not implement server-side copy of SSE-C sources (--copy-mode server") ||
-		strings.Contains(o.Message, "transient") {
-		t.Errorf("--copy-mode server: %+v", o)
-	}
-	if n := len(server.fake.Ops("CopyObject")); n != 1 {
-		t.Errorf("%d CopyObject: a 501 is not retried", n)
+			server := newHarness(t)
+			endpointLacking(server.fake, tc.noPartCopy, tc.rekeyRefused)
+			server.source("c", "v1", 100, keyA.Header())
+			server.run(t, planner.KeyWork{Key: "c", Tasks: []planner.Task{ssecTask(1, "v1")}})
+			o := server.store.outcome(t, 1)
+			switch {
+			case tc.server == "" && o.Status != planner.StatusSucceeded:
+				t.Errorf("--copy-mode server: %+v, want succeeded (copying in parts is server-side)", o)
+			case tc.server != "" && (o.Status != planner.StatusFailed || o.ErrorCode != tc.serverCode || o.HTTPStatus != tc.serverHTTP ||
+				!strings.Contains(o.Message, tc.server) || strings.Contains(o.Message, "transient")):
+				t.Errorf("--copy-mode server: %+v, want failed %s %d: %q", o, tc.serverCode, tc.serverHTTP, tc.server)
+			}
+			if n := len(server.fake.Ops("CopyObject")) + len(server.fake.Ops("UploadPartCopy")); n != 1+min(tc.partCopies, 1) {
+				t.Errorf("%d copy requests: a refusal is not retried", n)
+			}
+		})
 	}
 }
 

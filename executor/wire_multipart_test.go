@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -85,9 +86,20 @@ func TestMultipartCopySSEC(t *testing.T) {
 	}
 	wantSSEC(t, srcHead, ssecPrefix, keyA)
 
-	tagging := h.fake.Only(t, "GetObjectTagging")
-	if tagging.Client != "src" || tagging.Bucket != srcBucket || tagging.Query.Get("versionId") != "v1" {
-		t.Errorf("GetObjectTagging = %v, want src client, versionId=v1", s3fake.Describe([]s3fake.Request{tagging}))
+	// The source's tags are read; the first tagged replica made in parts
+	// is read back to learn whether the endpoint kept them (see carryTags).
+	taggings := h.fake.Ops("GetObjectTagging")
+	if len(taggings) != 2 {
+		t.Fatalf("GetObjectTagging %v, want the source's, then the replica's", s3fake.Describe(taggings))
+	}
+	if tg := taggings[0]; tg.Client != "src" || tg.Bucket != srcBucket || tg.Query.Get("versionId") != "v1" {
+		t.Errorf("GetObjectTagging = %v, want src client, versionId=v1", s3fake.Describe([]s3fake.Request{tg}))
+	}
+	if tg := taggings[1]; tg.Client != "dst" || tg.Bucket != dstBucket || tg.Query.Get("versionId") == "" {
+		t.Errorf("GetObjectTagging = %v, want the replica's version on dst", s3fake.Describe([]s3fake.Request{tg}))
+	}
+	if puts := h.fake.Ops("PutObjectTagging"); len(puts) != 0 {
+		t.Errorf("%v: the endpoint kept the tags", s3fake.Describe(puts))
 	}
 
 	create := h.fake.Only(t, "CreateMultipartUpload")
@@ -190,8 +202,8 @@ func TestMultipartCopySSEC(t *testing.T) {
 		t.Errorf("outcome message %q does not say 3 parts", o.Message)
 	}
 	// The whole exchange, in order of dependency.
-	if n := len(h.fake.Requests()); n != 8 {
-		t.Errorf("%d requests, want 8 (HEAD, tagging, create, 3 parts, complete, HEAD): %v", n, s3fake.Describe(h.fake.Requests()))
+	if n := len(h.fake.Requests()); n != 9 {
+		t.Errorf("%d requests, want 9 (HEAD, tagging, create, 3 parts, complete, the replica's tagging, HEAD): %v", n, s3fake.Describe(h.fake.Requests()))
 	}
 	// The replica: the source's bytes in three parts, under key B, with
 	// the source's attributes.
@@ -458,4 +470,47 @@ func TestEmptyUploadPartCopyBody(t *testing.T) {
 		t.Errorf("outcome %+v, want failed", o)
 	}
 	h.fake.Only(t, "AbortMultipartUpload")
+}
+
+// TestMultipartTagsDropped: an endpoint that drops the tags sent on
+// CreateMultipartUpload (as Ceph RGW does): the first tagged replica made in
+// parts is read back, found without its tags, and given them with
+// PutObjectTagging on its version; the next one gets them at once, without
+// reading back. An untagged one gets neither request.
+func TestMultipartTagsDropped(t *testing.T) {
+	const size = 6 * mib
+	h := newHarness(t)
+	h.cfg.Workers = 1
+	h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
+		if r.Op == "CreateMultipartUpload" {
+			r.Header.Del("x-amz-tagging")
+			return h.fake.Answer(r)
+		}
+		return nil
+	})
+	tags := map[string]map[string]string{"a": {"project": "alpha"}, "b": {"team": "data & ml", "n": "2"}, "c": nil}
+	var work []planner.KeyWork
+	for i, key := range []string{"a", "b", "c"} {
+		h.fake.Put(srcBucket, key, s3fake.Object{VersionID: "v1", Size: size, Tags: tags[key]})
+		work = append(work, planner.KeyWork{Key: key, Tasks: []planner.Task{{Version: planner.Version{VersionID: "v1", Size: size, ETag: `"e"`},
+			Inspection: planner.Inspection{Encryption: planner.NotSSE}, Decision: planner.Decision{Action: planner.Multipart}, ID: int64(i + 1)}}})
+	}
+	h.run(t, work...)
+	var got []string
+	for _, r := range h.fake.Requests() {
+		if (r.Op == "GetObjectTagging" || r.Op == "PutObjectTagging") && r.Bucket == dstBucket {
+			got = append(got, r.Op+" "+r.Key+"@"+r.Query.Get("versionId"))
+		}
+	}
+	if want := []string{"GetObjectTagging a@dst-v1", "PutObjectTagging a@dst-v1", "PutObjectTagging b@dst-v2"}; !slices.Equal(got, want) {
+		t.Errorf("requests on the replicas' tags %v, want %v", got, want)
+	}
+	for _, key := range []string{"a", "b", "c"} {
+		if r := h.replica(t, key); !maps.Equal(r.Tags, tags[key]) && len(r.Tags)+len(tags[key]) > 0 {
+			t.Errorf("replica %s: tags %v, want %v", key, r.Tags, tags[key])
+		}
+		if o := h.store.outcome(t, map[string]int64{"a": 1, "b": 2, "c": 3}[key]); o.Status != planner.StatusSucceeded {
+			t.Errorf("%s: %+v", key, o)
+		}
+	}
 }

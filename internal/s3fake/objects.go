@@ -135,6 +135,27 @@ func getTagging(_ *Server, b *bucket, r Request) *Reply {
 	return rep
 }
 
+// putTagging answers PutObjectTagging: the version's tags are replaced.
+func putTagging(_ *Server, b *bucket, r Request) *Reply {
+	v, rep := b.find(r.Key, r.Query.Get("versionId"))
+	if rep != nil {
+		return rep
+	}
+	var body struct {
+		Tags []tagXML `xml:"TagSet>Tag"`
+	}
+	if err := xml.Unmarshal(r.Content, &body); err != nil {
+		return Error(http.StatusBadRequest, "MalformedXML")
+	}
+	v.tags = map[string]string{}
+	for _, tag := range body.Tags {
+		v.tags[tag.Key] = tag.Value
+	}
+	rep = &Reply{Status: http.StatusOK, Header: http.Header{}}
+	b.versionHeader(rep.Header, v.id)
+	return rep
+}
+
 // storedHeaders are the headers of a write request S3 keeps with the
 // object and answers on HEAD and GET (besides x-amz-meta-*).
 var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Language", "Content-Type", "Expires",

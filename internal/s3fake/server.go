@@ -179,7 +179,7 @@ type handler func(s *Server, b *bucket, r Request) *Reply
 var handlers = map[string]handler{
 	"HeadBucket": headBucket, "GetBucketVersioning": getVersioning, "GetBucketEncryption": getEncryption,
 	"GetBucketReplication": getReplication, "GetObjectLockConfiguration": getObjectLock, "ListObjectVersions": listVersions,
-	"HeadObject": getObject, "GetObject": getObject, "GetObjectTagging": getTagging,
+	"HeadObject": getObject, "GetObject": getObject, "GetObjectTagging": getTagging, "PutObjectTagging": putTagging,
 	"PutObject": (*Server).putObject, "CopyObject": (*Server).copyObject, "DeleteObject": (*Server).deleteObject,
 	"CreateMultipartUpload": (*Server).createUpload, "UploadPart": (*Server).uploadPart, "UploadPartCopy": (*Server).uploadPart,
 	"ListParts": (*Server).listParts, "CompleteMultipartUpload": (*Server).completeUpload,
