@@ -336,6 +336,13 @@ func (e *Executor) readBack(ctx context.Context, t planner.Task, k sse.Keys, o p
 		o.Status, o.ErrorCode = planner.StatusFailed, CodeEncryptionMismatch
 		o.Message = fmt.Sprintf("the replica is %s, where %s was asked for: the endpoint accepted the request and ignored its encryption",
 			r.Encryption, t.ReplicaEncryption)
+	case t.ReplicaKMSKeyID != "" && !sameKMSKey(r.KMSKeyID, t.ReplicaKMSKeyID):
+		o.Status, o.ErrorCode = planner.StatusFailed, CodeEncryptionMismatch
+		o.Message = fmt.Sprintf("the replica is under KMS key %q, where %q was asked for", r.KMSKeyID, t.ReplicaKMSKeyID)
+	case t.ReplicaEncryption == planner.SSEC && k.Dst != nil && aws.ToString(head.SSECustomerKeyMD5) != "" &&
+		aws.ToString(head.SSECustomerKeyMD5) != k.Dst.MD5():
+		o.Status, o.ErrorCode = planner.StatusFailed, CodeEncryptionMismatch
+		o.Message = fmt.Sprintf("the replica is under another SSE-C key than %s, which was asked for", k.Dst.ID)
 	}
 	return o, nil
 }

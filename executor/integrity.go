@@ -31,10 +31,10 @@ func (e *Executor) integrity(alg string, b []byte) (sum, contentMD5 string) {
 	return sum, contentMD5
 }
 
-// answered checks the checksum of algorithm alg a destination answered
+// checksumAnswered checks the checksum of algorithm alg a destination answered
 // for an upload (what) that sent sent: another value fails the upload; the
 // same shows the destination checks checksums.
-func (e *Executor) answered(what, alg, sent, got string) error {
+func (e *Executor) checksumAnswered(what, alg, sent, got string) error {
 	switch {
 	case got == "" || sent == "":
 		return nil

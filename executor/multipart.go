@@ -306,7 +306,7 @@ func (e *Executor) streamPart(ctx context.Context, t planner.Task, k sse.Keys, u
 	if err != nil {
 		return planner.Part{}, fmt.Errorf("UploadPart part %d: %w", n, err)
 	}
-	if err := e.answered(fmt.Sprintf("UploadPart part %d", n), "CRC32", sum, aws.ToString(out.ChecksumCRC32)); err != nil {
+	if err := e.checksumAnswered(fmt.Sprintf("UploadPart part %d", n), "CRC32", sum, aws.ToString(out.ChecksumCRC32)); err != nil {
 		return planner.Part{}, err
 	}
 	// A server that keeps no checksums (RGW) answers none; the part's own

@@ -158,7 +158,7 @@ func answerSuffices(t planner.Task, res copyResult) bool {
 		return false
 	}
 	enc, ok := a.stated()
-	if !ok || (t.ReplicaEncryption != "" && enc != t.ReplicaEncryption) {
+	if !ok || (t.ReplicaEncryption != "" && enc != t.ReplicaEncryption) || !sameKMSKey(a.kmsKeyID, t.ReplicaKMSKeyID) {
 		return false
 	}
 	cs := a.checksum(t.Checksum.Algorithm)
@@ -204,4 +204,18 @@ func notReadBack(t planner.Task, o *planner.Outcome, a *answer) {
 	if o.Status == planner.StatusSucceeded {
 		o.Message += "; replica not read back (--read-back never)"
 	}
+}
+
+// sameKMSKey reports whether got, the KMS key a replica is under as the
+// server names it, may be asked, the key the copy asked for. Servers name
+// keys their own way (AWS by ARN, MinIO as arn:aws:kms:ID, Ceph RGW by the
+// id as given): the same key is equal, or an ARN or id ending in the
+// other. An alias cannot be compared with the key it names, nor can an
+// answer that names none: both pass.
+func sameKMSKey(got, asked string) bool {
+	if got == "" || asked == "" || got == asked || strings.HasPrefix(asked, "alias/") || strings.Contains(asked, ":alias/") {
+		return true
+	}
+	return strings.HasSuffix(got, "/"+asked) || strings.HasSuffix(got, ":"+asked) ||
+		strings.HasSuffix(asked, "/"+got) || strings.HasSuffix(asked, ":"+got)
 }

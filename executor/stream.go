@@ -83,7 +83,7 @@ func (e *Executor) streamCopy(ctx context.Context, t planner.Task, k sse.Keys, k
 		if err != nil {
 			return copyResult{}, fmt.Errorf("streamed upload: %w", err)
 		}
-		if err := e.answered("streamed upload", alg, sum, answerOfUpload(out).checksum(alg).Value); err != nil {
+		if err := e.checksumAnswered("streamed upload", alg, sum, answerOfUpload(out).checksum(alg).Value); err != nil {
 			return copyResult{}, err
 		}
 		return copyResult{versionID: aws.ToString(out.VersionID), etag: aws.ToString(out.ETag), method: "stream",

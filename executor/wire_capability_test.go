@@ -141,3 +141,67 @@ func TestEncryptionIgnored(t *testing.T) {
 		t.Errorf("outcome %+v, want failed %s", o, CodeEncryptionMismatch)
 	}
 }
+
+// TestReplicaKeyMismatch: the read-back compares the replica's KMS key and
+// SSE-C key MD5 with those asked for; another key fails the version as
+// ReplicaEncryptionMismatch, as its answer cannot be trusted either way.
+func TestReplicaKeyMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header map[string]string // what the replica's HEAD answers instead
+		task   planner.Task
+		says   string
+	}{
+		{name: "KMS key", header: map[string]string{"x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:us-east-1:1:key/other"},
+			task: planner.Task{ID: 1, Version: planner.Version{VersionID: "v1", Size: 100, ETag: `"e"`}, Inspection: planner.Inspection{Encryption: planner.SSEKMS},
+				Decision: planner.Decision{Action: planner.Copy, ReplicaEncryption: planner.SSEKMS, ReplicaKMSKeyID: "replica"}},
+			says: `the replica is under KMS key "arn:aws:kms:us-east-1:1:key/other", where "replica" was asked for`},
+		{name: "SSE-C key", header: map[string]string{"x-amz-server-side-encryption-customer-key-MD5": keyA.MD5},
+			task: ssecTask(1, "v1"), says: "the replica is under another SSE-C key than key-b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.cfg.ReadBack = ReadBackAlways
+			h.fake.SetHook(func(r s3fake.Request) *s3fake.Reply {
+				if r.Op != "HeadObject" || r.Bucket != dstBucket {
+					return nil
+				}
+				rep := h.fake.Answer(r)
+				for k, v := range tc.header {
+					rep.Header.Set(k, v)
+				}
+				return rep
+			})
+			hdr := keyA.Header()
+			if tc.task.Encryption == planner.SSEKMS {
+				hdr = map[string]string{"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "source"}
+			}
+			h.source("k", "v1", 100, hdr)
+			h.run(t, planner.KeyWork{Key: "k", Tasks: []planner.Task{tc.task}})
+			if o := h.store.outcome(t, 1); o.Status != planner.StatusFailed || o.ErrorCode != CodeEncryptionMismatch || !strings.Contains(o.Message, tc.says) {
+				t.Errorf("outcome %+v, want failed %s: %q", o, CodeEncryptionMismatch, tc.says)
+			}
+		})
+	}
+}
+
+func TestSameKMSKey(t *testing.T) {
+	for _, tc := range []struct {
+		got, asked string
+		same       bool
+	}{
+		{"k1", "k1", true},
+		{"arn:aws:kms:k1", "k1", true}, // MinIO
+		{"arn:aws:kms:us-east-1:111122223333:key/1234", "1234", true},
+		{"1234", "arn:aws:kms:us-east-1:111122223333:key/1234", true},
+		{"arn:aws:kms:us-east-1:111122223333:key/1234", "alias/replica", true}, // cannot tell
+		{"", "k1", true}, // named none
+		{"k2", "k1", false},
+		{"arn:aws:kms:us-east-1:111122223333:key/x1234", "1234", false},
+		{"arn:aws:kms:k2", "k1", false},
+	} {
+		if got := sameKMSKey(tc.got, tc.asked); got != tc.same {
+			t.Errorf("sameKMSKey(%q, %q) = %v, want %v", tc.got, tc.asked, got, tc.same)
+		}
+	}
+}
