@@ -138,7 +138,7 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 		learned = noServerCopyReason(t)
 	case partCopy && rekeys(t, k) && e.noServerCopy.has(rekeyParts):
 		learned = rekeyPartsReason
-	case t.Size == 0 && e.noServerCopy.has(copyObjectOf(t)):
+	case t.Size == 0 && e.noServerCopy.has(copyObjectOf(t)) && e.cfg.StreamFallback:
 		learned = noServerCopyReason(t) // an empty object has no part to copy
 	}
 	stream := e.cfg.Stream || learned != ""
@@ -163,8 +163,10 @@ func (e *Executor) copyVersion(ctx context.Context, store Store, t planner.Task,
 	if err != nil && !stream {
 		var why, what string
 		switch {
-		case encryptedSource(t) && notImplemented(err) && !multipart:
-			// CopyObject: the parts may still be copied server-side.
+		case encryptedSource(t) && notImplemented(err) && !multipart && !e.noServerCopy.has(copyObjectOf(t)):
+			// CopyObject: the parts may still be copied server-side (not
+			// an empty version's, which is sent here again under
+			// --copy-mode server, and fails below).
 			why, what = noCopyObjectReason(t), copyObjectOf(t)
 		case encryptedSource(t) && notImplemented(err):
 			why, what = noServerCopyReason(t), string(t.Encryption)

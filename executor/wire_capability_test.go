@@ -205,3 +205,28 @@ func TestSameKMSKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCapabilityEmptyVersion: an empty SSE-C version on an endpoint without
+// CopyObject of SSE-C sources has no part to copy: --copy-mode auto streams
+// it; server fails it with the reason (and does not loop).
+func TestCapabilityEmptyVersion(t *testing.T) {
+	for _, auto := range []bool{true, false} {
+		h := newHarness(t)
+		h.cfg.StreamFallback = auto
+		endpointLacking(h.fake, false, false)
+		h.source("c", "v1", 0, keyA.Header())
+		task := ssecTask(1, "v1")
+		task.Size = 0
+		h.run(t, planner.KeyWork{Key: "c", Tasks: []planner.Task{task}})
+		o := h.store.outcome(t, 1)
+		switch {
+		case auto && (o.Status != planner.StatusSucceeded || !strings.Contains(o.Message, "streamed: this endpoint does not implement server-side copy of SSE-C sources")):
+			t.Errorf("auto: %+v", o)
+		case !auto && (o.Status != planner.StatusFailed || !strings.Contains(o.Message, "(--copy-mode server")):
+			t.Errorf("server: %+v", o)
+		}
+		if n := len(h.fake.Ops("UploadPartCopy")); n != 0 {
+			t.Errorf("%d UploadPartCopy of an empty version", n)
+		}
+	}
+}
