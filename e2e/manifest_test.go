@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -418,12 +417,7 @@ func TestManifestProfile(t *testing.T) {
 	inv := lab.Bucket(t, c, "man-prof-inv", false)
 	w.put(t, &srcVersion{key: "only", data: []byte("x"), enc: encS3})
 	manifest := uploadInventory(t, c, w.bucket, inv, "CSV", inventoryOf(t, w))
-	creds := filepath.Join(t.TempDir(), "credentials")
-	if err := os.WriteFile(creds, []byte(fmt.Sprintf("[wrong]\naws_access_key_id = %s\naws_secret_access_key = not-the-secret\n\n"+
-		"[reader]\naws_access_key_id = %s\naws_secret_access_key = %s\n", lab.AccessKey(), lab.AccessKey(), lab.Secret())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + creds}
+	env := credentialsEnv(t, [3]string{"wrong", lab.AccessKey(), "not-the-secret"}, [3]string{"reader", lab.AccessKey(), lab.Secret()})
 	db, _ := jobFiles(t)
 	args := []string{"run", "--source", "s3://" + w.bucket, "--dest", "s3://" + dst, "--db", db, "--endpoint-url", lab.Endpoint,
 		"--manifest", manifest, "--manifest-profile"}

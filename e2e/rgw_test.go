@@ -1,20 +1,11 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"crypto/md5"
-	"fmt"
-	"io"
 	mrand "math/rand/v2"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/s3backfill/s3backfill/internal/labenv"
@@ -71,47 +62,23 @@ func TestRGWRekeyedParts(t *testing.T) {
 func TestStreamMinIOToRGW(t *testing.T) {
 	lab := labenv.Get(t)
 	c, rgw := lab.Client(), lab.RGWClient()
-	ctx := context.Background()
-	src := lab.Bucket(t, c, "to-rgw-src", true)
-	dst, err := labenv.NewBucket(ctx, rgw, "to-rgw-dst", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { labenv.Empty(rgw, dst) })
+	src, dst := lab.Bucket(t, c, "to-rgw-src", true), lab.Bucket(t, rgw, "to-rgw-dst", true)
+	w := newWorld(c, src)
 	oldKey, newKey := newCustomerKey("old", true, "ssec/"), newCustomerKey("new", true)
 	oldKey.replicaKey = "new"
 	r := mrand.New(mrand.NewPCG(15, 16))
-	type put struct {
-		key  string
-		data []byte
-		ssec *customerKey
-	}
-	puts := []put{{"plain/a", content(r, 1000), nil}, {"plain/a", content(r, 1001), nil}, {"ssec/b", content(r, 2000), oldKey},
-		{"plain/big", content(r, 12<<20+9), nil}}
-	for _, p := range puts {
-		in := &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String(p.key), Body: bytes.NewReader(p.data),
-			ContentLength: aws.Int64(int64(len(p.data))), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c}
-		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = p.ssec.sseC()
-		if _, err := c.PutObject(ctx, in); err != nil {
-			t.Fatalf("put %s: %v", p.key, err)
-		}
-	}
-	key, secret := lab.RGWCredentials()
-	creds := filepath.Join(t.TempDir(), "credentials")
-	if err := os.WriteFile(creds, []byte(fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"+
-		"[rgw]\naws_access_key_id = %s\naws_secret_access_key = %s\n", lab.AccessKey(), lab.Secret(), key, secret)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	crc := types.ChecksumAlgorithmCrc32c
+	w.put(t, &srcVersion{key: "plain/a", data: content(r, 1000), enc: encNone, checksum: crc})
+	w.put(t, &srcVersion{key: "plain/a", data: content(r, 1001), enc: encNone, checksum: crc})
+	w.put(t, &srcVersion{key: "ssec/b", data: content(r, 2000), enc: encC, ssec: oldKey, checksum: crc})
+	w.put(t, &srcVersion{key: "plain/big", data: content(r, 12<<20+9), enc: encNone, checksum: crc})
 	// An SSE-S3 version: RGW (Pacific) accepts SSE-S3 and stores the
 	// object unencrypted. The SSE-S3 probe finds out before the first copy,
 	// and the run stops saying so; without SSE-S3 versions it copies.
-	sses3 := []byte("sse-s3 version")
-	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(src), Key: aws.String("sse-s3/c"), Body: bytes.NewReader(sses3),
-		ServerSideEncryption: types.ServerSideEncryptionAes256}); err != nil {
-		t.Fatal(err)
-	}
+	w.put(t, &srcVersion{key: "sse-s3/c", data: []byte("sse-s3 version"), enc: encS3})
+	key, secret := lab.RGWCredentials()
+	env := credentialsEnv(t, [3]string{"default", lab.AccessKey(), lab.Secret()}, [3]string{"rgw", key, secret})
 	keyFile := writeKeyFile(t, []*customerKey{oldKey, newKey})
-	env := []string{"AWS_SHARED_CREDENTIALS_FILE=" + creds}
 	job := func(db string, more ...string) result {
 		return toolEnv(t, lab, nil, env, append([]string{"run", "--source", "s3://" + src, "--dest", "s3://" + dst,
 			"--db", db, "--keys", keyFile, "--source-endpoint-url", lab.Endpoint, "--dest-endpoint-url", lab.RGW, "--dest-profile", "rgw",
@@ -126,52 +93,17 @@ func TestStreamMinIOToRGW(t *testing.T) {
 		t.Fatalf("the stopped run left %d keys on RGW (the probe's included)", n)
 	}
 	db, report := jobFiles(t)
-	res := job(db, "--report", report, "--encryption", "NOT-SSE,SSE-C")
-	if res.code != 0 {
+	if res := job(db, "--report", report, "--encryption", "NOT-SSE,SSE-C"); res.code != 0 {
 		t.Fatalf("%s", res)
 	}
 	// Every version, in order, reads back as the source's bytes.
-	var got []string
-	p := s3.NewListObjectVersionsPaginator(rgw, &s3.ListObjectVersionsInput{Bucket: aws.String(dst)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
+	checkReplicas(t, w, rgw, replicaCheck{dest: dst, report: readDestReport(t, report), expect: func(v *srcVersion) expectation {
+		switch v.enc {
+		case encS3:
+			return expectation{status: "skipped"}
+		case encC:
+			return expectation{status: "succeeded", enc: encC, ssec: newKey}
 		}
-		for _, v := range page.Versions {
-			in := &s3.GetObjectInput{Bucket: aws.String(dst), Key: v.Key, VersionId: v.VersionId}
-			if strings.HasPrefix(aws.ToString(v.Key), "ssec/") {
-				in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = newKey.sseC()
-			}
-			out, err := rgw.GetObject(ctx, in)
-			if err != nil {
-				t.Errorf("get replica %s: %v", aws.ToString(v.Key), err)
-				continue
-			}
-			b, err := io.ReadAll(out.Body)
-			out.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, fmt.Sprintf("%s:%x", aws.ToString(v.Key), md5.Sum(b)))
-		}
-	}
-	var want []string
-	for _, p := range puts {
-		want = append(want, fmt.Sprintf("%s:%x", p.key, md5.Sum(p.data)))
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("replicas on RGW %v, want %v", got, want)
-	}
-	for _, row := range readDestReport(t, report).rows {
-		want := "succeeded"
-		if row["Key"] == "sse-s3/c" {
-			want = "skipped"
-		}
-		if row["TaskStatus"] != want {
-			t.Errorf("report %s@%s: %s %q, want %s", row["Key"], row["VersionId"], row["TaskStatus"], row["ResultMessage"], want)
-		}
-	}
+		return expectation{status: "succeeded", enc: encNone}
+	}})
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -106,6 +107,7 @@ type srcVersion struct {
 	language     string
 	tags         map[string]string
 	storageClass string
+	checksum     types.ChecksumAlgorithm // the source's, if any
 }
 
 // world is a seeded source bucket: every version of every key, oldest first.
@@ -166,6 +168,7 @@ func (w *world) tryPut(v *srcVersion) error {
 	if v.language != "" {
 		in.ContentLanguage = aws.String(v.language)
 	}
+	in.ChecksumAlgorithm = v.checksum
 	if v.storageClass != "" {
 		in.StorageClass = types.StorageClass(v.storageClass)
 	}
@@ -285,4 +288,20 @@ func content(r *mrand.Rand, n int) []byte {
 		b[i] = byte(r.Uint32())
 	}
 	return b
+}
+
+// credentialsEnv writes a shared credentials file with profiles, each
+// {name, access key id, secret}, and returns the environment that points a
+// client process at it.
+func credentialsEnv(t *testing.T, profiles ...[3]string) []string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range profiles {
+		fmt.Fprintf(&b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", p[0], p[1], p[2])
+	}
+	path := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"AWS_SHARED_CREDENTIALS_FILE=" + path}
 }

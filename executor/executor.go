@@ -106,9 +106,9 @@ type Config struct {
 // Executor copies.
 type Executor struct {
 	cfg          Config
-	noServerCopy noServerCopy     // source encryptions the endpoint does not copy server-side
-	checksums    checksumsChecked // the destination answers the checksums it is sent
-	tagsOnCreate tagsLearned      // the destination keeps the tags sent on CreateMultipartUpload
+	noServerCopy noServerCopy // source encryptions the endpoint does not copy server-side
+	checksums    atomic.Bool  // the destination answers the checksums it is sent
+	tagsOnCreate atomic.Int32 // what the destination does with tags on CreateMultipartUpload (tagsKept, tagsDropped)
 	buffers      *partBuffers
 	src          SourceAPI
 	dst          DestAPI

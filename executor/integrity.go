@@ -2,7 +2,6 @@ package executor
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"github.com/s3backfill/s3backfill/internal/checksum"
 )
@@ -14,9 +13,6 @@ import (
 // destination has shown that it checks checksums: an answer naming the
 // checksum sent. A server that keeps no checksums (RGW) answers none, and
 // its uploads keep Content-MD5.
-
-// checksumsChecked: the destination has answered a checksum it was sent.
-type checksumsChecked struct{ atomic.Bool }
 
 // integrity is what an upload of b sends: the checksum of algorithm alg
 // ("" for none) and the Content-MD5 ("" once the destination has shown it

@@ -3,7 +3,6 @@ package executor
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/s3backfill/s3backfill/internal/checksum"
 	"github.com/s3backfill/s3backfill/internal/s3err"
 	"github.com/s3backfill/s3backfill/planner"
 )
@@ -71,6 +71,13 @@ type Finding struct {
 	Message string
 }
 
+// findings collects what the checks find.
+type findings []Finding
+
+func (fs *findings) add(isErr bool, format string, a ...any) {
+	*fs = append(*fs, Finding{Error: isErr, Message: fmt.Sprintf(format, a...)})
+}
+
 // fewRetries: a check answers a question about the setup; a wrong endpoint
 // should say so in seconds, not after the full retry budget of a copy.
 func fewRetries(o *s3.Options) { o.RetryMaxAttempts = 2 }
@@ -84,10 +91,8 @@ const ProbePrefix = ".s3backfill-probe/"
 // cannot be used, and destinations that block SSE-C. It returns every
 // finding; the error is non-nil only when ctx ends.
 func RunPreflight(ctx context.Context, src PreflightSource, dst PreflightDest, p Preflight) ([]Finding, error) {
-	var fs []Finding
-	add := func(isErr bool, format string, a ...any) {
-		fs = append(fs, Finding{Error: isErr, Message: fmt.Sprintf(format, a...)})
-	}
+	var fs findings
+	add := fs.add
 	if ok := checkBucket(ctx, src, "source", p.SourceBucket, p.SourceEndpoint, add); ok {
 		checkVersioning(ctx, src, "source", p.SourceBucket, add,
 			"there may be no version history to copy, only current objects")
@@ -194,10 +199,8 @@ func (e ProbeEncryption) String() string {
 // Probe writes, reads back and deletes a probe object with encryption e
 // in bucket, as the checks do, and returns what it found.
 func Probe(ctx context.Context, dst PreflightDest, bucket string, e ProbeEncryption) []Finding {
-	var fs []Finding
-	probeEncryption(ctx, dst, bucket, e, func(isErr bool, format string, a ...any) {
-		fs = append(fs, Finding{Error: isErr, Message: fmt.Sprintf(format, a...)})
-	})
+	var fs findings
+	probeEncryption(ctx, dst, bucket, e, fs.add)
 	return fs
 }
 
@@ -220,8 +223,7 @@ func probeEncryption(ctx context.Context, c PreflightDest, bucket string, e Prob
 	case planner.SSEC:
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
-		sum := md5.Sum(key)
-		alg, k, m := aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(key)), aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+		alg, k, m := aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(key)), aws.String(checksum.MD5(key))
 		put.SSECustomerAlgorithm, put.SSECustomerKey, put.SSECustomerKeyMD5 = alg, k, m
 		head.SSECustomerAlgorithm, head.SSECustomerKey, head.SSECustomerKeyMD5 = alg, k, m
 	}

@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -70,6 +69,3 @@ func (e *Executor) carryTags(ctx context.Context, t planner.Task, k sse.Keys, ve
 	}
 	return nil
 }
-
-// tagsLearned: what the endpoint does with tags on CreateMultipartUpload.
-type tagsLearned struct{ atomic.Int32 }

@@ -20,10 +20,11 @@ import (
 func (j *Job) Check(ctx context.Context, probe bool) ([]executor.Finding, error) {
 	kms := j.rules.kmsKeys()
 	probe = probe && !j.settings.Spec.NoProbe
-	sses3, err := j.sses3ToCopy(ctx)
+	counts, err := j.Store.Counts(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sses3 := toCopy(counts, planner.SSES3)
 	var targets []executor.PreflightTarget
 	for _, dest := range j.rules.targets() {
 		targets = append(targets, executor.PreflightTarget{Bucket: dest, KMSKeys: kms[dest], SSEC: j.Keys.Len() > 0, SSES3: sses3[dest] > 0})
@@ -98,34 +99,28 @@ func checkReportPath(path string) error {
 	return nil
 }
 
-// sses3ToCopy is the number of SSE-S3 versions to copy (planned, not yet
-// copied) by destination, as far as the checkpoint knows.
-func (j *Job) sses3ToCopy(ctx context.Context) (map[string]int64, error) {
-	counts, err := j.Store.Counts(ctx)
-	if err != nil {
-		return nil, err
-	}
+// toCopy is the number of versions of source encryption enc with a copy
+// to do (copy or multipart; pending, in doubt or failed) by destination,
+// as far as the checkpoint knows.
+func toCopy(counts []planner.Count, enc planner.Encryption) map[string]int64 {
 	rows := map[string]int64{}
 	for _, c := range counts {
-		if c.Encryption == string(planner.SSES3) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
+		if c.Encryption == string(enc) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
 			rows[c.Dest] += c.Rows
 		}
 	}
-	return rows, nil
+	return rows
 }
 
 // probeSSES3 probes SSE-S3, before copying, in each destination with
 // SSE-S3 versions to copy that the checks did not probe (a first run knows
 // the versions only after its scan): an endpoint that accepts SSE-S3 and
 // stores the object unencrypted (Ceph RGW before Reef) stops the run.
-func (j *Job) probeSSES3(ctx context.Context) error {
+func (j *Job) probeSSES3(ctx context.Context, counts []planner.Count) error {
 	if j.settings.Spec.NoProbe {
 		return nil
 	}
-	rows, err := j.sses3ToCopy(ctx)
-	if err != nil {
-		return err
-	}
+	rows := toCopy(counts, planner.SSES3)
 	var problems []string
 	for _, dest := range slices.Sorted(maps.Keys(rows)) {
 		if j.probedSSES3[dest] {

@@ -25,10 +25,12 @@ func (j *Job) Copy(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := j.warnKeysCrossHosts(ctx); err != nil {
+	counts, err := j.Store.Counts(ctx)
+	if err != nil {
 		return err
 	}
-	if err := j.probeSSES3(ctx); err != nil {
+	j.warnKeysCrossHosts(counts)
+	if err := j.probeSSES3(ctx, counts); err != nil {
 		return err
 	}
 	if err := j.learning(ctx); err != nil {
@@ -129,28 +131,19 @@ func (j *Job) Failed(ctx context.Context) (int64, error) {
 // warnKeysCrossHosts tells the user, before the first copy, when a
 // server-side copy between two endpoints will hand SSE-C source keys to the
 // destination's host (which reads the source itself with them).
-func (j *Job) warnKeysCrossHosts(ctx context.Context) error {
+func (j *Job) warnKeysCrossHosts(counts []planner.Count) {
 	if j.settings.Stream || j.Keys.Len() == 0 || SameEndpoint(j.SourceEndpoint, j.DestEndpoint) {
-		return nil
+		return
 	}
-	counts, err := j.Store.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	// Every group of SSE-C copies to do (copy, multipart; pending, in
-	// doubt, failed) counts, not only the first.
 	var rows int64
-	for _, c := range counts {
-		if c.Encryption == string(planner.SSEC) && c.Action.Copies() && c.Status != planner.StatusSucceeded && c.Status != planner.StatusSkipped {
-			rows += c.Rows
-		}
+	for _, n := range toCopy(counts, planner.SSEC) {
+		rows += n
 	}
 	if rows > 0 {
 		j.Notice(fmt.Sprintf("--copy-mode server between two endpoints: the SSE-C keys of %d source version(s) will be sent to "+
 			"the destination's host (%s), which reads the source with them; use --copy-mode stream to keep them with the source's host",
 			rows, hostOf(j.DestEndpoint)))
 	}
-	return nil
 }
 
 // hostOf is the host of an endpoint URL, or the URL itself.

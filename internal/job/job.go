@@ -94,7 +94,7 @@ type Job struct {
 
 	runNo     int64
 	stopStats context.CancelFunc
-	statsDone chan struct{}
+	statsDone <-chan struct{}
 }
 
 // Open opens a job: it builds its replication rules (reading the source
@@ -186,23 +186,33 @@ func (j *Job) BeginRun(ctx context.Context, command string) error {
 	}
 	j.runNo = no
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j.stopStats, j.statsDone = cancel, make(chan struct{})
+	j.stopStats = cancel
+	j.statsDone = every(statsInterval, sctx.Done(), func() {
+		if err := j.Store.UpdateRun(sctx, j.runNo, j.runStats(), false); err != nil {
+			j.Log.Debug("could not record the run's traffic", "err", err)
+		}
+	})
+	return nil
+}
+
+// every calls f every interval until stop is closed. The channel it
+// returns is closed once it has stopped.
+func every(interval time.Duration, stop <-chan struct{}, f func()) <-chan struct{} {
+	done := make(chan struct{})
 	go func() {
-		defer close(j.statsDone)
-		t := time.NewTicker(statsInterval)
+		defer close(done)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-sctx.Done():
+			case <-stop:
 				return
 			case <-t.C:
-				if err := j.Store.UpdateRun(sctx, j.runNo, j.runStats(), false); err != nil {
-					j.Log.Debug("could not record the run's traffic", "err", err)
-				}
+				f()
 			}
 		}
 	}()
-	return nil
+	return done
 }
 
 func (j *Job) runStats() planner.RunStats {

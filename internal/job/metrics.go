@@ -32,7 +32,7 @@ type jobMetrics struct {
 	exitCode int
 	srv      *http.Server
 	stop     chan struct{}
-	done     chan struct{}
+	done     <-chan struct{}
 }
 
 var (
@@ -96,7 +96,7 @@ func (j *Job) startMetrics() error {
 	if s.MetricsFile == "" && s.MetricsListen == "" {
 		return nil
 	}
-	m := &jobMetrics{j: j, reg: prometheus.NewRegistry(), stop: make(chan struct{}), done: make(chan struct{})}
+	m := &jobMetrics{j: j, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	m.reg.MustRegister(m)
 	if s.MetricsListen != "" {
 		ln, err := net.Listen("tcp", s.MetricsListen)
@@ -108,21 +108,11 @@ func (j *Job) startMetrics() error {
 		m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go m.srv.Serve(ln)
 	}
-	go func() {
-		defer close(m.done)
-		t := time.NewTicker(metricsInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.stop:
-				return
-			case <-t.C:
-				if err := m.write(); err != nil {
-					j.Log.Warn("could not write the metrics file", "err", err)
-				}
-			}
+	m.done = every(metricsInterval, m.stop, func() {
+		if err := m.write(); err != nil {
+			j.Log.Warn("could not write the metrics file", "err", err)
 		}
-	}()
+	})
 	j.metrics = m
 	return nil
 }

@@ -98,20 +98,7 @@ type logProgress struct {
 
 func (p logProgress) Start(phase, unit string, total, totalBytes int64) Meter {
 	m := &logMeter{Counter: NewCounter(phase, unit, total, totalBytes, p.traffic), log: p.log, stop: make(chan struct{})}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t := time.NewTicker(p.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.stop:
-				return
-			case <-t.C:
-				m.log.Info(m.Line())
-			}
-		}
-	}()
+	m.ticking = every(p.interval, m.stop, func() { m.log.Info(m.Line()) })
 	return m
 }
 
@@ -119,14 +106,14 @@ type logMeter struct {
 	*Counter
 	log      *slog.Logger
 	stop     chan struct{}
-	wg       sync.WaitGroup
+	ticking  <-chan struct{} // closed when the log lines have stopped
 	finished sync.Once
 }
 
 func (m *logMeter) Finish() {
 	m.finished.Do(func() {
 		close(m.stop)
-		m.wg.Wait()
+		<-m.ticking
 		if m.done.Load() > 0 {
 			m.log.Info(m.Line() + " (done in " + DescribeDuration(time.Since(m.start)) + ")")
 		}
